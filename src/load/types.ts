@@ -1,0 +1,58 @@
+/** What the load stage needs to know about a table, and what it is handed to load. */
+
+/** A column of a warehouse table, with its DuckDB type. */
+export interface ColumnSpec {
+  name: string;
+  /** DuckDB type: VARCHAR, BIGINT, INTEGER, DOUBLE, BOOLEAN, TIMESTAMPTZ, DATE. */
+  type: string;
+}
+
+/**
+ * A table Sluice materializes. `partitioned` tables are replaced one `dt` partition at a time
+ * (MERGE deletes the partition's rows that are gone from the source); unpartitioned tables are
+ * upserted by key (the lake still keeps one snapshot per run date).
+ */
+export interface TableSpec {
+  name: string;
+  columns: ColumnSpec[];
+  /** Columns that identify a row; MERGE matches on them. */
+  key: string[];
+  partitioned: boolean;
+  /**
+   * For upserted tables: a column that must not go backwards; a MATCHED row is only updated when
+   * the source's value is >= the target's (e.g. updated_at).
+   */
+  versionColumn?: string;
+}
+
+/** One partition of a table, written to the lake and loaded into the warehouse. */
+export interface PartitionLoad {
+  table: TableSpec;
+  /** The partition key (YYYY-MM-DD): the lake directory dt=<dt>, and for partitioned tables the rows' dt. */
+  dt: string;
+  /** The partition's Parquet file in the lake (already atomically in place). */
+  parquetPath: string;
+}
+
+/** A record that did not make it into its table, and why. */
+export interface QuarantineRow {
+  table: string;
+  /** The raw record as JSON text, exactly as the source sent it where we have it. */
+  record: string;
+  /** Names the field and the rule, or the check that failed. */
+  reason: string;
+}
+
+/** The outcome of one run of one partition, for sluice.runs. */
+export interface RunRecord {
+  runId: string;
+  job: string;
+  dt: string;
+  status: "running" | "succeeded" | "failed" | "cancelled" | "abandoned";
+  startedAt: Date;
+  finishedAt: Date | null;
+  rowsIn: number;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  error: string | null;
+}
