@@ -1,0 +1,107 @@
+/**
+ * Benchmark: sessionize ~1M events (~50k users, one day). Generates data in memory (not timed),
+ * then times collecting both outputs of sessionize() and of collectSessionized(). Prints milliseconds.
+ * Run: cd /work/main && npx tsx bench/sessionize.ts [events=1000000] [users=50000] [runs=5]
+ */
+import pl from "nodejs-polars";
+import { pathToFileURL } from "node:url";
+import { collectSessionized, sessionize } from "../transforms/sessions.ts";
+
+/** Small seeded PRNG (mulberry32) so runs are comparable. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One day of events: per user, bursts of activity with ~2 min gaps and occasional long pauses. */
+export function generateEvents(nEvents: number, nUsers: number, seed: number): pl.DataFrame {
+  const rnd = mulberry32(seed);
+  const dayStartUs = Date.UTC(2026, 2, 14) * 1000;
+  const dayUs = 86_400_000_000;
+  const types = ["login", "view_page", "view_page", "view_page", "add_to_cart", "purchase", "logout"];
+  const eventIds: string[] = new Array(nEvents);
+  const userIds = new Float64Array(nEvents);
+  const ts = new Float64Array(nEvents); // µs since the epoch, exact below 2^53
+  const eventTypes: string[] = new Array(nEvents);
+  const pages: (string | null)[] = new Array(nEvents);
+  const amounts: (number | null)[] = new Array(nEvents);
+  const perUser = nEvents / nUsers;
+  let i = 0;
+  for (let u = 0; u < nUsers && i < nEvents; u++) {
+    const count = u === nUsers - 1 ? nEvents - i : Math.max(1, Math.round(perUser * (0.5 + rnd())));
+    let t = Math.floor(rnd() * dayUs * 0.5);
+    for (let k = 0; k < count && i < nEvents; k++, i++) {
+      // Mostly short gaps, sometimes just around the timeout, sometimes hours.
+      const r = rnd();
+      t += r < 0.85 ? Math.floor(rnd() * 240e6) : r < 0.95 ? Math.floor(1500e6 + rnd() * 600e6) : Math.floor(rnd() * 3 * 3600e6);
+      if (t >= dayUs) t = dayUs - 1;
+      const type = types[Math.floor(rnd() * types.length)]!;
+      eventIds[i] = `e${u}-${k}`;
+      userIds[i] = u + 1;
+      ts[i] = dayStartUs + t;
+      eventTypes[i] = type;
+      pages[i] = type === "view_page" ? `/p/${Math.floor(rnd() * 100)}` : null;
+      amounts[i] = type === "purchase" ? (rnd() < 0.1 ? null : Math.round(rnd() * 10000) / 100) : null;
+    }
+  }
+  // Arrival order is not event order: shuffle rows.
+  const order = pl.Series("o", Array.from({ length: i }, () => rnd()));
+  return pl
+    .DataFrame([
+      pl.Series("event_id", eventIds.slice(0, i), pl.Utf8),
+      pl.Series("user_id", userIds.subarray(0, i)).cast(pl.Int64),
+      pl.Series("ts", ts.subarray(0, i)).cast(pl.Int64).cast(pl.Datetime("us", "UTC")),
+      pl.Series("event_type", eventTypes.slice(0, i), pl.Utf8),
+      pl.Series("page", pages.slice(0, i), pl.Utf8),
+      pl.Series("amount", amounts.slice(0, i), pl.Float64),
+      order,
+    ])
+    .sort("o")
+    .drop("o");
+}
+
+function summary(label: string, times: number[]): string {
+  const sorted = [...times].sort((a, b) => a - b);
+  return `${label}: min ${sorted[0]!.toFixed(0)} ms, median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms over ${times.length} runs`;
+}
+
+/** Times sessionize on generated data and prints the numbers. */
+async function main(): Promise<void> {
+  const nEvents = Number(process.argv[2] ?? 1_000_000);
+  const nUsers = Number(process.argv[3] ?? 50_000);
+  const runs = Number(process.argv[4] ?? 5);
+
+  const genStart = performance.now();
+  const df = generateEvents(nEvents, nUsers, 42);
+  console.log(`generated ${df.height} events for ${nUsers} users in ${(performance.now() - genStart).toFixed(0)} ms (not timed below)`);
+
+  // Interleave the two ways so machine noise hits both alike.
+  const lazyBoth: number[] = [];
+  const eagerBoth: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const out = sessionize(df.lazy());
+    const events = out.events.collectSync();
+    const t1 = performance.now();
+    const sessions = out.sessions.collectSync();
+    const t2 = performance.now();
+    lazyBoth.push(t2 - t0);
+    const shared = await collectSessionized(df.lazy());
+    const t3 = performance.now();
+    eagerBoth.push(t3 - t2);
+    if (shared.sessions.height !== sessions.height || shared.events.height !== events.height) throw new Error("outputs differ");
+    console.log(
+      `run ${r + 1}: sessionize: events ${(t1 - t0).toFixed(0)} ms (${events.height} rows) + sessions ${(t2 - t1).toFixed(0)} ms (${sessions.height} rows) = ${(t2 - t0).toFixed(0)} ms; collectSessionized ${(t3 - t2).toFixed(0)} ms`,
+    );
+  }
+  console.log(summary("sessionize, collectSync of both outputs", lazyBoth));
+  console.log(summary("collectSessionized (one sort, both outputs)", eagerBoth));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,0 +1,45 @@
+/** After each partition: metrics and the run report; after each command: the textfile and the push. */
+import { formatError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { RunMetrics, pushMetrics, writeMetricsTextfile } from "../metrics/index.ts";
+import type { PartitionOutcome } from "../pipeline/run.ts";
+import { eventsCharts, writeRunReport } from "../report/index.ts";
+
+/** Observes the partitions of one command; reporting failures never change a run's outcome. */
+export class RunObserver {
+  private readonly metrics = new RunMetrics();
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly job: string,
+    private readonly log: Logger,
+    private readonly pushgatewayUrl: string | undefined,
+  ) {}
+
+  /** Records a finished partition: metrics, and the HTML report of a run that happened. */
+  async partition(outcome: PartitionOutcome): Promise<string | undefined> {
+    this.metrics.observe(outcome);
+    if (outcome.status === "skipped") return undefined;
+    try {
+      const charts = this.job === "events" && outcome.status === "succeeded" ? await eventsCharts(this.dataDir, outcome.dt) : [];
+      return await writeRunReport(outcome, { dataDir: this.dataDir, charts });
+    } catch (error) {
+      this.log.warn({ err: formatError(error), dt: outcome.dt }, "could not write the run report");
+      return undefined;
+    }
+  }
+
+  /** Writes <data-dir>/metrics/<job>.prom and pushes to the Pushgateway when one is configured. */
+  async finish(signal?: AbortSignal): Promise<void> {
+    try {
+      await writeMetricsTextfile(this.dataDir, this.job, this.metrics);
+    } catch (error) {
+      this.log.warn({ err: formatError(error) }, "could not write the metrics textfile");
+    }
+    if (this.pushgatewayUrl) {
+      await pushMetrics(this.pushgatewayUrl, this.job, this.metrics, signal).catch((error: unknown) =>
+        this.log.warn({ err: formatError(error) }, "could not push metrics to the Pushgateway"),
+      );
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Cross-process file locks under `<dataDir>/locks/<name>.lock`.
+ *
+ * A lock file is created atomically with its full content (written to a temp file, then link(2)ed
+ * to the lock path, which fails with EEXIST like O_EXCL), so nobody ever reads a half-written lock.
+ * Content: {runId, pid, host, since}. A lock whose pid is gone on this host is stale (the holder
+ * was killed) and is taken over; see takeOverStale for why two takers cannot both win.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CancelledError, LockError, UsageError } from "../core/errors.ts";
+import { isProcessAlive } from "./lake.ts";
+
+/** A held lock. */
+export interface Lock {
+  /** Removes the lock file if we still own it; safe to call twice. */
+  release(): Promise<void>;
+}
+
+interface LockContent {
+  runId: string;
+  pid: number;
+  host: string;
+  since: string;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const POLL_MS = 100;
+/** A takeover claim older than this belongs to a taker that died mid-takeover. */
+const CLAIM_STUCK_MS = 10_000;
+
+/** Takes the lock `name`; wait:false fails at once with LockError naming the holder, wait:true polls until timeoutMs. */
+export async function acquireLock(
+  dataDir: string,
+  name: string,
+  options: { wait: boolean; timeoutMs?: number; signal?: AbortSignal; owner: { runId: string } },
+): Promise<Lock> {
+  const file = lockPath(dataDir, name);
+  await mkdir(path.dirname(file), { recursive: true });
+  const content: LockContent = { runId: options.owner.runId, pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  const raw = `${JSON.stringify(content)}\n`;
+  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+  for (;;) {
+    throwIfAborted(options.signal, name);
+    if (await tryCreate(file, raw)) return new FileLock(file, raw);
+    const current = await readLock(file);
+    if (current === "missing") continue; // released between our attempt and the read: try again
+    if (isStale(current)) {
+      await takeOverStale(file, current.raw);
+      continue;
+    }
+    const holder = current.content;
+    if (!options.wait || Date.now() >= deadline) {
+      const who = holder ? `run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.since})` : "an unknown holder";
+      throw new LockError(`lock ${name} is held by ${who}`, {
+        retryable: true,
+        hint: holder && holder.host !== hostname()
+          ? `the holder runs on another host; if it is gone, remove ${file}`
+          : `wait for it to finish; if pid ${holder?.pid ?? "?"} is not a sluice process, remove ${file}`,
+      });
+    }
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
+  }
+}
+
+/** Whether the lock is held by a live owner (a stale lock counts as not held). */
+export async function isLockHeld(dataDir: string, name: string): Promise<{ held: boolean; owner?: { runId: string; pid: number } }> {
+  const current = await readLock(lockPath(dataDir, name));
+  if (current === "missing" || isStale(current)) return { held: false };
+  return current.content ? { held: true, owner: { runId: current.content.runId, pid: current.content.pid } } : { held: true };
+}
+
+/** The lock file of a name. */
+export function lockPath(dataDir: string, name: string): string {
+  if (!NAME_RE.test(name)) throw new UsageError(`lock name "${name}" may only hold letters, digits, ".", "_" and "-"`);
+  return path.join(dataDir, "locks", `${name}.lock`);
+}
+
+class FileLock implements Lock {
+  private released = false;
+  constructor(
+    private readonly file: string,
+    private readonly raw: string,
+  ) {}
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    // Only remove our own incarnation: if it was taken over (we looked dead), it is not ours anymore.
+    const text = await readFile(this.file, "utf8").catch(() => undefined);
+    if (text === this.raw) await unlink(this.file).catch(() => undefined);
+  }
+}
+
+/** Creates the lock file with its content in one step; false when it exists. */
+async function tryCreate(file: string, raw: string): Promise<boolean> {
+  const temp = `${file}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`;
+  await writeFile(temp, raw, { flag: "wx" });
+  try {
+    await link(temp, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+type ReadLock = "missing" | { raw: string; content: LockContent | undefined };
+
+async function readLock(file: string): Promise<ReadLock> {
+  let raw: string;
+  try {
+    raw = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+    throw error;
+  }
+  return { raw, content: parseLock(raw) };
+}
+
+function parseLock(raw: string): LockContent | undefined {
+  try {
+    const v = JSON.parse(raw) as Partial<LockContent>;
+    if (typeof v.runId === "string" && typeof v.pid === "number" && typeof v.host === "string" && typeof v.since === "string") {
+      return { runId: v.runId, pid: v.pid, host: v.host, since: v.since };
+    }
+  } catch {
+    // fall through: unreadable
+  }
+  return undefined;
+}
+
+/**
+ * Stale: the holder's pid is gone on this host. Lock files are created whole, so unreadable content
+ * is damage (disk full, manual edit), also taken over. Another host's lock is never judged stale.
+ */
+function isStale(lock: { content: LockContent | undefined }): boolean {
+  if (!lock.content) return true;
+  return lock.content.host === hostname() && lock.content.pid !== process.pid && !isProcessAlive(lock.content.pid);
+}
+
+/**
+ * Removes the stale incarnation whose content is `staleRaw`, and nothing else.
+ *
+ * The taker first claims that incarnation by hard-linking the lock to `<lock>.stale-<hash of content>`:
+ * link(2) fails if the claim exists, so one taker wins per incarnation. The claim is then checked to
+ * hold the stale content (it links whatever the lock file was at that instant; a fresh lock has other
+ * content, and then we back off). While the claim exists, the stale inode cannot be freed and reused,
+ * so `lock.ino === claim.ino` proves the lock path still is the stale incarnation before we unlink it.
+ * Afterwards everyone races for the now free lock path through tryCreate, and exactly one wins.
+ */
+async function takeOverStale(file: string, staleRaw: string): Promise<void> {
+  const claim = `${file}.stale-${createHash("sha256").update(staleRaw).digest("hex").slice(0, 16)}`;
+  try {
+    await link(file, claim);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return; // the lock is gone already
+    if (code !== "EEXIST") throw error;
+    // Someone else is taking over; if their claim is old, they died doing it: clear it.
+    const info = await stat(claim).catch(() => undefined);
+    if (info && Date.now() - info.ctimeMs > CLAIM_STUCK_MS) await unlink(claim).catch(() => undefined);
+    else await sleep(10);
+    return;
+  }
+  try {
+    const claimed = await readFile(claim, "utf8").catch(() => undefined);
+    if (claimed !== staleRaw) return;
+    const [lockInfo, claimInfo] = await Promise.all([stat(file).catch(() => undefined), stat(claim)]);
+    if (lockInfo && lockInfo.ino === claimInfo.ino && lockInfo.dev === claimInfo.dev) await unlink(file).catch(() => undefined);
+  } finally {
+    await unlink(claim).catch(() => undefined);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, name: string): void {
+  if (signal?.aborted) throw new CancelledError(`cancelled while waiting for lock ${name}`);
+}

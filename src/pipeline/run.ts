@@ -1,0 +1,433 @@
+/** Runs one partition of a job: lock, bookkeeping, the job's notebook, and the load transaction. */
+import { randomUUID } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import pl from "nodejs-polars";
+import { dayWindow, type PartitionWindow } from "../core/dates.ts";
+import { CancelledError, LockError, SluiceError, ValidationBlockedError, formatError } from "../core/errors.ts";
+import { failpoint } from "../core/failpoints.ts";
+import type { Logger } from "../core/log.ts";
+import { extractPartition, readLandedRecords, removeLanding, type ExtractResult } from "../extract/index.ts";
+import type { SourceSpec } from "../extract/types.ts";
+import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
+import { acquireLock, isLockHeld, type Lock } from "../load/locks.ts";
+import type { PartitionLoad, QuarantineRow, RunRecord } from "../load/types.ts";
+import { ensureWarehouse, loadPartitions, markAbandonedRuns, query, recordRun, withWarehouse } from "../load/warehouse.ts";
+import { describeBlocked, validate, type Suite } from "../validate/index.ts";
+import type { CheckResult } from "../validate/types.ts";
+import type { JobContext, JobDefinition, TableOutput, ValidateOptions } from "./job.ts";
+
+/** How a partition run ended. */
+export type PartitionStatus = "succeeded" | "failed" | "cancelled" | "skipped";
+
+/** A step of the run, as shown in the summary, the report and --preview. */
+export interface StepRecord {
+  name: string;
+  kind: "extract" | "transform" | "validate" | "load";
+  ms: number;
+  rows: number;
+  /** Column name -> dtype of the step's output. */
+  schema: Array<[string, string]>;
+  /** The first rows of the step's output, JSON-friendly. */
+  head: Array<Record<string, unknown>>;
+  /** Step-specific facts (pages, retries, drift, check results...). */
+  details: Record<string, unknown>;
+}
+
+/** The outcome of one partition run. */
+export interface PartitionOutcome {
+  job: string;
+  dt: string;
+  runId: string;
+  status: PartitionStatus;
+  rowsIn: number;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  failedChecks: number;
+  checks: Array<CheckResult & { dt: string }>;
+  steps: StepRecord[];
+  durationMs: number;
+  error: string | null;
+  /** The error object, for exit codes and retry decisions; absent on success. */
+  cause?: unknown;
+}
+
+/** What a run needs from the outside world. */
+export interface RunSettings {
+  dataDir: string;
+  apiUrl: string;
+  signal: AbortSignal;
+  log: Logger;
+  env: Record<string, string | undefined>;
+  refetch: boolean;
+  keepRaw: boolean;
+  /** Print cells and load nothing. */
+  preview: boolean;
+  /** Called when the run waits for the warehouse or a lock. */
+  onWait?: (message: string) => void;
+}
+
+const HEAD_ROWS = 5;
+
+/** Runs one partition of `job` for day `dt`; never throws for pipeline failures (see outcome.status). */
+export async function runPartition(job: JobDefinition, dt: string, settings: RunSettings): Promise<PartitionOutcome> {
+  const started = Date.now();
+  const runId = `${job.name}-${dt}-${randomUUID().slice(0, 8)}`;
+  const log = settings.log.child({ run_id: runId, job: job.name, dt });
+  const state = new RunState(job, dt, runId);
+  let partitionLock: Lock | undefined;
+  let runRecorded = false;
+  try {
+    partitionLock = await acquireLock(settings.dataDir, `run-${job.name}-${dt}`, { wait: false, owner: { runId } }).catch((error: unknown) => {
+      if (error instanceof LockError) {
+        throw new LockError(`another run of ${job.name} for ${dt} is in progress: ${error.message}`, {
+          context: { job: job.name, partition: dt },
+          hint: `wait for it to finish, or check it with: sluice status ${job.name}`,
+        });
+      }
+      throw error;
+    });
+    if (!settings.preview) {
+      await withWarehouse(
+        settings.dataDir,
+        "write",
+        async (conn) => {
+          await ensureWarehouse(conn, job.tables, settings.dataDir);
+          const live = await liveRunIds(settings.dataDir);
+          const healed = await markAbandonedRuns(conn, (id) => live.has(id));
+          if (healed > 0) log.warn({ healed }, "marked runs of dead processes as abandoned");
+          await recordRun(conn, state.runRecord("running", started, null));
+        },
+        waitOptions(settings),
+      );
+      runRecorded = true;
+    }
+    log.info({ stage: "run" }, `run started`);
+    const ctx = new Context(job, dt, runId, settings, log, state);
+    await job.run(ctx);
+    if (!settings.preview && !ctx.materialized) {
+      throw new SluiceError(`job ${job.name} finished without calling ctx.materialize()`, { context: { job: job.name, partition: dt } });
+    }
+    if (!settings.preview && !settings.keepRaw) await removeLanding(settings.dataDir, job.name, dt);
+    const outcome = state.outcome("succeeded", started, null);
+    log.info({ stage: "run", rows_in: outcome.rowsIn, rows_loaded: outcome.rowsLoaded, rows_quarantined: outcome.rowsQuarantined, ms: outcome.durationMs }, "run succeeded");
+    return outcome;
+  } catch (error) {
+    const cancelled = settings.signal.aborted || error instanceof CancelledError;
+    const status: PartitionStatus = cancelled ? "cancelled" : "failed";
+    const message = cancelled ? "cancelled before it finished; nothing of it was loaded" : formatError(error);
+    if (error instanceof SluiceError) error.withContext({ job: job.name, partition: dt });
+    log.error({ stage: "run", err: message }, `run ${status}`);
+    if (runRecorded) {
+      // Record the failure (and the checks that explain a block); never let this hide the real error.
+      await withWarehouse(
+        settings.dataDir,
+        "write",
+        async (conn) => {
+          await recordRun(conn, state.runRecord(cancelled ? "cancelled" : "failed", started, message));
+          if (state.checks.length > 0 && error instanceof ValidationBlockedError) {
+            await loadPartitions(conn, { run: state.runRecord("failed", started, message), loads: [], quarantine: { rows: [], dts: [] }, checks: state.checks });
+          }
+        },
+        { ...waitOptions(settings), signal: new AbortController().signal },
+      ).catch((e: unknown) => log.error({ err: formatError(e) }, "could not record the failed run"));
+    }
+    return { ...state.outcome(status, started, message), cause: error };
+  } finally {
+    await partitionLock?.release();
+  }
+}
+
+function waitOptions(settings: RunSettings): { signal: AbortSignal; onWait?: (m: string) => void } {
+  return settings.onWait ? { signal: settings.signal, onWait: settings.onWait } : { signal: settings.signal };
+}
+
+/** Run ids whose partition lock is held by a live process. */
+async function liveRunIds(dataDir: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const names = await readdir(path.join(dataDir, "locks")).catch(() => [] as string[]);
+  for (const file of names) {
+    if (!file.startsWith("run-") || !file.endsWith(".lock")) continue;
+    const held = await isLockHeld(dataDir, file.slice(0, -".lock".length));
+    if (held.held && held.owner) ids.add(held.owner.runId);
+  }
+  return ids;
+}
+
+/** Everything a run accumulates for bookkeeping, the summary and the report. */
+class RunState {
+  rowsIn = 0;
+  rowsLoaded = 0;
+  readonly quarantine: QuarantineRow[] = [];
+  readonly checks: Array<CheckResult & { dt: string }> = [];
+  readonly steps: StepRecord[] = [];
+
+  constructor(
+    readonly job: JobDefinition,
+    readonly dt: string,
+    readonly runId: string,
+  ) {}
+
+  runRecord(status: RunRecord["status"], started: number, error: string | null): RunRecord {
+    return {
+      runId: this.runId,
+      job: this.job.name,
+      dt: this.dt,
+      status,
+      startedAt: new Date(started),
+      finishedAt: status === "running" ? null : new Date(),
+      rowsIn: this.rowsIn,
+      rowsLoaded: this.rowsLoaded,
+      rowsQuarantined: this.quarantine.length,
+      error,
+    };
+  }
+
+  outcome(status: PartitionStatus, started: number, error: string | null): PartitionOutcome {
+    return {
+      job: this.job.name,
+      dt: this.dt,
+      runId: this.runId,
+      status,
+      rowsIn: this.rowsIn,
+      rowsLoaded: this.rowsLoaded,
+      rowsQuarantined: this.quarantine.length,
+      failedChecks: this.checks.filter((c) => !c.passed).length,
+      checks: this.checks,
+      steps: this.steps,
+      durationMs: Date.now() - started,
+      error,
+    };
+  }
+
+  record(step: Omit<StepRecord, "schema" | "head" | "rows">, frame: pl.DataFrame | null): StepRecord {
+    const full: StepRecord = {
+      ...step,
+      rows: frame?.height ?? 0,
+      schema: frame ? Object.entries(frame.schema).map(([name, dtype]) => [name, String(dtype)]) : [],
+      head: frame ? jsonRows(frame.head(HEAD_ROWS)) : [],
+    };
+    this.steps.push(full);
+    return full;
+  }
+}
+
+/** The JobContext handed to a job's run(). */
+class Context implements JobContext {
+  readonly window: PartitionWindow;
+  materialized = false;
+  private readonly extracts: Array<{ source: SourceSpec; result: ExtractResult }> = [];
+  private jobLock: Lock | undefined;
+
+  constructor(
+    private readonly def: JobDefinition,
+    readonly dt: string,
+    readonly runId: string,
+    private readonly settings: RunSettings,
+    readonly log: Logger,
+    private readonly state: RunState,
+  ) {
+    this.window = dayWindow(dt);
+  }
+
+  get job(): string {
+    return this.def.name;
+  }
+  get dataDir(): string {
+    return this.settings.dataDir;
+  }
+  get signal(): AbortSignal {
+    return this.settings.signal;
+  }
+
+  async extract(source: SourceSpec): Promise<pl.DataFrame> {
+    const t0 = performance.now();
+    this.log.info({ stage: "extract", source: source.name }, "extract started");
+    const result = await extractPartition(source, {
+      baseUrl: this.settings.apiUrl,
+      window: this.window,
+      dataDir: this.dataDir,
+      job: this.job,
+      signal: this.signal,
+      log: this.log.child({ stage: "extract" }),
+      env: this.settings.env,
+      refetch: this.settings.refetch,
+      onPage: (info) => failpoint(`extract.page-${info.page}`),
+    });
+    this.extracts.push({ source, result });
+    this.state.rowsIn += result.records;
+    if (result.drift.length > 0) {
+      this.log.warn({ stage: "extract", drift: result.drift }, `schema drift: unknown fields ${result.drift.join(", ")}`);
+    }
+    const step = this.state.record(
+      {
+        name: `extract ${source.name}`,
+        kind: "extract",
+        ms: performance.now() - t0,
+        details: { pages: result.pages, requests: result.requests, retries: result.retries, resumed: result.resumed, drift: result.drift, statusCounts: result.statusCounts },
+      },
+      result.frame.drop("_page", "_row", "_error"),
+    );
+    this.log.info({ stage: "extract", rows: step.rows, pages: result.pages, retries: result.retries, ms: Math.round(step.ms) }, "extract finished");
+    return result.frame;
+  }
+
+  async validate(table: string, frame: pl.DataFrame, suite: Suite, options: ValidateOptions = {}): Promise<pl.DataFrame> {
+    const t0 = performance.now();
+    const foreignKeys = await this.readForeignKeys(options);
+    const outcome = validate(frame, suite, foreignKeys ? { window: this.window, foreignKeys } : { window: this.window });
+    for (const r of outcome.results) this.state.checks.push({ ...r, dt: this.dt });
+    if (outcome.blocked.length > 0) {
+      this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, blocked: true } }, outcome.valid);
+      throw new ValidationBlockedError(`validation blocked ${table} ${this.dt}: ${describeBlocked(outcome.blocked)}`, {
+        context: { job: this.job, partition: this.dt, table },
+        hint: `nothing of ${this.dt} was loaded; query the results with: sluice query "select * from sluice.checks where dt = '${this.dt}' and not passed"`,
+      });
+    }
+    this.state.quarantine.push(...(await this.quarantineRows(table, outcome.quarantined)));
+    const failed = outcome.results.filter((r) => !r.passed);
+    this.log.info({ stage: "validate", table, rows: outcome.valid.height, quarantined: outcome.quarantined.height, failed_checks: failed.map((r) => r.check) }, "validate finished");
+    this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, quarantined: outcome.quarantined.height } }, outcome.valid);
+    return outcome.valid;
+  }
+
+  async transform<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const out = await fn();
+    failpoint("transform");
+    const ms = performance.now() - t0;
+    if (isDataFrame(out)) {
+      this.state.record({ name, kind: "transform", ms, details: {} }, out);
+    } else {
+      for (const [key, frame] of Object.entries(out)) this.state.record({ name: `${name}: ${key}`, kind: "transform", ms, details: {} }, frame);
+    }
+    this.log.info({ stage: "transform", step: name, ms: Math.round(ms) }, "transform finished");
+    return out;
+  }
+
+  readLake(table: string, dts: readonly string[]): Promise<pl.DataFrame | null> {
+    return readLakePartitions(this.dataDir, table, dts);
+  }
+
+  lakePartitions(table: string): Promise<string[]> {
+    return listLakePartitions(this.dataDir, table);
+  }
+
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.jobLock) return fn();
+    this.jobLock = await acquireLock(this.dataDir, `job-${this.job}`, { wait: true, timeoutMs: 30 * 60_000, signal: this.signal, owner: { runId: this.runId } });
+    try {
+      return await fn();
+    } finally {
+      await this.jobLock.release();
+      this.jobLock = undefined;
+    }
+  }
+
+  async materialize(outputs: TableOutput[]): Promise<void> {
+    if (this.materialized) throw new SluiceError("ctx.materialize() may be called once per run", { context: { job: this.job, partition: this.dt } });
+    this.materialized = true;
+    for (const out of outputs) {
+      const own = out.partitions.get(this.dt);
+      if (own && out.table.name === this.def.tables[0]?.name) this.state.rowsLoaded = own.height;
+    }
+    if (this.settings.preview) {
+      this.log.info({ stage: "load" }, "preview: nothing loaded");
+      return;
+    }
+    await this.exclusive(async () => {
+      this.throwIfAborted();
+      const t0 = performance.now();
+      const loads: PartitionLoad[] = [];
+      for (const out of outputs) {
+        for (const [dt, frame] of [...out.partitions.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+          const columns = out.table.columns.map((c) => c.name);
+          const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, frame.select(...columns));
+          loads.push({ table: out.table, dt, parquetPath });
+          failpoint("lake.partial");
+        }
+      }
+      failpoint("lake.written");
+      const lakeMs = performance.now() - t0;
+      this.throwIfAborted();
+      const t1 = performance.now();
+      const counts = await withWarehouse(
+        this.dataDir,
+        "write",
+        (conn) =>
+          loadPartitions(conn, {
+            run: this.state.runRecord("succeeded", Date.now(), null),
+            loads,
+            quarantine: { rows: this.state.quarantine, dts: [this.dt] },
+            checks: this.state.checks,
+          }),
+        waitOptions(this.settings),
+      );
+      failpoint("warehouse.committed");
+      this.state.record(
+        {
+          name: "load",
+          kind: "load",
+          ms: performance.now() - t0,
+          details: { lakeMs, warehouseMs: performance.now() - t1, partitions: loads.map((l) => `${l.table.name}/dt=${l.dt}`), ...counts },
+        },
+        null,
+      );
+      this.log.info({ stage: "load", partitions: loads.length, ...counts, ms: Math.round(performance.now() - t0) }, "load finished");
+    });
+  }
+
+  private throwIfAborted(): void {
+    if (this.signal.aborted) throw new CancelledError("cancelled", { context: { job: this.job, partition: this.dt } });
+  }
+
+  private async readForeignKeys(options: ValidateOptions): Promise<Record<string, pl.Series> | undefined> {
+    if (!options.foreignKeys?.length || this.settings.preview) return undefined;
+    const out: Record<string, pl.Series> = {};
+    await withWarehouse(
+      this.dataDir,
+      "read",
+      async (conn) => {
+        for (const fk of options.foreignKeys ?? []) {
+          const exists = await query(conn, `select count(*) as n from information_schema.tables where table_schema = 'main' and table_name = '${fk.table.replaceAll("'", "''")}'`);
+          const values = Number(exists.rows[0]?.[0] ?? 0) > 0 ? (await query(conn, `select distinct "${fk.column}" from main."${fk.table}"`)).rows.map((r) => r[0]) : [];
+          out[`${fk.table}.${fk.column}`] = pl.Series(fk.column, values);
+        }
+      },
+      waitOptions(this.settings),
+    );
+    return out;
+  }
+
+  /** Quarantined rows with their raw records: from the landed pages when the rows came from a source. */
+  private async quarantineRows(table: string, quarantined: pl.DataFrame): Promise<QuarantineRow[]> {
+    if (quarantined.height === 0) return [];
+    const reasons = quarantined.getColumn("_reason").toArray() as string[];
+    const extracted = this.extracts.at(-1);
+    if (extracted && quarantined.columns.includes("_page") && quarantined.columns.includes("_row")) {
+      const pages = quarantined.getColumn("_page").toArray() as number[];
+      const rows = quarantined.getColumn("_row").toArray() as number[];
+      const refs = pages.map((page, i) => ({ page, row: rows[i] ?? 0 }));
+      const records = await readLandedRecords(extracted.result.landingDir, extracted.source.recordsPath, refs);
+      return records.map((record, i) => ({ table, record, reason: reasons[i] ?? "" }));
+    }
+    const plain = jsonRows(quarantined.drop("_reason"));
+    return plain.map((row, i) => ({ table, record: JSON.stringify(row), reason: reasons[i] ?? "" }));
+  }
+}
+
+/** nodejs-polars' DataFrame is a factory, so `instanceof pl.DataFrame` is always false: duck-type it. */
+function isDataFrame(value: unknown): value is pl.DataFrame {
+  return typeof value === "object" && value !== null && typeof (value as pl.DataFrame).height === "number" && typeof (value as pl.DataFrame).toRecords === "function";
+}
+
+/** Rows of a frame as JSON-friendly objects (dates as ISO strings, bigints as numbers when safe). */
+export function jsonRows(frame: pl.DataFrame): Array<Record<string, unknown>> {
+  return frame.toRecords().map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row) as Array<[string, unknown]>) {
+      out[k] = v instanceof Date ? v.toISOString() : typeof v === "bigint" ? (Number.isSafeInteger(Number(v)) ? Number(v) : String(v)) : v;
+    }
+    return out;
+  });
+}

@@ -1,0 +1,417 @@
+/** The HTML run report: notebook cells, escaping, self-containment, lake charts, and real rendering in Chromium. */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import pl from "nodejs-polars";
+import { SluiceError } from "../src/core/errors.ts";
+import { lakePartitionPath } from "../src/load/lake.ts";
+import type { PartitionOutcome, StepRecord } from "../src/pipeline/run.ts";
+import { eventsCharts, latestReport, renderRunReport, reportPath, shortDtype, writeRunReport, type ReportCharts } from "../src/report/index.ts";
+import type { CheckResult } from "../src/validate/types.ts";
+import { tempDataDir } from "./helpers.ts";
+
+const EVIL = "<script>alert(1)</script>";
+
+function checks(): Array<CheckResult & { dt: string }> {
+  return [
+    { check: "not_null", table: "events", columns: ["user_id"], severity: "error", action: "quarantine", passed: false, failingRows: 3, sample: [{ key: { event_id: "e-7" }, value: null }, { key: { event_id: EVIL }, value: EVIL }], dt: "2026-11-19" },
+    { check: "unique", table: "events", columns: ["event_id"], severity: "error", action: "quarantine", passed: true, failingRows: 0, sample: [], dt: "2026-11-19" },
+    { check: "accepted_values", table: "events", columns: ["event_type"], severity: "warn", action: "quarantine", passed: false, failingRows: 1, sample: [{ key: { event_id: "e-9" }, value: "teleport" }], dt: "2026-11-19" },
+  ];
+}
+
+/** A realistic events run, with a malicious value in the first rows. */
+function sampleOutcome(over: Partial<PartitionOutcome> = {}): PartitionOutcome {
+  const eventSchema: Array<[string, string]> = [
+    ["event_id", "DataType(String)"],
+    ["user_id", "DataType(Int64)"],
+    ["ts", "DataType(Datetime(us,UTC))"],
+    ["event_type", "DataType(String)"],
+    ["page", "DataType(String)"],
+    ["amount", "DataType(Float64)"],
+  ];
+  const head = [
+    { event_id: "e-1", user_id: 17, ts: "2026-11-19T00:00:03.000Z", event_type: "page_view", page: "/home", amount: null },
+    { event_id: "e-2", user_id: 17, ts: "2026-11-19T00:00:09.000Z", event_type: "purchase", page: EVIL, amount: 19.99 },
+  ];
+  const cs = checks();
+  const steps: StepRecord[] = [
+    { name: "extract events", kind: "extract", ms: 1834.2, rows: 20004, schema: eventSchema, head, details: { pages: 21, requests: 24, retries: 3, resumed: false, drift: ["referrer"], statusCounts: { "200": 21, "429": 2, "503": 1 } } },
+    { name: "validate events", kind: "validate", ms: 210, rows: 20000, schema: eventSchema, head, details: { results: cs, quarantined: 4 } },
+    { name: "deduplicate events", kind: "transform", ms: 35, rows: 19990, schema: eventSchema, head, details: {} },
+    {
+      name: "sessionize: sessions",
+      kind: "transform",
+      ms: 410,
+      rows: 2,
+      schema: [["session_id", "DataType(String)"], ["duration_s", "DataType(Float64)"]],
+      head: [{ session_id: "s-1", duration_s: 6 }, { session_id: "s-2", duration_s: 1830.5 }],
+      details: {},
+    },
+    { name: "load", kind: "load", ms: 950, rows: 0, schema: [], head: [], details: { lakeMs: 120, warehouseMs: 830, partitions: ["events/dt=2026-11-19", "sessions/dt=2026-11-19"], inserted: 21990, updated: 12, deleted: 3 } },
+  ];
+  return {
+    job: "events",
+    dt: "2026-11-19",
+    runId: "events-2026-11-19-abcd1234",
+    status: "succeeded",
+    rowsIn: 20004,
+    rowsLoaded: 19990,
+    rowsQuarantined: 4,
+    failedChecks: 2,
+    checks: cs,
+    steps,
+    durationMs: 3712,
+    error: null,
+    ...over,
+  };
+}
+
+const CHARTS: ReportCharts = [{ title: "Events by event_type", kind: "hbar", labels: ["page_view", "</script><script>alert(2)</script>"], values: [15000, 4990] }];
+
+interface Cell {
+  index: number;
+  kind: string;
+  name: string;
+  rows: number;
+  html: string;
+}
+
+function cells(html: string): Cell[] {
+  return [...html.matchAll(/<section class="cell" id="step-(\d+)" data-step-index="\d+" data-kind="([^"]+)" data-name="([^"]*)" data-rows="(\d+)">([\s\S]*?)<\/section>/g)].map((m) => ({
+    index: Number(m[1]),
+    kind: m[2] as string,
+    name: unescape(m[3] as string),
+    rows: Number(m[4]),
+    html: m[5] as string,
+  }));
+}
+
+function unescape(s: string): string {
+  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+}
+
+function field(html: string, name: string): string | undefined {
+  const m = new RegExp(`data-field="${name}">([\\s\\S]*?)</(?:dd|span|div)>`).exec(html);
+  return m ? unescape(m[1] as string).trim() : undefined;
+}
+
+/** Rows of the first table with the given class, as arrays of cell text (tags stripped). */
+function tableRows(html: string, cls: string): string[][] {
+  const table = new RegExp(`<table class="${cls}">([\\s\\S]*?)</table>`).exec(html);
+  assert.ok(table, `no table.${cls}`);
+  const body = /<tbody>([\s\S]*?)<\/tbody>/.exec(table[1] as string)?.[1] ?? "";
+  return [...body.matchAll(/<tr[^>]*>([\s\S]*?)<\/tr>/g)].map((r) => [...(r[1] as string).matchAll(/<t[dh][^>]*>([\s\S]*?)<\/t[dh]>/g)].map((c) => unescape((c[1] as string).replace(/<[^>]+>/g, "")).trim()));
+}
+
+function reportData(html: string): { charts: ReportCharts; job: string; dt: string } {
+  const m = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(m, "no report-data script");
+  return JSON.parse(m[1] as string) as { charts: ReportCharts; job: string; dt: string };
+}
+
+test("the report has a header, then one cell per step in order with its counts, schema, first rows and facts", () => {
+  const o = sampleOutcome();
+  const html = renderRunReport(o, CHARTS, new Date("2026-11-20T06:00:00Z"));
+
+  const header = /<header class="run"[\s\S]*?<\/header>/.exec(html)?.[0] ?? "";
+  assert.match(header, /data-job="events" data-dt="2026-11-19" data-status="succeeded"/);
+  assert.equal(field(header, "status"), "succeeded");
+  assert.equal(field(header, "run-id"), "events-2026-11-19-abcd1234");
+  assert.equal(field(header, "duration"), "3.7 s");
+  assert.equal(field(header, "rows-in"), "20,004");
+  assert.equal(field(header, "rows-loaded"), "19,990");
+  assert.equal(field(header, "rows-quarantined"), "4");
+  assert.equal(field(header, "failed-checks"), "2 of 3");
+  assert.equal(field(header, "error"), undefined, "no error box on success");
+
+  const cs = cells(html);
+  assert.deepEqual(
+    cs.map((c) => [c.index, c.kind, c.name, c.rows]),
+    o.steps.map((s, i) => [i + 1, s.kind, s.name, s.rows]),
+  );
+  const [extract, validate, dedup, sessions, load] = cs as [Cell, Cell, Cell, Cell, Cell];
+  assert.equal(field(extract.html, "rows"), "20,004 rows");
+  assert.equal(field(extract.html, "ms"), "1.8 s");
+  assert.equal(field(extract.html, "pages"), "21");
+  assert.equal(field(extract.html, "requests"), "24");
+  assert.equal(field(extract.html, "retries"), "3");
+  assert.equal(field(extract.html, "resumed"), "no");
+  assert.deepEqual([...extract.html.matchAll(/data-status="(\d+)">([^<]*)</g)].map((m) => m[2]), ["200: 21", "429: 2", "503: 1"]);
+  assert.match(extract.html, /1 unknown field: <code>referrer<\/code>/);
+
+  // dtypes read as Polars prints them; the full name stays in the title.
+  assert.deepEqual(tableRows(extract.html, "schema-table"), [
+    ["event_id", "str"],
+    ["user_id", "i64"],
+    ["ts", "datetime[μs, UTC]"],
+    ["event_type", "str"],
+    ["page", "str"],
+    ["amount", "f64"],
+  ]);
+  assert.match(extract.html, /title="DataType\(Datetime\(us,UTC\)\)">datetime\[μs, UTC\]</);
+  const head = tableRows(extract.html, "rows");
+  assert.equal(head.length, 2);
+  assert.deepEqual(head[0], ["e-1", "17", "2026-11-19T00:00:03.000Z", "page_view", "/home", "null"]);
+  assert.deepEqual(head[1], ["e-2", "17", "2026-11-19T00:00:09.000Z", "purchase", EVIL, "19.99"]);
+
+  // Validate: the check results table, failed checks marked, samples with their keys.
+  assert.equal(field(validate.html, "quarantined"), "4");
+  assert.equal(field(validate.html, "checks"), "1 passed, 2 failed");
+  const checkRows = tableRows(validate.html, "checks");
+  assert.deepEqual(
+    checkRows.map((r) => r.slice(0, 6)),
+    [
+      ["not_null", "user_id", "error", "quarantine", "✗", "3"],
+      ["unique", "event_id", "error", "quarantine", "✓", "0"],
+      ["accepted_values", "event_type", "warn", "quarantine", "✗", "1"],
+    ],
+  );
+  assert.equal(checkRows[2]?.[6], "teleport (event_id=e-9)");
+  assert.match(checkRows[0]?.[6] ?? "", /^null \(event_id=e-7\)/);
+
+  // Steps whose schema and first rows did not change fold them, pointing at the step they equal.
+  assert.equal(/<details class="unchanged"/.test(extract.html), false);
+  assert.match(validate.html, /<details class="unchanged" data-same-as="1"><summary>Schema \(6 columns\) and first rows unchanged from \[1\]/);
+  assert.match(dedup.html, /data-same-as="2"/);
+  assert.equal(tableRows(dedup.html, "schema-table").length, 6, "folded, not dropped");
+  assert.equal(/<details class="unchanged"/.test(sessions.html), false);
+  assert.deepEqual(tableRows(sessions.html, "rows"), [["s-1", "6"], ["s-2", "1830.5"]]);
+
+  assert.equal(field(load.html, "inserted"), "21,990");
+  assert.equal(field(load.html, "updated"), "12");
+  assert.equal(field(load.html, "deleted"), "3");
+  assert.deepEqual([...load.html.matchAll(/<li><code>([^<]*)<\/code><\/li>/g)].map((m) => m[1]), ["events/dt=2026-11-19", "sessions/dt=2026-11-19"]);
+
+  // Charts: the step timings first, then the given charts; one canvas per chart, after the steps.
+  const data = reportData(html);
+  assert.equal(data.charts.length, 2);
+  assert.deepEqual(data.charts[0]?.labels, o.steps.map((s, i) => `[${i + 1}] ${s.name}`));
+  assert.deepEqual(data.charts[0]?.values, [1.834, 0.21, 0.035, 0.41, 0.95]);
+  assert.deepEqual(data.charts[1], CHARTS[0]);
+  assert.deepEqual([...html.matchAll(/<canvas id="chart-(\d+)"/g)].map((m) => m[1]), ["0", "1"]);
+  assert.ok(html.indexOf('id="charts"') > html.indexOf('id="step-5"'));
+});
+
+test("dtypes are shortened the way Polars prints them", () => {
+  assert.equal(shortDtype("DataType(Int64)"), "i64");
+  assert.equal(shortDtype("DataType(Bool)"), "bool");
+  assert.equal(shortDtype("DataType(Date)"), "date");
+  assert.equal(shortDtype("DataType(Datetime(ms))"), "datetime[ms]");
+  assert.equal(shortDtype('Datetime(Microseconds, Some("Europe/Paris"))'), "datetime[μs, Europe/Paris]");
+  assert.equal(shortDtype("DataType(List(DataType(String)))"), "list[str]");
+  assert.equal(shortDtype("Something(new)"), "Something(new)");
+});
+
+test("values from the data are HTML-escaped in rows, names, samples, errors and chart data", () => {
+  const o = sampleOutcome({ status: "failed", error: `boom ${EVIL}`, steps: [{ ...(sampleOutcome().steps[0] as StepRecord), name: `extract ${EVIL}` }] });
+  const html = renderRunReport(o, CHARTS);
+  // The only <script> elements are the report's own three: data, Chart.js, the renderer.
+  assert.equal([...html.matchAll(/<script[\s>]/gi)].length, 3);
+  assert.equal(html.includes("alert(1)</script>"), false);
+  assert.equal(html.includes("</script><script>alert(2)"), false, "chart labels cannot close the JSON script element");
+  assert.ok(html.includes("\\u003c/script\\u003e\\u003cscript\\u003ealert(2)"), "chart labels are escaped inside the JSON");
+  assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.match(html, /<pre>boom &lt;script&gt;alert\(1\)&lt;\/script&gt;<\/pre>/);
+  assert.equal(cells(html)[0]?.name, `extract ${EVIL}`);
+  // The JSON still round-trips to the original label.
+  assert.equal(reportData(html).charts[1]?.labels[1], "</script><script>alert(2)</script>");
+});
+
+test("the report is self-contained: nothing is loaded from the network", () => {
+  const html = renderRunReport(sampleOutcome(), CHARTS);
+  assert.equal(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i.test(html), false, "no src/href to a remote URL");
+  assert.equal(/<link\b/i.test(html), false, "no <link> elements");
+  assert.equal(/@import|url\(\s*["']?(?:https?:)?\/\//i.test(html), false, "no CSS imports of remote files");
+  assert.equal(/<script[^>]+\bsrc=/i.test(html), false, "no external scripts");
+  assert.equal(html.includes("sourceMappingURL"), false, "no source map to fetch");
+  assert.ok(html.includes("Chart.js v4.6.1") || html.includes("Chart.js"), "Chart.js is inlined");
+  assert.ok(html.length > 200_000, "the UMD build is inlined");
+});
+
+test("a run without steps or charts still renders its header, error and an empty charts cell, without Chart.js", () => {
+  const html = renderRunReport(sampleOutcome({ status: "failed", steps: [], error: "could not reach the API", rowsIn: 0, rowsLoaded: 0 }), []);
+  assert.equal(cells(html).length, 0);
+  assert.match(html, /No step ran\./);
+  assert.match(html, /No charts for this run\./);
+  assert.match(html, /class="status status-failed" data-field="status">failed</);
+  assert.ok(html.length < 50_000, "Chart.js is not inlined when nothing is drawn");
+});
+
+test("writeRunReport writes <dataDir>/reports/<job>/<dt>.html atomically and latestReport finds it", async (t) => {
+  const dataDir = await tempDataDir(t);
+  assert.equal(await latestReport(dataDir, "events"), null);
+  const p1 = await writeRunReport(sampleOutcome({ dt: "2026-11-18" }), { dataDir });
+  assert.equal(p1, path.join(dataDir, "reports", "events", "2026-11-18.html"));
+  const p2 = await writeRunReport(sampleOutcome(), { dataDir, charts: CHARTS });
+  const inode = (await stat(p2)).ino;
+  const again = await writeRunReport(sampleOutcome({ status: "failed", error: "second run" }), { dataDir });
+  assert.equal(again, p2);
+  assert.notEqual((await stat(p2)).ino, inode, "replaced by rename, not rewritten in place");
+  assert.match(await readFile(p2, "utf8"), /second run/);
+  assert.deepEqual((await readdir(path.dirname(p2))).sort(), ["2026-11-18.html", "2026-11-19.html"], "no temp files left");
+  assert.equal(await latestReport(dataDir, "events"), p2);
+  assert.equal(await latestReport(dataDir, "events", "2026-11-18"), p1);
+  assert.equal(await latestReport(dataDir, "events", "2026-11-17"), null);
+  assert.equal(await latestReport(dataDir, "users"), null);
+  assert.throws(() => reportPath(dataDir, "../x", "2026-11-18"));
+  assert.throws(() => reportPath(dataDir, "events", "../../etc"));
+});
+
+/** A small deterministic day of sessions and events, with values on the bucket edges. */
+function lakeDay(dt: string): { starts: Date[]; durations: Array<number | null>; types: Array<string | null> } {
+  const starts: Date[] = [];
+  const durations: Array<number | null> = [];
+  const edges = [0, 59.9, 60, 119.99, 120, 299, 300, 600, 899, 900, 1799, 1800, 3599, 3600, 7199.9, 7200, 86_000];
+  for (let i = 0; i < 97; i++) {
+    const hour = (i * 7) % 24;
+    starts.push(new Date(`${dt}T${String(hour).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}:00Z`));
+    durations.push(i === 13 ? null : (edges[i % edges.length] as number));
+  }
+  const kinds = ["page_view", "click", "add_to_cart", "purchase"];
+  const types: Array<string | null> = [];
+  for (let i = 0; i < 250; i++) types.push(i % 50 === 49 ? null : (kinds[(i * i) % 4] as string));
+  return { starts, durations, types };
+}
+
+test("eventsCharts counts sessions per hour, durations and event types exactly like an independent count", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const dt = "2026-11-19";
+  assert.deepEqual(await eventsCharts(dataDir, dt), [], "no lake partitions: no charts");
+
+  const { starts, durations, types } = lakeDay(dt);
+  const sessionsFile = lakePartitionPath(dataDir, "sessions", dt);
+  await mkdir(path.dirname(sessionsFile), { recursive: true });
+  pl.DataFrame({ session_id: starts.map((_, i) => `s-${i}`), session_start: starts, duration_s: pl.Series("duration_s", durations, pl.Float64) })
+    .withColumns(pl.col("session_start").cast(pl.Datetime("us", "UTC")))
+    .writeParquet(sessionsFile);
+  const eventsFile = lakePartitionPath(dataDir, "events", dt);
+  await mkdir(path.dirname(eventsFile), { recursive: true });
+  pl.DataFrame({ event_id: types.map((_, i) => `e-${i}`), event_type: pl.Series("event_type", types, pl.Utf8) }).writeParquet(eventsFile);
+
+  const charts = await eventsCharts(dataDir, dt);
+  assert.deepEqual(charts.map((c) => c.kind), ["bar", "histogram", "hbar"]);
+  const [perHour, duration, byType] = charts as [ReportCharts[number], ReportCharts[number], ReportCharts[number]];
+
+  const expectedHours = new Array<number>(24).fill(0);
+  for (const s of starts) expectedHours[s.getUTCHours()] = (expectedHours[s.getUTCHours()] ?? 0) + 1;
+  assert.equal(perHour.labels.length, 24);
+  assert.equal(perHour.labels[0], "00");
+  assert.deepEqual(perHour.values, expectedHours);
+
+  const upper = [1, 2, 5, 10, 15, 30, 60, 120, Infinity];
+  const expectedDur = new Array<number>(upper.length).fill(0);
+  for (const d of durations) {
+    if (d === null) continue;
+    const b = upper.findIndex((u) => d / 60 < u);
+    expectedDur[b] = (expectedDur[b] ?? 0) + 1;
+  }
+  assert.deepEqual(duration.labels, ["<1", "1–2", "2–5", "5–10", "10–15", "15–30", "30–60", "60–120", "≥120"]);
+  assert.deepEqual(duration.values, expectedDur);
+  assert.equal(duration.values.reduce((a, b) => a + b, 0), 96, "the null duration is left out");
+
+  const counts = new Map<string, number>();
+  for (const ty of types) counts.set(ty ?? "(null)", (counts.get(ty ?? "(null)") ?? 0) + 1);
+  const expectedTypes = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] === "(null)" ? 1 : b[0] === "(null)" ? -1 : a[0].localeCompare(b[0])));
+  assert.deepEqual(byType.labels, expectedTypes.map(([k]) => k));
+  assert.deepEqual(byType.values, expectedTypes.map(([, v]) => v));
+});
+
+test("eventsCharts draws what the lake has, and names the partition when a file is not what it expects", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const dt = "2026-11-19";
+  const eventsFile = lakePartitionPath(dataDir, "events", dt);
+  await mkdir(path.dirname(eventsFile), { recursive: true });
+  pl.DataFrame({ event_type: ["a", "b", "b"] }).writeParquet(eventsFile);
+  const only = await eventsCharts(dataDir, dt);
+  assert.deepEqual(only.map((c) => [c.kind, c.labels, c.values]), [["hbar", ["b", "a"], [2, 1]]]);
+
+  const sessionsFile = lakePartitionPath(dataDir, "sessions", dt);
+  await mkdir(path.dirname(sessionsFile), { recursive: true });
+  pl.DataFrame({ session_id: ["s"] }).writeParquet(sessionsFile);
+  await assert.rejects(eventsCharts(dataDir, dt), (error: unknown) => {
+    assert.ok(error instanceof SluiceError);
+    assert.equal(error.context.partition, dt);
+    assert.match(error.message, /report charts of events 2026-11-19/);
+    return true;
+  });
+});
+
+function chromiumBinary(): string | undefined {
+  for (const bin of ["chromium", "chromium-browser", "google-chrome"]) {
+    if (spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0) return bin;
+  }
+  return undefined;
+}
+
+/** Runs headless Chromium with --dump-dom on a file; returns the DOM after the scripts ran. */
+async function dumpDom(bin: string, file: string): Promise<string> {
+  const profile = await mkdtemp(path.join(tmpdir(), "sluice-chromium-"));
+  try {
+    const args = [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${profile}`,
+      "--window-size=1280,2000",
+      "--dump-dom",
+      `file://${file}`,
+    ];
+    return await new Promise<string>((resolve, reject) => {
+      const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.on("error", reject);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        if (code === 0 && out.includes("</html>")) resolve(out);
+        else reject(new Error(`chromium exited ${code}: ${err.slice(-2000)}`));
+      });
+    });
+  } finally {
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
+test("headless Chromium draws every chart of the report", async (t) => {
+  const bin = chromiumBinary();
+  if (!bin) {
+    t.skip("chromium not installed (Debian package chromium)");
+    return;
+  }
+  const dataDir = await tempDataDir(t);
+  const charts: ReportCharts = [
+    ...CHARTS,
+    { title: "Sessions per hour", kind: "bar", labels: Array.from({ length: 24 }, (_, h) => String(h)), values: Array.from({ length: 24 }, (_, h) => h * 3) },
+    { title: "Duration", kind: "histogram", labels: ["<1", "1–2", "≥2"], values: [5, 3, 1] },
+    { title: "Trend", kind: "line", labels: ["a", "b", "c", "d"], values: [1, 4, 2, 8] },
+  ];
+  const file = await writeRunReport(sampleOutcome(), { dataDir, charts });
+  const dom = await dumpDom(bin, file);
+  const canvases = [...dom.matchAll(/<canvas\b([^>]*)>/g)].map((m) => {
+    const attrs: Record<string, string> = {};
+    for (const a of (m[1] as string).matchAll(/([\w-]+)="([^"]*)"/g)) attrs[a[1] as string] = a[2] as string;
+    return attrs;
+  });
+  const expected = reportData(await readFile(file, "utf8")).charts;
+  assert.equal(canvases.length, expected.length);
+  canvases.forEach((c, i) => {
+    assert.equal(c["id"], `chart-${i}`);
+    assert.equal(c["data-rendered"], "true", `chart ${i} (${expected[i]?.title}) was not drawn: ${JSON.stringify(c)}`);
+    assert.equal(Number(c["data-points"]), expected[i]?.labels.length, `chart ${i} drew one element per label`);
+    assert.ok(Number(c["width"]) > 100 && Number(c["height"]) > 100, `chart ${i} has a real size: ${c["width"]}x${c["height"]}`);
+  });
+  // The injected script in the data never ran: it is still escaped text in the DOM.
+  assert.equal(dom.includes("<script>alert(1)</script>"), false);
+});
