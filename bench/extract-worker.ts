@@ -29,6 +29,7 @@ if (!isMainThread) {
     const ipc = tableToIPC(new Table([batch]), "stream");
     parentPort!.postMessage({ pageNo: msg.pageNo, ipc }, [ipc.buffer as ArrayBuffer]);
   });
+  parentPort!.postMessage("ready");
 } else {
   const PAGES = Number(process.argv[2] ?? 1000);
   const PER_PAGE = Number(process.argv[3] ?? 1000);
@@ -55,9 +56,8 @@ if (!isMainThread) {
     // worker's execArgv is not honoured either): bootstrap in plain JS, register tsx, then import.
     const bootstrap = `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); });`;
     const workers = Array.from({ length: n }, () => new Worker(bootstrap, { eval: true, workerData: columns }));
-    // wait until each worker has loaded the decoder (a first round trip)
-    await Promise.all(workers.map((w) => new Promise((r) => w.once("online", r))));
-    await new Promise((r) => setTimeout(r, 1500));
+    // wait until each worker has loaded the decoder
+    await Promise.all(workers.map((w) => new Promise((r) => w.once("message", r))));
     const t0 = performance.now();
     const batches = new Array<RecordBatch>(PAGES);
     let next = 0;

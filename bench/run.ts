@@ -17,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { warehousePath } from "../src/load/warehouse.ts";
 import {
   cleanEnv,
   formatTable,
@@ -252,7 +253,7 @@ async function runSluice(api: Api, workRoot: string, label: string, extraNodeArg
   const stages = stageTimings(lines);
   const done = lines.find((l) => l.stage === "run" && typeof l.msg === "string" && l.msg.startsWith("run succeeded"));
   const rowsIn = typeof done?.["rows_in"] === "number" ? done["rows_in"] : null;
-  const fingerprint = await fingerprintOf(path.join(dataDir, "warehouse.duckdb"), "sluice.quarantine WHERE job = 'events' AND table_name = 'events'");
+  const fingerprint = await fingerprintOf(warehousePath(dataDir), "sluice.quarantine WHERE job = 'events' AND table_name = 'events'");
   return { wallMs: m.wallMs, peakRssMiB: m.peakRssMiB, stages, rowsIn, fingerprint, dataDir, rssPhases: rssByPhase(lines, m.rssSamples) };
 }
 

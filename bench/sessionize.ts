@@ -82,26 +82,39 @@ async function main(): Promise<void> {
   console.log(`generated ${df.height} events for ${nUsers} users in ${(performance.now() - genStart).toFixed(0)} ms (not timed below)`);
 
   // Interleave the two ways so machine noise hits both alike.
+  // CPU time (user + system, all threads) is reported too: on a busy shared machine it is a
+  // steadier measure of the work than wall time.
   const lazyBoth: number[] = [];
   const eagerBoth: number[] = [];
+  const lazyCpu: number[] = [];
+  const eagerCpu: number[] = [];
+  const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
   for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const out = sessionize(df.lazy());
     const events = out.events.collectSync();
     const t1 = performance.now();
     const sessions = out.sessions.collectSync();
     const t2 = performance.now();
+    const c1 = process.cpuUsage();
     lazyBoth.push(t2 - t0);
+    lazyCpu.push(cpuMs(process.cpuUsage(c0)));
+    const t2b = performance.now();
     const shared = await collectSessionized(df.lazy());
     const t3 = performance.now();
-    eagerBoth.push(t3 - t2);
+    eagerBoth.push(t3 - t2b);
+    eagerCpu.push(cpuMs(process.cpuUsage(c1)));
     if (shared.sessions.height !== sessions.height || shared.events.height !== events.height) throw new Error("outputs differ");
     console.log(
-      `run ${r + 1}: sessionize: events ${(t1 - t0).toFixed(0)} ms (${events.height} rows) + sessions ${(t2 - t1).toFixed(0)} ms (${sessions.height} rows) = ${(t2 - t0).toFixed(0)} ms; collectSessionized ${(t3 - t2).toFixed(0)} ms`,
+      `run ${r + 1}: sessionize: events ${(t1 - t0).toFixed(0)} ms (${events.height} rows) + sessions ${(t2 - t1).toFixed(0)} ms (${sessions.height} rows) = ${(t2 - t0).toFixed(0)} ms; collectSessionized ${(t3 - t2b).toFixed(0)} ms; cpu ${lazyCpu.at(-1)!.toFixed(0)} vs ${eagerCpu.at(-1)!.toFixed(0)} ms`,
     );
   }
   console.log(summary("sessionize, collectSync of both outputs", lazyBoth));
   console.log(summary("collectSessionized (one sort, both outputs)", eagerBoth));
+  console.log(summary("CPU time, sessionize both outputs", lazyCpu));
+  console.log(summary("CPU time, collectSessionized", eagerCpu));
+  console.log(`load average after: ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

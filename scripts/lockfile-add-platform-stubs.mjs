@@ -8,6 +8,7 @@ const platforms = {
   "linux-arm64-musl": { os: ["linux"], cpu: ["arm64"], libc: ["musl"] },
   "linux-arm64-gnu": { os: ["linux"], cpu: ["arm64"], libc: ["glibc"] },
   "linux-arm64": { os: ["linux"], cpu: ["arm64"], libc: ["glibc"] },
+  "linux-arm": { os: ["linux"], cpu: ["arm"] },
   "darwin-arm64": { os: ["darwin"], cpu: ["arm64"] },
   "darwin-x64": { os: ["darwin"], cpu: ["x64"] },
   "win32-x64-msvc": { os: ["win32"], cpu: ["x64"] },

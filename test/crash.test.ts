@@ -10,7 +10,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import pl from "nodejs-polars";
-import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
+import { startDemoApi } from "../src/demo-api/index.ts";
+import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { tempDataDir } from "./helpers.ts";
 
@@ -66,7 +67,8 @@ async function assertLakeWhole(dataDir: string): Promise<void> {
 const POINTS = ["extract.page-2", "transform", "lake.partial", "lake.write", "lake.written", "warehouse.merge", "warehouse.bookkeeping", "warehouse.committed"];
 
 test("a run killed at any stage leaves nothing partial, and the next run heals it to a clean run's tables", async (t) => {
-  const api: DemoApi = await startDemoApi({ eventsPerDay: 2500, seed: 9, maxPageSize: 500 });
+  // An independent, flaky server of the contract: every fifth request misbehaves.
+  const api = await startContractServer({ days: makeEventDays(9, [D0, D1], 400), users: makeUsers(9, 60), failEvery: 5, pageSize: 100 });
   t.after(() => api.close());
   const args = (dataDir: string, dt: string) => ["run", "events", "--date", dt, "--api-url", api.url, "--data-dir", dataDir];
 

@@ -12,11 +12,13 @@ import {
   HttpClient,
   TokenBucket,
   backoffDelay,
+  createPaginator,
   extractPartition,
   fetchPage,
   parseLinkHeader,
   parseRetryAfter,
   recordsOf,
+  scanLastKeyValue,
   redactUrl,
   type ExtractOptions,
 } from "../src/extract/index.ts";
@@ -154,7 +156,7 @@ describe("retries", () => {
 
   it("gives up on a redirect loop after 5 hops without retrying", async (t) => {
     let hits = 0;
-    const server = createServer((req, res) => {
+    const server = createServer((_req, res) => {
       hits++;
       res.writeHead(302, { location: `/loop?n=${hits}` });
       res.end();
@@ -362,6 +364,39 @@ describe("cancellation and deadlines", () => {
     assert.equal(result.records, 10);
     assert.equal(result.statusCounts["timeout"], 2);
     assert.equal(result.retries, 2);
+  });
+});
+
+describe("cursor guessing from raw bytes", () => {
+  it("finds the last key's string, number or null value without parsing the document", () => {
+    assert.equal(scanLastKeyValue(Buffer.from('{"data":[{"a":1}],"next_cursor":"abc\\"d"}'), "next_cursor"), 'abc"d');
+    assert.equal(scanLastKeyValue(Buffer.from('{"data":[], "next_cursor" :  null }'), "next_cursor"), null);
+    assert.equal(scanLastKeyValue(Buffer.from('{"next": 42}'), "next"), "42");
+    assert.equal(scanLastKeyValue(Buffer.from('{"data":[]}'), "next_cursor"), undefined);
+    assert.equal(scanLastKeyValue(Buffer.from('{"next_cursor": {"x":1}}'), "next_cursor"), undefined);
+    // a value equal to the key is skipped: the key before it wins
+    assert.equal(scanLastKeyValue(Buffer.from('{"next_cursor":"n1","data":["next_cursor"]}'), "next_cursor"), "n1");
+    // truncated mid-string
+    assert.equal(scanLastKeyValue(Buffer.from('{"data":[],"next_cursor":"ab'), "next_cursor"), undefined);
+  });
+});
+
+describe("paginator guesses", () => {
+  it("guesses the next cursor and next link from the raw response, and not a position already seen", () => {
+    const cursor = createPaginator({ kind: "cursor", nextPath: "meta.next", param: "c" }, "http://h/v1/e", { limit: 5 });
+    const body = Buffer.from('{"data":[1,2],"meta":{"next":"abc"}}');
+    assert.deepEqual(cursor.speculate({ body, headers: {}, url: "http://h/v1/e" }), { kind: "cursor", cursor: "abc" });
+    assert.equal(cursor.speculate({ body: Buffer.from('{"data":[],"meta":{"next":null}}'), headers: {}, url: "" }), undefined);
+    cursor.visited({ kind: "cursor", cursor: "abc" });
+    assert.equal(cursor.speculate({ body, headers: {}, url: "http://h/v1/e" }), undefined);
+    assert.equal(cursor.urlFor({ kind: "cursor", cursor: "a b" }), "http://h/v1/e?limit=5&c=a+b");
+
+    const link = createPaginator({ kind: "link" }, "http://h/v1/l", { page: 1 });
+    assert.deepEqual(link.speculate({ body: Buffer.from("not even json"), headers: { link: '<?page=2>; rel="next"' }, url: "http://h/v1/l?page=1" }), { kind: "link", url: "http://h/v1/l?page=2" });
+    assert.equal(link.speculate({ body: Buffer.alloc(0), headers: { link: '<?page=1>; rel="next"' }, url: "http://h/v1/l?page=1" }), undefined);
+
+    const offset = createPaginator({ kind: "offset", offsetParam: "o", limitParam: "l", limit: 10 }, "http://h/u", {});
+    assert.equal(offset.speculate({ body: Buffer.from("{}"), headers: {}, url: "" }), undefined);
   });
 });
 

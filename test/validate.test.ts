@@ -451,7 +451,7 @@ test("a check that does not fit the frame's columns or types fails with an error
   );
 });
 
-test("all checks and their counts are computed by one lazy query, collected once", () => {
+test("every check is evaluated by one lazy query over the input, collected once", () => {
   const frame = synthesizeEvents(2000, DT, 50, 0.01);
   const record = { lazyCalls: 0, collects: 0, plans: [] as string[], otherAccess: new Set<string>() };
   // Wraps every LazyFrame derived from frame.lazy() to count how often the input is collected.
@@ -500,7 +500,7 @@ test("all checks and their counts are computed by one lazy query, collected once
 });
 
 test("the events suite gives one record of every dirty kind exactly the expected reasons", () => {
-  const rows: [string | null, number | null, string | null, string, number | null, string | null][] = [
+  const rows: [string | null, number | null, string | null, string | null, number | null, string | null][] = [
     // event_id, user_id, ts, event_type, amount, _error
     ["e01", 1, "2026-11-20T10:00:00.123Z", "view_page", null, null], // clean
     ["e02", 2, "2026-11-20T00:00:00Z", "purchase", 9.5, null], // clean, at the window's start
@@ -518,6 +518,7 @@ test("the events suite gives one record of every dirty kind exactly the expected
     ["e14", 1, "2026-11-20T11:00:00Z", "purchase", -5, null], // negative amount: warn only
     ["e15", 777, "2026-11-20T11:00:00Z", "login", null, null], // unknown user: warn only
     ["e16", 1, null, "login", null, null],
+    ["e17", 1, "2026-11-20T12:00:00Z", null, null, null], // event_type absent
   ];
   const frame = pl.DataFrame([
     strs("event_id", rows.map((r) => r[0])),
@@ -531,7 +532,7 @@ test("the events suite gives one record of every dirty kind exactly the expected
     strs("_error", rows.map((r) => r[5])),
   ]);
   const types = "event_type: in login|view_page|add_to_cart|purchase|logout";
-  // Small test frame: 13 of 16 rows fail, so raise the allowances to see the reasons (not a block).
+  // Small test frame: 12 of 17 rows fail, so raise the allowances to see the reasons (not a block).
   const lenient = defineSuite({
     table: eventsSuite.table,
     key: eventsSuite.key,
@@ -553,6 +554,7 @@ test("the events suite gives one record of every dirty kind exactly the expected
     10: 'user_id: expected integer, got string "42"; user_id: not_null',
     11: `user_id: greater than 0; ts: within the partition day; ${types}`,
     15: "ts: not_null",
+    16: "event_type: not_null",
   });
   assert.deepEqual(outcome.valid.getColumn("event_id").toArray(), ["e01", "e02", "e01", "e14", "e15"]);
   const failing = Object.fromEntries(outcome.results.map((r) => [r.check, r.failingRows]));
@@ -563,6 +565,7 @@ test("the events suite gives one record of every dirty kind exactly the expected
     "user_id: greater than 0": 3,
     "ts: not_null": 2,
     "ts: within the partition day": 3,
+    "event_type: not_null": 1,
     [types]: 2,
     "event_id: unique": 2,
     "amount: >= 0": 1,
@@ -623,9 +626,9 @@ test("the sessions suite blocks on any transform bug and passes clean sessions",
 
 test("the users suite quarantines bad countries and plans and only warns about listed-twice users", () => {
   const frame = pl.DataFrame([
-    ints("user_id", [1, 2, 3, 4, 4, null, -5]),
-    strs("country", ["DE", "de", "FR", "US", "US", "DE", "DE"]),
-    strs("plan", ["pro", "free", "gold", "enterprise", "enterprise", "pro", "free"]),
+    ints("user_id", [1, 2, 3, 4, 4, null, -5, 8, 9]),
+    strs("country", ["DE", "de", "FR", "US", "US", "DE", "DE", null, "NL"]),
+    strs("plan", ["pro", "free", "gold", "enterprise", "enterprise", "pro", "free", "pro", null]),
   ]);
   const lenient = defineSuite({ ...usersSuite, checks: usersSuite.checks.map((c) => (c.onFail === "quarantine" && c.severity === "error" ? { ...c, allowance: 1 } : c)) });
   const outcome = validate(frame, lenient, ctx);
@@ -634,6 +637,8 @@ test("the users suite quarantines bad countries and plans and only warns about l
     { country: "FR", plan: "gold", _reason: "plan: in free|pro|enterprise" },
     { country: "DE", plan: "pro", _reason: "user_id: not_null" },
     { country: "DE", plan: "free", _reason: "user_id: greater than 0" },
+    { country: null, plan: "pro", _reason: "country: not_null" },
+    { country: "NL", plan: null, _reason: "plan: not_null" },
   ]);
   assert.deepEqual(outcome.valid.getColumn("user_id").toArray(), [1, 4, 4]);
   assert.equal(outcome.results.find((r) => r.check === "user_id: unique")?.failingRows, 2);

@@ -26,6 +26,8 @@ export const eventsSuite = defineSuite({
       closed: "left",
       description: "the API was asked for start <= ts < end; anything else belongs to another day's partition",
     },
+    // A missing event_type is null, which value checks let pass: presence is its own check.
+    { name: "event_type: not_null", kind: "not_null", column: "event_type", description: "every event has a type" },
     {
       name: `event_type: in ${EVENT_TYPES.join("|")}`,
       kind: "is_in",

@@ -24,7 +24,10 @@ export const usersSuite = defineSuite({
       severity: "warn",
       description: "a user listed twice (the snapshot moved while paging); the job keeps the latest version",
     },
+    // Value checks let nulls pass, so presence is checked on its own.
+    { name: "country: not_null", kind: "not_null", column: "country", description: "every user has a country" },
     { name: "country: matches ^[A-Z]{2}$", kind: "matches", column: "country", pattern: "^[A-Z]{2}$", description: "ISO 3166-1 alpha-2 country code" },
+    { name: "plan: not_null", kind: "not_null", column: "plan", description: "every user has a plan" },
     { name: `plan: in ${PLANS.join("|")}`, kind: "is_in", column: "plan", values: PLANS, description: "one of the plans the contract lists" },
   ],
 });

@@ -8,7 +8,7 @@
  * waits, so memory stays bounded.
  */
 import { setMaxListeners } from "node:events";
-import { readFile, rm } from "node:fs/promises";
+import { readFile, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { RecordBatch } from "apache-arrow";
 import type pl from "nodejs-polars";
@@ -17,7 +17,7 @@ import { CancelledError, ConfigError, SluiceError, SourceFormatError, type Error
 import type { Logger } from "../core/log.ts";
 import { batchesToFrame, decodeRecords, deriveColumns, registerLooseObjects } from "./arrow.ts";
 import { abortReason, systemClock, type Clock } from "./clock.ts";
-import { HttpClient, redactText, redactUrl } from "./http.ts";
+import { HttpClient, redactText, redactUrl, type FetchPageOptions } from "./http.ts";
 import {
   ensureDir,
   landingDirFor,
@@ -30,7 +30,7 @@ import {
   type LandingState,
   type RequestIdentity,
 } from "./landing.ts";
-import { createPaginator, joinUrl, type PageView, type ParallelPlan, type Position } from "./paginate.ts";
+import { createPaginator, joinUrl, samePosition, type PageView, type ParallelPlan, type Position } from "./paginate.ts";
 import { resolvePolicy } from "./policy.ts";
 import { TokenBucket } from "./ratelimit.ts";
 import type { RequestPolicy, SourceSpec } from "./types.ts";
@@ -332,6 +332,8 @@ async function runPipeline(input: PipelineInput): Promise<ExtractResult> {
     state = null;
   }
   await ensureDir(landingDir);
+  // temp files of writes interrupted by a crash are never part of a landing
+  for (const f of await readdir(landingDir)) if (f.endsWith(".tmp")) await rm(path.join(landingDir, f), { force: true });
   const lander = new Lander(
     landingDir,
     state ?? { version: 1, fingerprint: input.fingerprint, request: input.identity, landed: [], next: null, plan: null, complete: false, updatedAt: "" },
@@ -354,9 +356,9 @@ async function runPipeline(input: PipelineInput): Promise<ExtractResult> {
     });
   };
 
-  const fetchAt = async (pos: Position, pageNo: number): Promise<PageView> => {
+  const fetchAt = async (pos: Position, pageNo: number, call: FetchPageOptions = {}): Promise<PageView> => {
     const url = paginator.urlFor(pos);
-    const page = await client.fetchPage(url, parseBody(url));
+    const page = await client.fetchPage(url, parseBody(url), call);
     log.debug({ source: spec.name, page: pageNo, records: page.value.records.length, bytes: page.body.length, attempts: page.attempts }, "page fetched");
     return { pageNo, json: page.value.json, records: page.value.records, headers: page.headers, url: page.url, body: page.body };
   };
@@ -417,22 +419,77 @@ async function runPipeline(input: PipelineInput): Promise<ExtractResult> {
       let pos: Position | null = state && state.landed.length > 0 ? state.next : paginator.start();
       let pageNo = (state?.landed.length ? Math.max(...state.landed) : 0) + 1;
       if (pos) paginator.visited(pos);
-      while (pos) {
-        const page = await fetchAt(pos, pageNo);
-        paginator.guard(page);
-        const nextPos = paginator.next(pos, page);
-        const plan = pageNo === 1 && policy.concurrency > 1 && nextPos !== null ? paginator.planParallel(page) : null;
-        const landed = lander.land(pageNo, page.body, (s) => {
-          s.plan = plan;
-          s.next = plan ? null : nextPos;
+
+      // Speculative next request: for cursor and link listings the next position can be read off
+      // the raw response (a byte scan for the cursor key, or the Link header) before the body is
+      // parsed, so page N+1 is on the wire while page N is parsed. Only the page the producer is
+      // waiting for may speculate (one page ahead at most, so backpressure still holds), and
+      // next() on the parsed page confirms the guess or the speculative request is cancelled.
+      let awaiting = 0;
+      let ahead: { pos: Position; pageNo: number; page: Promise<PageView>; cancel: AbortController } | null = null;
+      const dropAhead = () => {
+        ahead?.cancel.abort(new Error("speculative request not needed"));
+        ahead = null;
+      };
+      /** The speculative request for page `no` at `at`, if that is what it guessed. */
+      const adoptAhead = (no: number, at: Position): Promise<PageView> | null => {
+        if (!ahead || ahead.pageNo !== no || !samePosition(ahead.pos, at)) return null;
+        const page = ahead.page;
+        ahead = null;
+        return page;
+      };
+      const fetchSequential = (at: Position, no: number, cancel?: AbortSignal): Promise<PageView> => {
+        const page = fetchSequentialUnguarded(at, no, cancel);
+        // it is issued ahead of being awaited, and never awaited if the run fails first
+        page.catch(() => undefined);
+        return page;
+      };
+      const fetchSequentialUnguarded = (at: Position, no: number, cancel?: AbortSignal): Promise<PageView> =>
+        fetchAt(at, no, {
+          ...(cancel ? { signal: cancel } : {}),
+          onBody: (body, res) => {
+            if (awaiting !== no) return false;
+            const guess = paginator.speculate({ body, headers: res.headers, url: res.url });
+            if (!guess) return false;
+            if (ahead && ahead.pageNo === no + 1 && samePosition(ahead.pos, guess)) return false;
+            dropAhead();
+            const controller = new AbortController();
+            const page = fetchSequential(guess, no + 1, controller.signal);
+            ahead = { pos: guess, pageNo: no + 1, page, cancel: controller };
+            return true;
+          },
         });
-        await queue.push({ pageNo, records: page.records, bytes: page.body.length, landed });
-        if (plan) {
-          await landed;
-          return await runParallel(plan, new Set([1]));
+
+      try {
+        let current: Promise<PageView> | null = pos ? fetchSequential(pos, pageNo) : null;
+        while (pos && current) {
+          awaiting = pageNo;
+          const page = await current;
+          awaiting = 0;
+          paginator.guard(page);
+          const nextPos = paginator.next(pos, page);
+          const plan = pageNo === 1 && policy.concurrency > 1 && nextPos !== null ? paginator.planParallel(page) : null;
+          let next = nextPos && !plan ? adoptAhead(pageNo + 1, nextPos) : null;
+          if (!next) {
+            dropAhead();
+            if (nextPos && !plan) next = fetchSequential(nextPos, pageNo + 1);
+          }
+          const landed = lander.land(pageNo, page.body, (s) => {
+            s.plan = plan;
+            s.next = plan ? null : nextPos;
+          });
+          // waits while the queue is full (backpressure); at most the next page is in flight
+          await queue.push({ pageNo, records: page.records, bytes: page.body.length, landed });
+          if (plan) {
+            await landed;
+            return await runParallel(plan, new Set([1]));
+          }
+          pos = nextPos;
+          pageNo++;
+          current = next;
         }
-        pos = nextPos;
-        pageNo++;
+      } finally {
+        dropAhead();
       }
       await lander.complete();
     } finally {

@@ -102,6 +102,17 @@ export interface FetchedPage<T> extends ResponseInfo {
 /** Parses a 2xx body; throws SourceFormatError (retryable) when it is not what the source declares. */
 export type BodyParser<T> = (body: Buffer, response: ResponseInfo) => T;
 
+/** Per-call options of fetchPage. */
+export interface FetchPageOptions {
+  /** Cancels this call only (on top of the client's signal). */
+  signal?: AbortSignal;
+  /**
+   * Sees each 2xx body before it is parsed; returning true yields one event-loop turn before
+   * parsing, so that requests it started go out on the wire first.
+   */
+  onBody?: (body: Buffer, response: ResponseInfo) => boolean;
+}
+
 /** Options of an HttpClient. */
 export interface HttpClientOptions {
   policy: RequestPolicy;
@@ -151,12 +162,17 @@ export class HttpClient {
   }
 
   /** GETs `url` and parses the body, retrying transient failures; throws the last error when it gives up. */
-  async fetchPage<T>(url: string, parse: BodyParser<T>): Promise<FetchedPage<T>> {
-    const { policy, signal, log } = this.options;
+  async fetchPage<T>(url: string, parse: BodyParser<T>, call: FetchPageOptions = {}): Promise<FetchedPage<T>> {
+    const { policy, log } = this.options;
+    const signal = call.signal ? AbortSignal.any([this.options.signal, call.signal]) : this.options.signal;
     for (let attempt = 1; ; attempt++) {
       try {
         if (signal.aborted) throw abortReason(signal);
-        const res = await this.attempt(url);
+        const res = await this.attempt(url, signal);
+        if (call.onBody?.(res.body, res)) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (signal.aborted) throw abortReason(signal);
+        }
         let value: T;
         try {
           value = parse(res.body, res);
@@ -188,8 +204,8 @@ export class HttpClient {
   }
 
   /** One attempt: a GET plus up to MAX_REDIRECTS hops; resolves with a 2xx body, throws otherwise. */
-  private async attempt(url: string): Promise<ResponseInfo & { body: Buffer }> {
-    const { policy, signal, limiter, auth } = this.options;
+  private async attempt(url: string, signal: AbortSignal): Promise<ResponseInfo & { body: Buffer }> {
+    const { policy, limiter, auth } = this.options;
     let current = url;
     for (let hop = 0; ; hop++) {
       if (limiter) await limiter.acquire(signal);

@@ -4,7 +4,6 @@
  * listing stands so a rerun resumes instead of refetching.
  */
 import { createHash } from "node:crypto";
-import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { SluiceError } from "../core/errors.ts";
@@ -38,22 +37,6 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-/**
- * Synchronous twin of writeFileAtomic for the landing hot path: a page is ~140 KB into the page
- * cache, ~0.2 ms of blocking, where the async version costs ~8 thread-pool round trips per page
- * that queue behind JSON parsing and became the pipeline's bottleneck (measured: 3-5x slower).
- */
-export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
     throw err;
   }
 }
@@ -111,11 +94,6 @@ export async function readState(dir: string): Promise<LandingState | null> {
 /** Writes the state file atomically. */
 export async function writeState(dir: string, state: LandingState): Promise<void> {
   await writeFileAtomic(path.join(dir, STATE_FILE), stateText(state));
-}
-
-/** Writes the state file atomically, synchronously (landing hot path). */
-export function writeStateSync(dir: string, state: LandingState): void {
-  writeFileAtomicSync(path.join(dir, STATE_FILE), stateText(state));
 }
 
 function stateText(state: LandingState): string {

@@ -160,6 +160,69 @@ export interface Paginator {
   visited(pos: Position): void;
   /** Called on every fetched page (sequential or parallel): throws when the API serves the same page twice. */
   guard(page: PageView): void;
+  /**
+   * A guess of the next position from the raw response, before the body is parsed (undefined: no
+   * guess). Lets the next request go out while this page is parsed; next() confirms it.
+   */
+  speculate(raw: { body: Buffer; headers: PageView["headers"]; url: string }): Position | undefined;
+}
+
+/** True when two positions address the same page. */
+export function samePosition(a: Position, b: Position): boolean {
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case "cursor":
+      return a.cursor === (b as typeof a).cursor;
+    case "offset":
+      return a.offset === (b as typeof a).offset && a.limit === (b as typeof a).limit;
+    case "page":
+      return a.page === (b as typeof a).page;
+    case "link":
+      return a.url === (b as typeof a).url;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function isJsonSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/**
+ * The value of the last `"key": <string|number|null>` in raw JSON bytes, without parsing the
+ * document; undefined when there is none or it is something else. A heuristic (the key may also
+ * occur inside records): callers must confirm against the parsed body.
+ */
+export function scanLastKeyValue(body: Buffer, key: string): string | null | undefined {
+  const needle = Buffer.from(JSON.stringify(key));
+  let at = body.length;
+  for (let tries = 0; tries < 4; tries++) {
+    const idx = body.lastIndexOf(needle, at - 1);
+    if (idx < 0) return undefined;
+    at = idx;
+    let i = idx + needle.length;
+    while (isJsonSpace(body[i])) i++;
+    if (body[i] !== 0x3a) continue; // ':' - it was a value, not a key
+    i++;
+    while (isJsonSpace(body[i])) i++;
+    const c = body[i];
+    if (c === QUOTE) {
+      let j = i + 1;
+      while (j < body.length && body[j] !== QUOTE) j += body[j] === BACKSLASH ? 2 : 1;
+      if (j >= body.length) return undefined;
+      try {
+        return JSON.parse(body.toString("utf8", i, j + 1)) as string;
+      } catch {
+        return undefined;
+      }
+    }
+    if (c === 0x6e && body.toString("latin1", i, i + 4) === "null") return null;
+    let j = i;
+    while (j < body.length && ((body[j]! >= 0x30 && body[j]! <= 0x39) || body[j] === 0x2d)) j++;
+    return j > i ? body.toString("latin1", i, j) : undefined;
+  }
+  return undefined;
 }
 
 /** The request URL of `base` (base URL + path) with query parameters set. */
@@ -214,6 +277,10 @@ export function createPaginator(spec: PaginatorSpec, base: string, params: Recor
           return { kind: "cursor", cursor };
         },
         planParallel: () => null,
+        speculate(raw) {
+          const v = scanLastKeyValue(raw.body, spec.nextPath.split(".").pop()!);
+          return typeof v === "string" && v !== "" && !seen.has(v) ? { kind: "cursor", cursor: v } : undefined;
+        },
         positionOfPage: () => {
           throw new Error("cursor pagination is sequential");
         },
@@ -253,6 +320,7 @@ export function createPaginator(spec: PaginatorSpec, base: string, params: Recor
         positionOfPage: (pageNo, plan) => ({ kind: "offset", offset: (pageNo - 1) * plan.pageSize, limit: plan.pageSize }),
         visited: () => undefined,
         guard,
+        speculate: () => undefined,
       };
     }
     case "page": {
@@ -276,6 +344,7 @@ export function createPaginator(spec: PaginatorSpec, base: string, params: Recor
         positionOfPage: (pageNo) => ({ kind: "page", page: spec.firstPage + pageNo - 1 }),
         visited: () => undefined,
         guard,
+        speculate: () => undefined,
       };
     }
     case "link": {
@@ -292,6 +361,11 @@ export function createPaginator(spec: PaginatorSpec, base: string, params: Recor
           return { kind: "link", url: link.url };
         },
         planParallel: () => null,
+        speculate(raw) {
+          // the next link is in the headers: known before the body is parsed
+          const link = parseLinkHeader(raw.headers["link"], raw.url).find((l) => l.rel.includes("next"));
+          return link && !seen.has(link.url) ? { kind: "link", url: link.url } : undefined;
+        },
         positionOfPage: () => {
           throw new Error("link pagination is sequential");
         },

@@ -1,7 +1,5 @@
 /** Runs one partition of a job: lock, bookkeeping, the job's notebook, and the load transaction. */
 import { randomUUID } from "node:crypto";
-import { readdir } from "node:fs/promises";
-import path from "node:path";
 import pl from "nodejs-polars";
 import { dayWindow, type PartitionWindow } from "../core/dates.ts";
 import { CancelledError, LockError, SluiceError, ValidationBlockedError, formatError } from "../core/errors.ts";
@@ -10,9 +8,9 @@ import type { Logger } from "../core/log.ts";
 import { extractPartition, readLandedRecords, removeLanding, type ExtractResult } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
-import { acquireLock, isLockHeld, type Lock } from "../load/locks.ts";
+import { acquireLock, type Lock } from "../load/locks.ts";
 import type { PartitionLoad, QuarantineRow, RunRecord } from "../load/types.ts";
-import { ensureWarehouse, loadPartitions, markAbandonedRuns, query, recordRun, withWarehouse } from "../load/warehouse.ts";
+import { localWarehouse, type WarehouseGateway } from "./warehouse-gateway.ts";
 import { describeBlocked, validate, type Suite } from "../validate/index.ts";
 import type { CheckResult } from "../validate/types.ts";
 import type { JobContext, JobDefinition, TableOutput, ValidateOptions } from "./job.ts";
@@ -65,6 +63,8 @@ export interface RunSettings {
   preview: boolean;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
+  /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */
+  warehouse?: WarehouseGateway;
 }
 
 const HEAD_ROWS = 5;
@@ -77,6 +77,7 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
   const state = new RunState(job, dt, runId);
   let partitionLock: Lock | undefined;
   let runRecorded = false;
+  const warehouse = settings.warehouse ?? localWarehouse(settings.dataDir, { signal: settings.signal, log, ...(settings.onWait ? { onWait: settings.onWait } : {}) });
   try {
     partitionLock = await acquireLock(settings.dataDir, `run-${job.name}-${dt}`, { wait: false, owner: { runId } }).catch((error: unknown) => {
       if (error instanceof LockError) {
@@ -88,22 +89,11 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
       throw error;
     });
     if (!settings.preview) {
-      await withWarehouse(
-        settings.dataDir,
-        "write",
-        async (conn) => {
-          await ensureWarehouse(conn, job.tables, settings.dataDir);
-          const live = await liveRunIds(settings.dataDir);
-          const healed = await markAbandonedRuns(conn, (id) => live.has(id));
-          if (healed > 0) log.warn({ healed }, "marked runs of dead processes as abandoned");
-          await recordRun(conn, state.runRecord("running", started, null));
-        },
-        waitOptions(settings),
-      );
+      await warehouse.begin(state.runRecord("running", started, null), job.tables);
       runRecorded = true;
     }
     log.info({ stage: "run" }, `run started`);
-    const ctx = new Context(job, dt, runId, settings, log, state);
+    const ctx = new Context(job, dt, runId, settings, log, state, warehouse);
     await job.run(ctx);
     if (!settings.preview && !ctx.materialized) {
       throw new SluiceError(`job ${job.name} finished without calling ctx.materialize()`, { context: { job: job.name, partition: dt } });
@@ -113,6 +103,11 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
     log.info({ stage: "run", rows_in: outcome.rowsIn, rows_loaded: outcome.rowsLoaded, rows_quarantined: outcome.rowsQuarantined, ms: outcome.durationMs }, "run succeeded");
     return outcome;
   } catch (error) {
+    if (state.committed) {
+      // The load transaction committed: the partition is loaded whatever failed after it (cleanup).
+      log.warn({ stage: "run", err: formatError(error) }, "the partition was loaded, but a step after the load failed");
+      return state.outcome("succeeded", started, null);
+    }
     const cancelled = settings.signal.aborted || error instanceof CancelledError;
     const status: PartitionStatus = cancelled ? "cancelled" : "failed";
     const message = cancelled ? "cancelled before it finished; nothing of it was loaded" : formatError(error);
@@ -120,17 +115,11 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
     log.error({ stage: "run", err: message }, `run ${status}`);
     if (runRecorded) {
       // Record the failure (and the checks that explain a block); never let this hide the real error.
-      await withWarehouse(
-        settings.dataDir,
-        "write",
-        async (conn) => {
-          await recordRun(conn, state.runRecord(cancelled ? "cancelled" : "failed", started, message));
-          if (state.checks.length > 0 && error instanceof ValidationBlockedError) {
-            await loadPartitions(conn, { run: state.runRecord("failed", started, message), loads: [], quarantine: { rows: [], dts: [] }, checks: state.checks });
-          }
-        },
-        { ...waitOptions(settings), signal: new AbortController().signal },
-      ).catch((e: unknown) => log.error({ err: formatError(e) }, "could not record the failed run"));
+      const run = state.runRecord(cancelled ? "cancelled" : "failed", started, message);
+      const checks = error instanceof ValidationBlockedError ? state.checks : [];
+      await warehouse
+        .fail({ run, loads: [], quarantine: { rows: [], dts: [] }, checks })
+        .catch((e: unknown) => log.error({ err: formatError(e) }, "could not record the failed run"));
     }
     return { ...state.outcome(status, started, message), cause: error };
   } finally {
@@ -138,25 +127,12 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
   }
 }
 
-function waitOptions(settings: RunSettings): { signal: AbortSignal; onWait?: (m: string) => void } {
-  return settings.onWait ? { signal: settings.signal, onWait: settings.onWait } : { signal: settings.signal };
-}
-
-/** Run ids whose partition lock is held by a live process. */
-async function liveRunIds(dataDir: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  const names = await readdir(path.join(dataDir, "locks")).catch(() => [] as string[]);
-  for (const file of names) {
-    if (!file.startsWith("run-") || !file.endsWith(".lock")) continue;
-    const held = await isLockHeld(dataDir, file.slice(0, -".lock".length));
-    if (held.held && held.owner) ids.add(held.owner.runId);
-  }
-  return ids;
-}
 
 /** Everything a run accumulates for bookkeeping, the summary and the report. */
 class RunState {
   rowsIn = 0;
+  /** True once the load transaction committed: from then on the run has succeeded. */
+  committed = false;
   rowsLoaded = 0;
   readonly quarantine: QuarantineRow[] = [];
   readonly checks: Array<CheckResult & { dt: string }> = [];
@@ -226,6 +202,7 @@ class Context implements JobContext {
     private readonly settings: RunSettings,
     readonly log: Logger,
     private readonly state: RunState,
+    private readonly warehouse: WarehouseGateway,
   ) {
     this.window = dayWindow(dt);
   }
@@ -351,18 +328,13 @@ class Context implements JobContext {
       const lakeMs = performance.now() - t0;
       this.throwIfAborted();
       const t1 = performance.now();
-      const counts = await withWarehouse(
-        this.dataDir,
-        "write",
-        (conn) =>
-          loadPartitions(conn, {
-            run: this.state.runRecord("succeeded", Date.now(), null),
-            loads,
-            quarantine: { rows: this.state.quarantine, dts: [this.dt] },
-            checks: this.state.checks,
-          }),
-        waitOptions(this.settings),
-      );
+      const counts = await this.warehouse.commit({
+        run: this.state.runRecord("succeeded", Date.now(), null),
+        loads,
+        quarantine: { rows: this.state.quarantine, dts: [this.dt] },
+        checks: this.state.checks,
+      });
+      this.state.committed = true;
       failpoint("warehouse.committed");
       this.state.record(
         {
@@ -383,20 +355,8 @@ class Context implements JobContext {
 
   private async readForeignKeys(options: ValidateOptions): Promise<Record<string, pl.Series> | undefined> {
     if (!options.foreignKeys?.length || this.settings.preview) return undefined;
-    const out: Record<string, pl.Series> = {};
-    await withWarehouse(
-      this.dataDir,
-      "read",
-      async (conn) => {
-        for (const fk of options.foreignKeys ?? []) {
-          const exists = await query(conn, `select count(*) as n from information_schema.tables where table_schema = 'main' and table_name = '${fk.table.replaceAll("'", "''")}'`);
-          const values = Number(exists.rows[0]?.[0] ?? 0) > 0 ? (await query(conn, `select distinct "${fk.column}" from main."${fk.table}"`)).rows.map((r) => r[0]) : [];
-          out[`${fk.table}.${fk.column}`] = pl.Series(fk.column, values);
-        }
-      },
-      waitOptions(this.settings),
-    );
-    return out;
+    const values = await this.warehouse.columnValues(options.foreignKeys);
+    return Object.fromEntries(Object.entries(values).map(([key, list]) => [key, pl.Series(key.split(".").at(-1) ?? key, list)]));
   }
 
   /** Quarantined rows with their raw records: from the landed pages when the rows came from a source. */

@@ -1,8 +1,17 @@
 /**
- * Runs a suite over a partition's frame in one Polars query: every row check becomes a boolean
- * "fails" column, and their counts plus the table-level aggregates are computed in the same lazy
- * query (one collect). What follows reads only that result: two filters split valid from
- * quarantined rows, and failing checks take their first five failing rows as samples.
+ * Runs a suite over a partition's frame in one pass: a single lazy query (one collect) evaluates
+ * every row check into a boolean "fails" column, plus the quarantine flag and the table-level
+ * aggregates. Checks are never evaluated again: what follows reads that result's boolean flags,
+ * one select of sums for the counts, one filter for the valid rows (no copy when nothing is
+ * quarantined), one for the few failing rows, from which the quarantined rows (with reasons) and
+ * each failing check's first five samples are cut.
+ *
+ * - Frames from the extract stage carry `_error` (decode error, null when the record decoded) and
+ *   `_page`/`_row`. A non-null `_error` is the built-in check "decodes" (severity error, action
+ *   quarantine, allowance suite.decodeAllowance), whose reason is the `_error` text itself.
+ * - `_reason` lists, joined by "; ", the decode error and then the name of every error-severity
+ *   quarantine check the row failed, in suite order. Warnings add no reason.
+ * - A result's `action` is what applies: "block" for a quarantine check over its allowance.
  */
 import pl from "nodejs-polars";
 import { ConfigError, SchemaError } from "../core/errors.ts";
@@ -62,8 +71,8 @@ interface RowPlan {
   columns: string[];
   /** True where the row fails; never null. */
   fail: pl.Expr;
+  /** Name of its boolean column, and of its failing-row count in the sums. */
   flag: string;
-  count: string;
   /** Columns whose values a failing sample shows. */
   valueColumns: string[];
 }
@@ -76,7 +85,7 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
   const schemaError = (message: string) =>
     new SchemaError(`validating ${suite.table}: ${message}`, { context: { table: suite.table, stage: "validate" } });
 
-  for (const reserved of [REASON_COLUMN]) if (has(reserved)) throw schemaError(`the frame already has a column named ${reserved}`);
+  if (has(REASON_COLUMN)) throw schemaError(`the frame already has a column named ${REASON_COLUMN}`);
   if (columns.some((c) => c.startsWith(HELPER))) throw schemaError(`columns starting with ${HELPER} are reserved`);
   for (const c of suite.key) if (!has(c)) throw schemaError(`the frame has no key column ${c}`);
   for (const check of suite.checks) {
@@ -94,7 +103,7 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
     plans.push({
       check: null, name: DECODE_CHECK, severity: "error", onFail: "quarantine", allowance: suite.decodeAllowance,
       description: "the record decoded into the table's columns and types", columns: [ERROR_COLUMN],
-      fail: pl.col(ERROR_COLUMN).isNotNull(), flag: `${HELPER}f0`, count: `${HELPER}n0`, valueColumns: [ERROR_COLUMN],
+      fail: pl.col(ERROR_COLUMN).isNotNull(), flag: `${HELPER}f0`, valueColumns: [ERROR_COLUMN],
     });
   }
   const tableAggs: pl.Expr[] = [];
@@ -126,43 +135,50 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
     plans.push({
       check, name: check.name, severity: check.severity, onFail: check.onFail, allowance: check.allowance,
       description: check.description, columns: check.columns, fail,
-      flag: `${HELPER}f${i + 1}`, count: `${HELPER}n${i + 1}`, valueColumns: check.columns,
+      flag: `${HELPER}f${i + 1}`, valueColumns: check.columns,
     });
   });
 
   const quarantining = plans.filter((p) => p.severity === "error" && p.onFail === "quarantine");
   const QUARANTINE = `${HELPER}q`;
-  const QUARANTINE_COUNT = `${HELPER}qn`;
   const ANY_FAILED = `${HELPER}any`;
-  const anyOf = (list: RowPlan[]) => (list.length ? pl.anyHorizontal(list.map((p) => pl.col(p.flag))) : pl.lit(false));
+  // pl.col([...]) selects several columns in one expression node: nodejs-polars allocates a heavy
+  // JS object per node (~0.8 ms of CPU here), so multi-column nodes keep the overhead flat.
+  const anyOf = (list: RowPlan[]) => (list.length ? pl.anyHorizontal(pl.col(list.map((p) => p.flag))) : pl.lit(false));
 
-  // The one pass: flags first, then (same query) the row counts and table aggregates over them.
+  // The one pass over the input: a boolean per check, the rows to quarantine, the table aggregates.
   const query = frame
     .lazy()
     .withColumns(...plans.map((p) => p.fail.alias(p.flag)))
-    .withColumns(anyOf(quarantining).alias(QUARANTINE), anyOf(plans).alias(ANY_FAILED), ...tableAggs)
-    .withColumns(pl.col(QUARANTINE).sum().alias(QUARANTINE_COUNT), ...plans.map((p) => pl.col(p.flag).sum().alias(p.count)));
+    .withColumns(anyOf(quarantining).alias(QUARANTINE), anyOf(plans).alias(ANY_FAILED), ...tableAggs);
   let flagged: pl.DataFrame;
   try {
     flagged = query.collectSync();
   } catch (error) {
     throw pinpoint(error, frame, plans, suite.table);
   }
+  const helpers = [...plans.map((p) => p.flag), QUARANTINE, ANY_FAILED, ...[...freshness.values()].flatMap((f) => [f.newest, f.fresh])];
 
-  const rows = flagged.height;
-  // Counts and aggregates are broadcast over every row: read them from the first one. (Series.get
-  // throws on tz-aware Datetime in nodejs-polars 0.26, toRecords does not.)
-  const scalarNames = [QUARANTINE_COUNT, ...plans.map((p) => p.count), ...[...freshness.values()].flatMap((f) => [f.newest, f.fresh])];
-  const scalars: Record<string, unknown> = rows > 0 ? (flagged.lazy().select(...scalarNames).head(1).collectSync().toRecords()[0] ?? {}) : {};
+  // Then one select of sums over the boolean flags (and the broadcast aggregates' values).
+  const counted = [...plans.map((p) => p.flag), QUARANTINE];
+  const aggregated = [...freshness.values()].flatMap((f) => [f.newest, f.fresh]);
+  const scalars: Record<string, unknown> = flagged
+    .lazy()
+    .select(pl.col(counted).sum(), ...(aggregated.length ? [pl.col(aggregated).first()] : []))
+    .collectSync()
+    .toRecords()[0] ?? {};
   const scalarAt = (name: string): unknown => scalars[name] ?? null;
+  const rows = flagged.height;
   const keyColumns = [...suite.key, ...[PAGE_COLUMN, ROW_COLUMN].filter((c) => has(c) && !suite.key.includes(c))];
   // Every row that failed anything (usually few): samples and quarantine are cut from this.
   const failing = flagged.lazy().filter(pl.col(ANY_FAILED)).collectSync();
+  const failingPlans = plans.filter((p) => Number(scalarAt(p.flag) ?? 0) > 0);
+  const samples = sampleRows(failing, failingPlans, keyColumns);
 
   const results: CheckReport[] = [];
   const reportOf = new Map<CheckSpec | null, CheckReport>();
   for (const p of plans) {
-    const failingRows = Number(scalarAt(p.count) ?? 0);
+    const failingRows = Number(scalarAt(p.flag) ?? 0);
     const quarantines = p.severity === "error" && p.onFail === "quarantine";
     // failingRows / rows, not allowance * rows: 0.29 * 100 is 28.999999999999996 in binary floating point.
     const overAllowance = quarantines && rows > 0 && failingRows / rows > p.allowance;
@@ -172,7 +188,7 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
       // The action that actually applies: a quarantine check over its allowance blocks.
       action: blocks ? "block" : p.onFail,
       passed: failingRows === 0, failingRows,
-      sample: failingRows > 0 ? sampleRows(failing, p, keyColumns) : [],
+      sample: samples.get(p) ?? [],
       description: p.description, rows, allowance: quarantines ? p.allowance : null,
       detail: overAllowance
         ? `${failingRows} of ${rows} rows (${percent(failingRows / rows)}) failed, more than the allowance of ${percent(p.allowance)}`
@@ -185,20 +201,19 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
     results.push(reportOf.get(check) ?? skipped.get(check) ?? tableReport(check, suite.table, schema, rows, context, freshness.get(check), scalarAt));
   }
 
-  const validColumns = columns.filter((c) => c !== ERROR_COLUMN && c !== PAGE_COLUMN && c !== ROW_COLUMN);
-  const valid = Number(scalarAt(QUARANTINE_COUNT) ?? 0) === 0
-    ? flagged.select(...validColumns) // nothing to remove: no copy
-    : flagged.lazy().filter(pl.col(QUARANTINE).not()).select(...validColumns).collectSync();
+  const notLoaded = [...helpers, ...[ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN].filter(has)];
+  const valid = Number(scalarAt(QUARANTINE) ?? 0) === 0
+    ? flagged.drop(notLoaded) // nothing to remove: no copy
+    : flagged.lazy().filter(pl.col(QUARANTINE).not()).drop(notLoaded).collectSync();
   // Reasons only from checks that failed somewhere (fewer expressions to build).
-  const reasons = quarantining.filter((p) => (reportOf.get(p.check)?.failingRows ?? 0) > 0).map((p) =>
+  const reasons = quarantining.filter((p) => failingPlans.includes(p)).map((p) =>
     pl.when(pl.col(p.flag)).then(p.check ? pl.lit(p.name) : pl.col(ERROR_COLUMN)).otherwise(pl.lit(null)),
   );
   const quarantined = failing
     .lazy()
     .filter(pl.col(QUARANTINE))
-    .select(...columns.map((c) => pl.col(c)), reasons.length
-      ? pl.concatString(reasons, REASON_SEPARATOR, true).alias(REASON_COLUMN)
-      : pl.lit(null).cast(pl.Utf8).alias(REASON_COLUMN))
+    .withColumns((reasons.length ? pl.concatString(reasons, REASON_SEPARATOR, true) : pl.lit(null).cast(pl.Utf8)).alias(REASON_COLUMN))
+    .drop(helpers)
     .collectSync();
 
   return { valid, quarantined, results, blocked: results.filter((r) => r.action === "block" && !r.passed && r.severity === "error") };
@@ -372,18 +387,27 @@ function tableReport(
   };
 }
 
-/** The first failing rows of a check, with the suite's key (and the record's page/row when known). */
-function sampleRows(failing: pl.DataFrame, plan: RowPlan, keyColumns: string[]): FailingSample[] {
-  const wanted = [...new Set([...keyColumns, ...plan.valueColumns])];
-  const rows = failing.lazy().filter(pl.col(plan.flag)).select(...wanted).head(SAMPLE_SIZE).collectSync().toRecords();
-  return rows.map((row) => {
-    const key: Record<string, unknown> = {};
-    for (const c of keyColumns) key[c] = plain(row[c]);
-    const value = plan.valueColumns.length === 1
-      ? plain(row[plan.valueColumns[0] as string])
-      : Object.fromEntries(plan.valueColumns.map((c) => [c, plain(row[c])]));
-    return { key, value };
-  });
+/** The first few failing rows of each check, with the suite's key (and the record's page/row when known). */
+function sampleRows(failing: pl.DataFrame, plans: RowPlan[], keyColumns: string[]): Map<RowPlan, FailingSample[]> {
+  const out = new Map<RowPlan, FailingSample[]>();
+  if (plans.length === 0) return out;
+  // One query keeps the rows that are among the first SAMPLE_SIZE failures of any check
+  // (at most SAMPLE_SIZE per check), so JS only ever sees a handful of rows.
+  const flags = plans.map((p) => p.flag);
+  const firstFailures = pl.col(flags).and(pl.col(flags).cumSum().ltEq(SAMPLE_SIZE));
+  const records = failing.lazy().filter(pl.anyHorizontal(firstFailures)).collectSync().toRecords();
+  for (const plan of plans) {
+    const samples = records.filter((row) => row[plan.flag] === true).slice(0, SAMPLE_SIZE).map((row) => {
+      const key: Record<string, unknown> = {};
+      for (const c of keyColumns) key[c] = plain(row[c]);
+      const value = plan.valueColumns.length === 1
+        ? plain(row[plan.valueColumns[0] as string])
+        : Object.fromEntries(plan.valueColumns.map((c) => [c, plain(row[c])]));
+      return { key, value };
+    });
+    out.set(plan, samples);
+  }
+  return out;
 }
 
 /** JSON-friendly values: bigints become numbers when safe, else strings. */

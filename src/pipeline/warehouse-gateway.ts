@@ -1,0 +1,82 @@
+/**
+ * Everything a run asks of the warehouse, behind one interface: the local DuckDB file by default,
+ * or a single loader process elsewhere (scale-out) that serializes every write.
+ */
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "../core/log.ts";
+import { isLockHeld } from "../load/locks.ts";
+import type { RunRecord, TableSpec } from "../load/types.ts";
+import { ensureWarehouse, loadPartitions, markAbandonedRuns, query, recordRun, withWarehouse, type LoadTransaction } from "../load/warehouse.ts";
+
+export type LoadCounts = { inserted: number; updated: number; deleted: number };
+
+export interface WarehouseGateway {
+  /** Creates the job's tables if needed, heals runs of dead processes, records the run as running. */
+  begin(run: RunRecord, tables: TableSpec[]): Promise<void>;
+  /** The partition's load transaction: MERGE per partition, quarantine, checks, the run row. */
+  commit(tx: LoadTransaction): Promise<LoadCounts>;
+  /** Records a run that failed or was cancelled (and the checks that explain a block). */
+  fail(tx: LoadTransaction): Promise<void>;
+  /** Distinct values of warehouse columns, for foreign-key checks (empty when the table is absent). */
+  columnValues(refs: Array<{ table: string; column: string }>): Promise<Record<string, unknown[]>>;
+}
+
+/** The warehouse file in the data directory, opened for each call and closed right after. */
+export function localWarehouse(dataDir: string, options: { signal: AbortSignal; log: Logger; onWait?: (m: string) => void }): WarehouseGateway {
+  const wait = options.onWait ? { signal: options.signal, onWait: options.onWait } : { signal: options.signal };
+  return {
+    begin: (run, tables) =>
+      withWarehouse(
+        dataDir,
+        "write",
+        async (conn) => {
+          await ensureWarehouse(conn, tables, dataDir);
+          const live = await liveRunIds(dataDir);
+          const healed = await markAbandonedRuns(conn, (id) => live.has(id));
+          if (healed > 0) options.log.warn({ healed }, "marked runs of dead processes as abandoned");
+          await recordRun(conn, run);
+        },
+        wait,
+      ),
+    commit: (tx) => withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, tx), wait),
+    fail: (tx) =>
+      // Recording a failure must work even after the run's own signal was aborted (Ctrl-C).
+      withWarehouse(
+        dataDir,
+        "write",
+        async (conn) => {
+          if (tx.checks.length > 0) await loadPartitions(conn, tx);
+          else await recordRun(conn, tx.run);
+        },
+        options.onWait ? { onWait: options.onWait } : {},
+      ),
+    columnValues: (refs) =>
+      withWarehouse(
+        dataDir,
+        "read",
+        async (conn) => {
+          const out: Record<string, unknown[]> = {};
+          for (const ref of refs) {
+            const exists = await query(conn, `select count(*) from information_schema.tables where table_schema = 'main' and table_name = '${ref.table.replaceAll("'", "''")}'`);
+            out[`${ref.table}.${ref.column}`] =
+              Number(exists.rows[0]?.[0] ?? 0) > 0 ? (await query(conn, `select distinct "${ref.column.replaceAll('"', '""')}" from main."${ref.table.replaceAll('"', '""')}"`)).rows.map((r) => r[0]) : [];
+          }
+          return out;
+        },
+        wait,
+      ),
+  };
+}
+
+/** Run ids whose partition lock is held by a live process. */
+async function liveRunIds(dataDir: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const names = await readdir(path.join(dataDir, "locks")).catch(() => [] as string[]);
+  for (const file of names) {
+    if (!file.startsWith("run-") || !file.endsWith(".lock")) continue;
+    const held = await isLockHeld(dataDir, file.slice(0, -".lock".length));
+    if (held.held && held.owner) ids.add(held.owner.runId);
+  }
+  return ids;
+}

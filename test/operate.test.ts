@@ -1,0 +1,142 @@
+/** Operating Sluice from the command line: logs, secrets, preview, reports, metrics, Ctrl-C. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, readdir, stat } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { startDemoApi } from "../src/demo-api/index.ts";
+import { query, withWarehouse } from "../src/load/warehouse.ts";
+import { tempDataDir } from "./helpers.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "bin", "sluice.mjs");
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Exit> } {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Exit>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+const sluice = (args: string[], env: Record<string, string> = {}) => start(args, env).done;
+
+/** Every file below dir, recursively. */
+async function filesBelow(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesBelow(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+test("JSON log lines carry run_id, job and dt, stage lines their stage, and the token appears nowhere", async (t) => {
+  const token = "tok-3c1f9e77b2a84d5e";
+  const api = await startDemoApi({ eventsPerDay: 1500, seed: 12, token, faultRate: 0.1, retryAfterSeconds: 0 });
+  t.after(() => api.close());
+  const dataDir = await tempDataDir(t);
+  const result = await sluice(["run", "events", "--date", "2026-11-19", "--api-url", api.url, "--data-dir", dataDir, "--log-level", "debug"], { SLUICE_API_TOKEN: token });
+  assert.equal(result.code, 0, result.stderr);
+
+  const lines = result.stderr.split("\n").filter((l) => l.startsWith("{"));
+  assert.ok(lines.length >= 6, `expected JSON log lines, got:\n${result.stderr}`);
+  const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const r of records) {
+    assert.equal(typeof r["run_id"], "string", `run_id missing: ${JSON.stringify(r)}`);
+    assert.equal(r["job"], "events");
+    assert.equal(r["dt"], "2026-11-19");
+  }
+  const stages = new Set(records.filter((r) => typeof r["msg"] === "string" && /finished|started/.test(r["msg"] as string)).map((r) => r["stage"]));
+  for (const stage of ["run", "extract", "validate", "transform", "load"]) assert.ok(stages.has(stage), `a ${stage} stage line`);
+
+  // The secret: not in any output, not in any file Sluice wrote (Parquet, DuckDB, reports, metrics).
+  assert.equal((result.stdout + result.stderr).includes(token), false, "token in the output");
+  for (const file of await filesBelow(dataDir)) {
+    const bytes = await readFile(file);
+    assert.equal(bytes.includes(token), false, `token found in ${path.relative(dataDir, file)}`);
+  }
+});
+
+test("--preview prints each step's cells and loads nothing", async (t) => {
+  const api = await startDemoApi({ eventsPerDay: 800, seed: 2 });
+  t.after(() => api.close());
+  const dataDir = await tempDataDir(t);
+  const result = await sluice(["run", "events", "--date", "2026-11-19", "--preview", "--api-url", api.url, "--data-dir", dataDir, "--log-level", "warn"]);
+  assert.equal(result.code, 0, result.stderr);
+  for (const cell of ["[extract] extract events", "[validate] validate events", "[transform] sessionize: sessions", "[validate] validate sessions"]) {
+    assert.ok(result.stdout.includes(cell), `cell "${cell}" in:\n${result.stdout}`);
+  }
+  assert.match(result.stdout, /schema: event_id: .*user_id: .*ts: /);
+  assert.match(result.stdout, /preview: nothing was loaded/);
+  assert.equal(existsSync(path.join(dataDir, "warehouse.duckdb")), false, "no warehouse");
+  assert.equal(existsSync(path.join(dataDir, "lake")), false, "no lake");
+});
+
+test("a run writes its HTML report and the metrics textfile, and `sluice report` finds it", async (t) => {
+  const api = await startDemoApi({ eventsPerDay: 1000, seed: 3 });
+  t.after(() => api.close());
+  const dataDir = await tempDataDir(t);
+  const result = await sluice(["run", "events", "--date", "2026-11-19", "--api-url", api.url, "--data-dir", dataDir, "--log-level", "warn"]);
+  assert.equal(result.code, 0, result.stderr);
+  const reportFile = path.join(dataDir, "reports", "events", "2026-11-19.html");
+  const html = await readFile(reportFile, "utf8");
+  assert.match(html, /sessions per hour/i);
+  assert.match(html, /validate events/);
+  const prom = await readFile(path.join(dataDir, "metrics", "events.prom"), "utf8");
+  assert.match(prom, /pipeline_records_processed_total\{job="events",partition="2026-11-19",status="loaded"\} \d+/);
+  const report = await sluice(["report", "events", "--data-dir", dataDir]);
+  assert.equal(report.code, 0);
+  assert.equal(report.stdout.trim(), reportFile);
+  assert.ok((await stat(reportFile)).size > 10_000);
+});
+
+test("SIGINT during a backfill starts no new partition, rolls back the running one and records it as cancelled", async (t) => {
+  // A slow source: each page takes 300 ms, so the first partition is still extracting when we interrupt.
+  let firstRequest: () => void = () => {};
+  const started = new Promise<void>((r) => (firstRequest = r));
+  const server = createServer((req, res) => {
+    firstRequest();
+    const url = new URL(req.url ?? "/", "http://x");
+    const page = Number(url.searchParams.get("cursor") ?? "0");
+    const day = (url.searchParams.get("start") ?? "").slice(0, 10);
+    const data = Array.from({ length: 20 }, (_, i) => ({ event_id: `${day}-${page}-${i}`, user_id: 1 + i, ts: `${day}T10:00:${String(i).padStart(2, "0")}Z`, event_type: "login" }));
+    setTimeout(() => res.setHeader("content-type", "application/json").end(JSON.stringify({ data, next_cursor: page < 19 ? String(page + 1) : null })), 300);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dataDir = await tempDataDir(t);
+
+  const run = start(["backfill", "events", "--from", "2026-11-10", "--to", "2026-11-14", "--concurrency", "1", "--api-url", apiUrl, "--data-dir", dataDir, "--log-level", "warn"]);
+  await started;
+  await new Promise((r) => setTimeout(r, 800));
+  run.child.kill("SIGINT");
+  const result = await run.done;
+  assert.equal(result.code, 1, `a cancelled backfill is not a success:\n${result.stdout}\n${result.stderr}`);
+  assert.match(result.stderr, /SIGINT: stopping/);
+  assert.match(result.stdout, /2026-11-10\s+cancelled/);
+  assert.match(result.stdout, /2026-11-14\s+cancelled.*not started/);
+
+  const runs = await withWarehouse(dataDir, "read", (conn) => query(conn, "select dt::varchar, status from sluice.runs order by dt"));
+  assert.deepEqual(runs.rows, [["2026-11-10", "cancelled"]], "only the running partition was recorded, as cancelled");
+  const events = await withWarehouse(dataDir, "read", (conn) => query(conn, "select count(*) from events"));
+  assert.equal(Number(events.rows[0]?.[0]), 0, "nothing of the cancelled partition was loaded");
+  assert.equal(existsSync(path.join(dataDir, "lake", "events")), false);
+});

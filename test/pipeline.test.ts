@@ -1,0 +1,166 @@
+/**
+ * The pipeline as a whole, in-process: blocking checks, changed source data, quality history,
+ * and the property that any order of daily runs converges to sessionizing all events at once.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { silentLogger } from "../src/core/log.ts";
+import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
+import { runBackfill } from "../src/pipeline/backfill.ts";
+import { defineJob } from "../src/pipeline/job.ts";
+import { runPartition, type RunSettings } from "../src/pipeline/run.ts";
+import { defineSuite } from "../src/validate/index.ts";
+import { getJob } from "../jobs/index.ts";
+import { eventsSource } from "../jobs/sources.ts";
+import { EVENTS } from "../jobs/tables.ts";
+import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
+import { referencePipeline } from "./fixtures/reference-pipeline.ts";
+import { tempDataDir } from "./helpers.ts";
+
+const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
+
+function settingsFor(dataDir: string, apiUrl: string): RunSettings {
+  return { dataDir, apiUrl, signal: new AbortController().signal, log: silentLogger(), env: {}, refetch: false, keepRaw: false, preview: false };
+}
+
+/** Sessions and events' session ids in the warehouse, as comparable strings. */
+async function sessionState(dataDir: string): Promise<{ sessions: string[]; eventSessions: string[] }> {
+  return withWarehouse(dataDir, "read", async (conn) => ({
+    sessions: (await query(conn, "select session_id, event_count, dt::varchar, epoch_us(session_end)::varchar, primary_action, revenue from sessions")).rows
+      .map(([id, count, dt, end, action, revenue]) => `${id}|${count}|${dt}|${end}|${action ?? "-"}|${Number(Number(revenue).toFixed(6))}`)
+      .sort(),
+    eventSessions: (await query(conn, "select event_id || '|' || session_id || '|' || dt::varchar from events order by 1")).rows.map((r) => String(r[0])),
+  }));
+}
+
+/** A small seeded PRNG, so a failing order can be replayed from the printed seed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test("any order of daily runs, reruns and late-filled gaps converges to sessionizing all events at once", async (t) => {
+  for (const seed of [101, 202, 303]) {
+    const days = makeEventDays(seed, DAYS, 120);
+    const server = await startContractServer({ days });
+    try {
+      const dataDir = await tempDataDir(t);
+      const random = prng(seed);
+      const order = [...DAYS].sort(() => random() - 0.5);
+      // Two reruns at random positions: a rerun must never disturb its neighbours.
+      for (let i = 0; i < 2; i++) order.splice(Math.floor(random() * order.length), 0, DAYS[Math.floor(random() * DAYS.length)] as string);
+      for (const dt of order) {
+        const outcome = await runPartition(getJob("events"), dt, settingsFor(dataDir, server.url));
+        assert.equal(outcome.status, "succeeded", `seed ${seed} ${dt}: ${outcome.error}`);
+      }
+      const ref = await referencePipeline(days);
+      const expected = {
+        sessions: ref.sessions.map((s) => `${s.session_id}|${s.event_count}|${s.dt}|${s.session_end_us}|${s.primary_action ?? "-"}|${Number(s.revenue.toFixed(6))}`).sort(),
+        eventSessions: ref.events.map((e) => `${e.event_id}|${e.session_id}|${e.dt}`).sort(),
+      };
+      const got = await sessionState(dataDir);
+      assert.deepEqual(got.sessions.length, expected.sessions.length, `seed ${seed}, order ${order.join(" ")}: session count`);
+      for (const key of ["sessions", "eventSessions"] as const) {
+        const missing = expected[key].filter((x) => !got[key].includes(x));
+        const extra = got[key].filter((x) => !expected[key].includes(x));
+        assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `seed ${seed}, order ${order.join(" ")}: ${key}`);
+      }
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+test("a rerun with changed source data makes the partition exactly the new data", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const days = makeEventDays(21, DAYS.slice(0, 2), 150);
+  const server = await startContractServer({ days });
+  t.after(() => server.close());
+  const settings = settingsFor(dataDir, server.url);
+  for (const dt of DAYS.slice(0, 2)) assert.equal((await runPartition(getJob("events"), dt, settings)).status, "succeeded");
+
+  // The source changes day 2: a third of the records vanish, one page gets a new value, a new event appears.
+  const day2 = DAYS[1] as string;
+  const changed = (days[day2] ?? []).filter((_, i) => i % 3 !== 0).map((r, i) => (i === 5 && typeof r === "object" && r !== null && "event_type" in r ? { ...r, event_type: "logout" } : r));
+  changed.push({ event_id: "brand-new-event", user_id: 1, ts: `${day2}T12:34:56.789012Z`, event_type: "purchase", properties: { amount: 9.5 } });
+  days[day2] = changed;
+  assert.equal((await runPartition(getJob("events"), day2, settings)).status, "succeeded");
+
+  const ref = await referencePipeline(days);
+  const got = await withWarehouse(dataDir, "read", (conn) => query(conn, "select event_id, event_type, session_id, dt::varchar from events order by event_id"));
+  assert.deepEqual(
+    got.rows.map((r) => r.join("|")),
+    ref.events.map((e) => [e.event_id, e.event_type, e.session_id, e.dt].join("|")).sort(),
+  );
+  const state = await sessionState(dataDir);
+  assert.equal(state.sessions.length, ref.sessions.length);
+});
+
+test("after a backfill, sluice.checks holds results for every table and partition loaded", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const days = makeEventDays(5, DAYS.slice(0, 3), 100);
+  const server = await startContractServer({ days, users: makeUsers(5, 30) });
+  t.after(() => server.close());
+  const settings = settingsFor(dataDir, server.url);
+  assert.equal((await runPartition(getJob("users"), DAYS[2] as string, settings)).status, "succeeded");
+  const outcomes = await runBackfill(getJob("events"), DAYS.slice(0, 3), { concurrency: 2, force: false, retryFailed: false }, settings);
+  assert.ok(outcomes.every((o) => o.status === "succeeded"));
+  const rows = await withWarehouse(dataDir, "read", (conn) =>
+    query(conn, "select job, table_name, dt::varchar, count(*) from sluice.checks group by all order by all"),
+  );
+  const present = new Set(rows.rows.map((r) => `${r[0]}/${r[1]}/${r[2]}`));
+  for (const dt of DAYS.slice(0, 3)) {
+    assert.ok(present.has(`events/events/${dt}`), `events checks for ${dt}`);
+    assert.ok(present.has(`events/sessions/${dt}`), `sessions checks for ${dt}`);
+  }
+  assert.ok(present.has(`users/users/${DAYS[2]}`));
+  const failedDirty = await withWarehouse(dataDir, "read", (conn) =>
+    query(conn, "select count(*) from sluice.checks where table_name = 'events' and not passed and check_name = 'event_type: not_null'"),
+  );
+  assert.equal(Number(failedDirty.rows[0]?.[0]), 3, "the missing event_type of each day failed its check");
+});
+
+test("a blocking check fails the run, names the check and values, and leaves the lake and warehouse untouched", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const days = makeEventDays(8, [DAYS[0] as string], 60);
+  const server = await startContractServer({ days });
+  t.after(() => server.close());
+  const suite = defineSuite({
+    table: "events",
+    key: ["event_id"],
+    checks: [{ name: "event_type: never logout", kind: "not_in", column: "event_type", values: ["logout"], onFail: "block" }],
+  });
+  const strict = defineJob({
+    name: "strict_events",
+    description: "events with a blocking rule",
+    tables: [EVENTS],
+    async run(ctx) {
+      const raw = await ctx.extract(eventsSource);
+      const valid = await ctx.validate("events", raw, suite);
+      await ctx.materialize([{ table: EVENTS, partitions: new Map([[ctx.dt, valid]]) }]);
+    },
+  });
+  const outcome = await runPartition(strict, DAYS[0] as string, settingsFor(dataDir, server.url));
+  assert.equal(outcome.status, "failed");
+  assert.match(outcome.error ?? "", /event_type: never logout/);
+  assert.match(outcome.error ?? "", /logout/);
+  assert.equal(existsSync(path.join(dataDir, "lake", "events")), false, "nothing reached the lake");
+  const state = await withWarehouse(dataDir, "read", async (conn) => ({
+    events: (await query(conn, "select count(*) from events")).rows[0]?.[0],
+    runs: (await query(conn, "select status, error from sluice.runs")).rows,
+    checks: (await query(conn, "select check_name, passed, action from sluice.checks")).rows,
+  }));
+  assert.equal(Number(state.events), 0, "nothing reached the warehouse");
+  assert.equal(state.runs.length, 1);
+  assert.equal(state.runs[0]?.[0], "failed");
+  assert.ok(state.checks.some((c) => c[0] === "event_type: never logout" && c[1] === false && c[2] === "block"), "the blocking result is in sluice.checks");
+  assert.ok(existsSync(warehousePath(dataDir)));
+});
