@@ -208,6 +208,24 @@ describe("rate limit", () => {
     }
     assert.ok(server.maxInFlight() <= 4);
   });
+
+  it("is shared by partitions of the same source extracted at once in one process", async (t) => {
+    const server = await startFaultServer({ records: makeEvents(60) });
+    t.after(() => server.close());
+    const rps = 20;
+    const burst = 2;
+    const spec = specFor("offset", { pageSize: 5, policy: { concurrency: 2, rateLimit: { rps, burst } } });
+    const days = ["2026-11-18", "2026-11-19", "2026-11-20"];
+    const started = Date.now();
+    const results = await Promise.all(
+      days.map(async (day) => extractPartition(spec, { ...extractOptions(server.url, await tempDataDir(t), {}, true), window: dayWindow(day) })),
+    );
+    const elapsed = Date.now() - started;
+    const requests = results.reduce((n, r) => n + r.requests, 0);
+    assert.equal(requests, 36);
+    // One bucket for all three: 36 requests at 20/s after a burst of 2 need at least 1.7 s.
+    assert.ok(elapsed >= ((requests - burst) / rps) * 1000 - 100, `three partitions took only ${elapsed} ms: each had its own bucket`);
+  });
 });
 
 describe("auth and redirects", () => {

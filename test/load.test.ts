@@ -552,8 +552,10 @@ describe("warehouse sessions", () => {
     const dataDir = await tempDataDir(t);
     const controller = new AbortController();
     let release!: () => void;
-    const held = withWarehouse(dataDir, "write", () => new Promise<void>((r) => (release = r)));
-    await new Promise((r) => setTimeout(r, 50));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const held = withWarehouse(dataDir, "write", () => new Promise<void>((r) => ((release = r), entered())));
+    await inside; // the writer holds the warehouse now, however slow the machine is
     const waiting = withWarehouse(dataDir, "read", async () => 1, { signal: controller.signal });
     controller.abort();
     await assert.rejects(waiting, (e: unknown) => (e as Error).name === "CancelledError");

@@ -283,7 +283,7 @@ async function extractOnce(spec: SourceSpec, options: ExtractOptions): Promise<E
     ...(options.random ? { random: options.random } : {}),
     ...(auth ? { auth } : {}),
     secrets,
-    ...(policy.rateLimit ? { limiter: new TokenBucket(policy.rateLimit.rps, policy.rateLimit.burst, clock) } : {}),
+    ...(policy.rateLimit ? { limiter: sharedLimiter(`${new URL(base).origin}|${spec.name}`, policy.rateLimit, clock, options.clock === undefined) } : {}),
     context,
   });
 
@@ -541,4 +541,14 @@ async function runPipeline(input: PipelineInput): Promise<ExtractResult> {
     "extracted",
   );
   return result;
+}
+
+/** One token bucket per source and origin for the whole process, so parallel partitions share the limit. */
+const limiters = new Map<string, TokenBucket>();
+function sharedLimiter(key: string, limit: { rps: number; burst: number }, clock: Clock, share: boolean): TokenBucket {
+  if (!share) return new TokenBucket(limit.rps, limit.burst, clock);
+  const fullKey = `${key}|${limit.rps}|${limit.burst}`;
+  let bucket = limiters.get(fullKey);
+  if (!bucket) limiters.set(fullKey, (bucket = new TokenBucket(limit.rps, limit.burst, clock)));
+  return bucket;
 }

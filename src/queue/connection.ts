@@ -1,0 +1,152 @@
+/**
+ * Scale-out plumbing shared by the worker, the loader and the backfill producer: queue names,
+ * the Redis URL, and the BullMQ settings (attempts, backoff, stall detection) in one place.
+ */
+import { hostname } from "node:os";
+import type { ConnectionOptions } from "bullmq";
+import { Redis } from "ioredis";
+import { SluiceError, UsageError } from "../core/errors.ts";
+
+/** Partition tasks {job, dt, refetch, keepRaw}: consumed by `sluice worker`. */
+export const PARTITION_QUEUE = "sluice-partitions";
+/** Warehouse operations (begin, commit, fail, columnValues, partitionStatus): consumed by the one loader. */
+export const WAREHOUSE_QUEUE = "sluice-warehouse";
+/** BullMQ worker name of the loader; `Queue.getWorkers()` finds it in Redis' client list. */
+export const LOADER_NAME = "sluice-loader";
+
+/** One partition to run: what a worker needs besides its own data dir and API URL. */
+export interface PartitionTask {
+  job: string;
+  dt: string;
+  refetch: boolean;
+  keepRaw: boolean;
+  /** The backfill that enqueued it (part of the BullMQ job id). */
+  backfillId: string;
+}
+
+/**
+ * Timings of retries and crash detection. Production defaults favour not mistaking a busy worker
+ * for a dead one (Polars transforms block the event loop, and with it BullMQ's lock renewal);
+ * tests shorten them so a killed worker's task comes back within seconds.
+ */
+export interface QueueTuning {
+  /** Attempts per partition task before it goes to the failed set (dead letters). */
+  attempts: number;
+  /** First retry delay; each further retry doubles it (BullMQ exponential backoff). */
+  backoffMs: number;
+  /** How long a worker's claim on a task lasts without renewal (renewed every half of it). */
+  lockDurationMs: number;
+  /** How often workers look for tasks whose claim expired (their worker died) and re-queue them. */
+  stalledIntervalMs: number;
+  /** How many times a task may be re-queued after its worker died before it counts as failed. */
+  maxStalledCount: number;
+  /** How long a worker waits for the loader to take up a warehouse operation before giving up. */
+  loaderWaitMs: number;
+}
+
+/** The defaults of every process; SLUICE_QUEUE_TUNING (JSON, for tests) overrides fields. */
+export const DEFAULT_TUNING: QueueTuning = {
+  attempts: 3,
+  backoffMs: 5_000,
+  lockDurationMs: 60_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 1,
+  loaderWaitMs: 10 * 60_000,
+};
+
+/** Tuning from defaults, an SLUICE_QUEUE_TUNING JSON object in `env`, and explicit overrides (later wins). */
+export function resolveTuning(env: Record<string, string | undefined> = process.env, overrides: Partial<QueueTuning> = {}): QueueTuning {
+  const raw = env["SLUICE_QUEUE_TUNING"];
+  let fromEnv: Partial<QueueTuning> = {};
+  if (raw) {
+    try {
+      fromEnv = JSON.parse(raw) as Partial<QueueTuning>;
+    } catch {
+      throw new UsageError(`SLUICE_QUEUE_TUNING is not JSON: ${raw}`);
+    }
+  }
+  const tuning = { ...DEFAULT_TUNING, ...fromEnv, ...overrides };
+  for (const [key, value] of Object.entries(tuning)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value < (key === "maxStalledCount" ? 0 : 1)) {
+      throw new UsageError(`queue tuning ${key} must be a positive number, got ${JSON.stringify(value)}`);
+    }
+  }
+  return tuning;
+}
+
+/** Validates a queue URL (redis:// or rediss://, host, optional port/db/password); throws UsageError. */
+export function parseQueueUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--queue "${url}" is not a URL`, { hint: "use redis://host:port, e.g. redis://127.0.0.1:6379" });
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new UsageError(`--queue "${redact(url)}" must start with redis:// or rediss://`, { hint: "use redis://host:port, e.g. redis://127.0.0.1:6379" });
+  }
+  if (!parsed.hostname) throw new UsageError(`--queue "${redact(url)}" names no host`);
+  if (parsed.pathname && parsed.pathname !== "/" && !/^\/\d+$/.test(parsed.pathname)) {
+    throw new UsageError(`--queue "${redact(url)}": the path may only be a database number, like /0`);
+  }
+  return url;
+}
+
+/** BullMQ connection options for a queue URL (each Queue/Worker/QueueEvents makes its own connections). */
+export function connectionFor(url: string): ConnectionOptions {
+  // BullMQ's connections reconnect forever (a Redis restart must not kill long-running workers);
+  // reachability is checked once up front with pingRedis so a wrong URL fails fast instead.
+  return { url: parseQueueUrl(url) };
+}
+
+/** Fails with a SluiceError naming the URL when Redis does not answer PING within timeoutMs. */
+export async function pingRedis(url: string, timeoutMs = 5_000): Promise<void> {
+  const client = new Redis(parseQueueUrl(url), { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  client.on("error", () => undefined); // reported through the rejected promise below
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new SluiceError(`cannot reach the queue at ${redact(url)}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+      retryable: true,
+      context: { stage: "queue" },
+      hint: "start Redis (redis-server) or fix --queue / SLUICE_QUEUE_URL",
+    });
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The URL with any password replaced, for messages and logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** This process as the other processes see it: host and pid. */
+export function processLabel(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/** The BullMQ job id of a partition task: one per backfill, job and day (duplicates are ignored by BullMQ). */
+export function taskId(backfillId: string, job: string, dt: string): string {
+  // BullMQ refuses ':' in custom ids.
+  return `${backfillId}.${job}.${dt}`;
+}
+
+/** Waits for `closing` at most `ms` (a close that needs Redis hangs while Redis is gone); false on timeout. */
+export async function closeWithin(closing: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([closing.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * `sluice worker`: takes partition tasks from the queue and runs them exactly as `sluice run` does
+ * (extract, transform, validate, Parquet), except that warehouse operations go to the loader.
+ *
+ * BullMQ owns retries and crash recovery: a failed run throws so BullMQ retries it with backoff
+ * (or fails it at once when retrying cannot help), and a worker that dies mid-task stops renewing
+ * its claim, so another worker's stall check puts the task back in the queue.
+ */
+import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
+import { LockError, SluiceError, formatError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { startDemoApi, type DemoApi } from "../demo-api/index.ts";
+import { runPartition, type PartitionOutcome } from "../pipeline/run.ts";
+import { getJob } from "../../jobs/index.ts";
+import { encode, type Wire } from "./codec.ts";
+import { PARTITION_QUEUE, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
+import { WarehouseClient } from "./warehouse-client.ts";
+
+export interface WorkerOptions {
+  queueUrl: string;
+  /** Partitions this process runs at once. */
+  concurrency: number;
+  /** The shared data dir (lake, locks, raw landing); the same content every worker and the loader see. */
+  dataDir: string;
+  /** Source API base URL; default: the built-in demo API, started in this process. */
+  apiUrl?: string;
+  log: Logger;
+  /** Stops taking tasks; running partitions are cancelled and go back to the queue. */
+  signal: AbortSignal;
+  env?: Record<string, string | undefined>;
+  tuning?: Partial<QueueTuning>;
+  /** Called once the worker consumes the queue. */
+  onReady?: (info: { apiUrl: string; name: string }) => void;
+  /** Called after every attempt of a task (any status). */
+  onTask?: (outcome: PartitionOutcome, attempt: number) => void;
+}
+
+/** What a task's progress holds once an attempt failed: the outcome the backfill shows. */
+export interface TaskProgress {
+  attempt: number;
+  worker: string;
+  outcome: Wire;
+}
+
+/** Runs a worker until the signal aborts; resolves with the number of tasks it finished. */
+export async function runWorker(options: WorkerOptions): Promise<{ processed: number }> {
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new SluiceError(`worker concurrency must be a whole number >= 1, got ${options.concurrency}`);
+  const tuning = resolveTuning(options.env, options.tuning);
+  await pingRedis(options.queueUrl);
+  const log = options.log.child({ component: "worker", worker: processLabel() });
+  let demo: DemoApi | undefined;
+  let apiUrl = options.apiUrl;
+  if (apiUrl === undefined) {
+    demo = await startDemoApi({});
+    apiUrl = demo.url;
+    log.warn({ api_url: apiUrl }, "no API URL given: using the built-in demo API");
+  }
+  const warehouse = new WarehouseClient(options.queueUrl, options.dataDir, tuning, log);
+  let processed = 0;
+  const source = apiUrl;
+
+  const processor = async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<Wire> => {
+    const task = job.data as PartitionTask;
+    const attempt = job.attemptsMade + 1;
+    let def;
+    try {
+      def = getJob(task.job);
+    } catch (error) {
+      throw new UnrecoverableError(formatError(error));
+    }
+    const signal = jobSignal ? AbortSignal.any([options.signal, jobSignal]) : options.signal;
+    log.info({ job: task.job, dt: task.dt, attempt, task: job.id }, "task started");
+    const outcome = await runPartition(def, task.dt, {
+      dataDir: options.dataDir,
+      apiUrl: source,
+      signal,
+      log,
+      env: options.env ?? process.env,
+      refetch: task.refetch,
+      keepRaw: task.keepRaw,
+      preview: false,
+      warehouse: warehouse.gateway(signal),
+    });
+    processed++;
+    options.onTask?.(outcome, attempt);
+    const wire = outcomeToWire(outcome);
+    if (outcome.status === "succeeded") return wire;
+    if (outcome.status === "cancelled" && options.signal.aborted && token) {
+      // This worker is shutting down: the task goes back to the queue without using up an attempt.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    const progress: TaskProgress = { attempt, worker: processLabel(), outcome: wire };
+    await job.updateProgress(progress as unknown as object);
+    const message = outcome.error ?? `partition ${outcome.status}`;
+    throw retryable(outcome.cause) ? new Error(message) : new UnrecoverableError(message);
+  };
+
+  const worker = new Worker(PARTITION_QUEUE, processor, {
+    connection: connectionFor(options.queueUrl),
+    concurrency: options.concurrency,
+    name: `sluice-worker@${processLabel()}`,
+    lockDuration: tuning.lockDurationMs,
+    stalledInterval: tuning.stalledIntervalMs,
+    maxStalledCount: tuning.maxStalledCount,
+    autorun: false,
+  });
+  worker.on("error", (e) => log.warn({ err: e.message }, "partition queue connection error"));
+  try {
+    await warehouse.ready();
+    const running = worker.run();
+    running.catch(() => undefined);
+    await worker.waitUntilReady();
+    log.info({ queue: redact(options.queueUrl), concurrency: options.concurrency, data_dir: options.dataDir }, "worker started");
+    options.onReady?.({ apiUrl: source, name: processLabel() });
+    await new Promise<void>((resolve) => {
+      if (options.signal.aborted) resolve();
+      options.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    log.info("worker stopping: running partitions are cancelled and go back to the queue");
+  } finally {
+    // worker.close() lets running partitions (already cancelled) finish; bounded, since it needs Redis.
+    if (!(await closeWithin(worker.close(), 30_000))) log.warn("could not close the queue connections cleanly (Redis gone?)");
+    await closeWithin(warehouse.close(), 5_000);
+    await demo?.close();
+  }
+  log.info({ processed }, "worker stopped");
+  return { processed };
+}
+
+/**
+ * Whether another attempt may succeed. Sluice errors say so themselves; a lock held by another
+ * run (a worker still finishing the same partition) clears up; unknown errors get the benefit of
+ * the doubt. A block by validation or a 4xx goes straight to the failed set.
+ */
+function retryable(cause: unknown): boolean {
+  if (cause instanceof LockError) return true;
+  if (cause instanceof SluiceError) return cause.retryable;
+  return true;
+}
+
+/** The outcome as JSON (without the error object, whose class the message and status already tell). */
+export function outcomeToWire(outcome: PartitionOutcome): Wire {
+  const { cause: _cause, ...rest } = outcome;
+  return encode(rest);
+}

@@ -1,0 +1,290 @@
+/**
+ * Scale-out with real processes: a real redis-server, worker processes consuming BullMQ tasks,
+ * and the backfill's in-process loader as the one warehouse writer. The tables must come out
+ * exactly as a local backfill's, also when a worker is SIGKILLed in the middle of a partition.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { dayRange } from "../src/core/dates.ts";
+import { HttpError, LockError, SchemaError, ValidationBlockedError } from "../src/core/errors.ts";
+import { createLogger } from "../src/core/log.ts";
+import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
+import { acquireLock } from "../src/load/locks.ts";
+import { query, withWarehouse } from "../src/load/warehouse.ts";
+import { runBackfill } from "../src/pipeline/backfill.ts";
+import type { PartitionOutcome } from "../src/pipeline/run.ts";
+import { enqueueBackfill, type QueueBackfillOptions } from "../src/queue/backfill.ts";
+import { decode, decodeError, encode, encodeError } from "../src/queue/codec.ts";
+import { parseQueueUrl, type QueueTuning } from "../src/queue/connection.ts";
+import { queueStatus, type QueueStatus } from "../src/queue/status.ts";
+import { getJob } from "../jobs/index.ts";
+import { redisUnavailable, startRedis, type RedisServer } from "./fixtures/redis.ts";
+import { tempDataDir } from "./helpers.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const WORKER_MAIN = path.join(ROOT, "src", "queue", "worker-main.ts");
+const DAYS = dayRange("2026-11-10", "2026-11-13");
+const EVENTS_PER_DAY = 2000;
+/** Short claims and stall checks, so a killed worker's task comes back within seconds. */
+const TUNING: Partial<QueueTuning> = { lockDurationMs: 3_000, stalledIntervalMs: 1_000, backoffMs: 200, attempts: 3 };
+const skip = redisUnavailable();
+const log = createLogger({ level: "silent", pretty: false });
+const events = getJob("events");
+
+/**
+ * Cleanups that run last-in first-out, before the test's other after hooks (temp dirs): workers
+ * must stop while Redis still runs, or their graceful shutdown waits on a dead connection.
+ */
+function cleanups(t: TestContext): (fn: () => Promise<void>) => void {
+  const stack: Array<() => Promise<void>> = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) await fn();
+  });
+  return (fn) => void stack.push(fn);
+}
+
+async function redis(defer: (fn: () => Promise<void>) => void): Promise<RedisServer> {
+  const server = await startRedis();
+  defer(() => server.stop());
+  return server;
+}
+
+async function demoApi(defer: (fn: () => Promise<void>) => void): Promise<DemoApi> {
+  const api = await startDemoApi({ eventsPerDay: EVENTS_PER_DAY });
+  defer(() => api.close());
+  return api;
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr: () => string;
+}
+
+/** Starts `sluice worker` as its own process; stopped (SIGTERM, then SIGKILL) after the test. */
+function spawnWorker(defer: (fn: () => Promise<void>) => void, queueUrl: string, dataDir: string, apiUrl: string, env: Record<string, string> = {}): WorkerProcess {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
+  const child = spawn(process.execPath, ["--import", "tsx", WORKER_MAIN, "worker", "--queue", queueUrl, "--data-dir", dataDir, "--api-url", apiUrl, "--concurrency", "1"], {
+    cwd: ROOT,
+    env: { ...base, SLUICE_LOG_LEVEL: "warn", SLUICE_QUEUE_TUNING: JSON.stringify(TUNING), ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  defer(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  return { child, exited, stderr: () => stderr };
+}
+
+/** Polls the queue status until `ready` holds (or fails after timeoutMs). */
+async function waitForStatus(queueUrl: string, ready: (s: QueueStatus) => boolean, what: string, timeoutMs = 30_000): Promise<QueueStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: QueueStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await queueStatus(queueUrl);
+    if (ready(last)) return last;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}; last status: ${JSON.stringify(last?.counts)} workers=${last?.workers.length}`);
+}
+
+function queued(queueUrl: string, dataDir: string, signal: AbortSignal, extra: Partial<QueueBackfillOptions> = {}): Promise<PartitionOutcome[]> {
+  return enqueueBackfill(
+    events,
+    DAYS,
+    { queueUrl, force: false, retryFailed: false, tuning: TUNING, reconcileMs: 1_000, ...extra },
+    { dataDir, signal, log, refetch: false, keepRaw: false, env: {} },
+  );
+}
+
+/** Every row of the data tables and quarantine, without run ids; and the run statuses per day. */
+async function snapshot(dataDir: string): Promise<{ tables: Record<string, unknown[][]>; runs: unknown[][] }> {
+  return withWarehouse(dataDir, "read", async (conn) => ({
+    tables: {
+      events: (await query(conn, "select * from events order by all")).rows,
+      sessions: (await query(conn, "select * from sessions order by all")).rows,
+      quarantine: (await query(conn, "select job, dt, table_name, record, reason from sluice.quarantine order by all")).rows,
+    },
+    runs: (await query(conn, "select strftime(dt, '%Y-%m-%d'), status from sluice.runs order by all")).rows,
+  }));
+}
+
+/** The reference: the same days run by a local backfill into a data dir of its own. */
+async function localReference(t: TestContext, apiUrl: string): Promise<Awaited<ReturnType<typeof snapshot>>> {
+  const dataDir = await tempDataDir(t);
+  const outcomes = await runBackfill(events, DAYS, { concurrency: 2, force: false, retryFailed: false }, {
+    dataDir,
+    apiUrl,
+    signal: new AbortController().signal,
+    log,
+    env: {},
+    refetch: false,
+    keepRaw: false,
+    preview: false,
+  });
+  assert.deepEqual(outcomes.map((o) => o.status), DAYS.map(() => "succeeded"));
+  const snap = await snapshot(dataDir);
+  assert.ok((snap.tables["events"]?.length ?? 0) > DAYS.length * EVENTS_PER_DAY * 0.8, "the reference has the events");
+  return snap;
+}
+
+test("a backfill queued across three worker processes gives exactly the tables of a local backfill", { skip, timeout: 120_000 }, async (t) => {
+  const defer = cleanups(t);
+  const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
+  const shared = await tempDataDir(t);
+  for (let i = 0; i < 3; i++) spawnWorker(defer, server.url, shared, api.url);
+  const expected = await localReference(t, api.url);
+  await waitForStatus(server.url, (s) => s.workers.length === 3, "three connected workers");
+
+  const progress: string[] = [];
+  const outcomes = await queued(server.url, shared, new AbortController().signal, { onProgress: (p) => progress.push(`${p.kind} ${p.dt} ${p.done}/${p.total}`) });
+  assert.deepEqual(outcomes.map((o) => [o.dt, o.status]), DAYS.map((dt) => [dt, "succeeded"]), "one outcome per day, in date order");
+  assert.ok(outcomes.every((o) => o.rowsLoaded > 0 && o.steps.length > 0 && o.checks.length > 0), "outcomes carry rows, steps and checks as a local run's do");
+  assert.equal(progress.filter((p) => p.startsWith("start")).length, DAYS.length, `a start per partition: ${progress.join(", ")}`);
+  assert.equal(progress.filter((p) => p.startsWith("finish")).length, DAYS.length);
+  assert.equal(progress.at(-1)?.endsWith(`${DAYS.length}/${DAYS.length}`), true);
+
+  const actual = await snapshot(shared);
+  assert.deepEqual(actual.tables, expected.tables, "events, sessions and quarantine equal the local backfill's");
+  assert.deepEqual(actual.runs, expected.runs, "one succeeded run per day");
+
+  const status = await queueStatus(server.url);
+  assert.deepEqual(status.counts, { waiting: 0, active: 0, delayed: 0, failed: 0, completed: DAYS.length });
+  assert.deepEqual(status.partitions.map((p) => p.dt).sort(), DAYS);
+  assert.ok(new Set(status.partitions.map((p) => p.worker)).size >= 2, `the partitions were spread over workers: ${status.partitions.map((p) => p.worker).join(", ")}`);
+  assert.deepEqual(status.loaders, [], "the backfill's loader stopped with it");
+
+  // A second queued backfill skips what succeeded, like a local one, and enqueues nothing.
+  const again = await queued(server.url, shared, new AbortController().signal);
+  assert.deepEqual(again.map((o) => o.status), DAYS.map(() => "skipped"));
+  assert.equal((await queueStatus(server.url)).counts.completed, DAYS.length);
+});
+
+for (const point of ["transform", "lake.written"]) {
+test(`a worker SIGKILLed mid-partition (at ${point}) loses nothing and duplicates nothing: another worker reruns its task`, { skip, timeout: 120_000 }, async (t) => {
+  const defer = cleanups(t);
+  const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
+  const shared = await tempDataDir(t);
+  // The doomed worker connects first so that it surely takes a task; it kills itself at the failpoint:
+  // in its first transform (holding the partition lock), or with the lake written but not loaded
+  // (holding the job lock too).
+  const doomed = spawnWorker(defer, server.url, shared, api.url, { SLUICE_FAILPOINT: point });
+  const expected = await localReference(t, api.url);
+  await waitForStatus(server.url, (s) => s.workers.length === 1, "the doomed worker");
+  const notes: string[] = [];
+  const backfill = queued(server.url, shared, new AbortController().signal, { onNote: (m) => notes.push(m) });
+  const death = await doomed.exited;
+  assert.equal(death.signal, "SIGKILL", `the worker killed itself mid-partition (exit ${death.code}): ${doomed.stderr()}`);
+  spawnWorker(defer, server.url, shared, api.url);
+
+  const outcomes = await backfill;
+  assert.deepEqual(outcomes.map((o) => [o.dt, o.status]), DAYS.map((dt) => [dt, "succeeded"]));
+  assert.ok(notes.some((n) => n.includes("stopped answering")), `the stalled task was noticed: ${notes.join(" | ")}`);
+
+  const actual = await snapshot(shared);
+  assert.deepEqual(actual.tables, expected.tables, "nothing lost, nothing duplicated: the tables equal the local backfill's");
+  const succeeded = actual.runs.filter((r) => r[1] === "succeeded").map((r) => r[0]);
+  assert.deepEqual(succeeded, DAYS, "exactly one succeeded run per day");
+  assert.deepEqual(actual.runs.filter((r) => r[1] !== "succeeded").map((r) => r[1]), ["abandoned"], "the killed run is marked abandoned");
+
+  const status = await queueStatus(server.url);
+  assert.deepEqual(status.counts, { waiting: 0, active: 0, delayed: 0, failed: 0, completed: DAYS.length }, "every partition completed once");
+  assert.deepEqual(status.partitions.map((p) => p.dt).sort(), DAYS);
+});
+}
+
+test("status shows queued, active, retrying, failed and done partitions; BullMQ retries what may pass and dead-letters what cannot", { skip, timeout: 120_000 }, async (t) => {
+  const defer = cleanups(t);
+  const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
+  const [failDay, lockedDay, slowDay] = DAYS as [string, string, string, string];
+  // In front of the demo API: the fail day is a 404 (permanent), the slow day answers slowly.
+  const proxy = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const day = url.searchParams.get("start")?.slice(0, 10);
+    if (day === failDay) return void res.writeHead(404, { "content-type": "application/json" }).end('{"error":"no such day"}');
+    const forward = async (): Promise<void> => {
+      if (day === slowDay) await sleep(1_500);
+      const upstream = await fetch(`${api.url}${req.url ?? "/"}`);
+      res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" }).end(Buffer.from(await upstream.arrayBuffer()));
+    };
+    forward().catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  defer(() => new Promise<void>((r) => proxy.close(() => r())));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const shared = await tempDataDir(t);
+  // Another live process (this one) holds the locked day's partition lock: a transient failure.
+  const lock = await acquireLock(shared, `run-events-${lockedDay}`, { wait: false, owner: { runId: "test-holder" } });
+
+  const notes: string[] = [];
+  const backfill = queued(server.url, shared, new AbortController().signal, { onNote: (m) => notes.push(m), tuning: { ...TUNING, backoffMs: 1_500 } });
+  const waiting = await waitForStatus(server.url, (s) => s.counts.waiting === DAYS.length, "four queued partitions");
+  assert.deepEqual(waiting.partitions.map((p) => [p.dt, p.state]).sort(), DAYS.map((dt) => [dt, "waiting"]));
+  assert.deepEqual(waiting.workers, []);
+
+  spawnWorker(defer, server.url, shared, proxyUrl);
+  const retrying = await waitForStatus(server.url, (s) => s.partitions.some((p) => p.dt === lockedDay && p.state === "delayed"), "the locked day waiting for its retry");
+  const entry = retrying.partitions.find((p) => p.dt === lockedDay);
+  assert.equal(entry?.attemptsMade, 1);
+  assert.match(entry?.error ?? "", /another run of events for .* is in progress/);
+  await lock.release(); // the retry can now succeed
+  await waitForStatus(server.url, (s) => s.partitions.some((p) => p.dt === slowDay && p.state === "active"), "the slow day running");
+
+  const outcomes = await backfill;
+  assert.deepEqual(outcomes.map((o) => [o.dt, o.status]), [
+    [failDay, "failed"],
+    [lockedDay, "succeeded"],
+    [slowDay, "succeeded"],
+    [DAYS[3], "succeeded"],
+  ]);
+  assert.match(outcomes[0]?.error ?? "", /404/, "the failed day's error is the run's own");
+  assert.ok(notes.some((n) => n.includes(`${lockedDay}: attempt 1 of 3 failed, retrying`)), `the retry was announced: ${notes.join(" | ")}`);
+
+  const final = await queueStatus(server.url);
+  assert.deepEqual(final.counts, { waiting: 0, active: 0, delayed: 0, failed: 1, completed: 3 });
+  const failed = final.partitions.find((p) => p.state === "failed");
+  assert.equal(failed?.dt, failDay);
+  assert.equal(failed?.attemptsMade, 1, "a 404 is not retried: straight to the failed set");
+  assert.match(failed?.error ?? "", /404/);
+  assert.equal(final.partitions.find((p) => p.dt === lockedDay)?.attemptsMade, 2, "the locked day succeeded on its second attempt (attempts count the finished ones)");
+  const runs = await withWarehouse(shared, "read", (c) => query(c, "select strftime(dt, '%Y-%m-%d'), status from sluice.runs order by all"));
+  assert.deepEqual(runs.rows, [
+    [failDay, "failed"],
+    [lockedDay, "succeeded"],
+    [slowDay, "succeeded"],
+    [DAYS[3], "succeeded"],
+  ]);
+});
+
+test("a bad queue URL is a usage error, and values and errors cross the queue intact", () => {
+  assert.throws(() => parseQueueUrl("http://127.0.0.1:6379"), /must start with redis:\/\//);
+  assert.throws(() => parseQueueUrl("not a url"), /is not a URL/);
+  assert.equal(parseQueueUrl("redis://127.0.0.1:6379/2"), "redis://127.0.0.1:6379/2");
+
+  const value = { id: 2n ** 62n, at: new Date("2026-11-20T10:00:00.123Z"), list: [1, "a", null, Number.NaN], nested: { ok: true } };
+  assert.deepEqual(decode(JSON.parse(JSON.stringify(encode(value)))), value);
+
+  const roundTrip = (e: Error): Error => decodeError(JSON.parse(JSON.stringify(encodeError(e))));
+  const blocked = roundTrip(new ValidationBlockedError("blocked", { context: { job: "events", partition: "2026-11-10" }, hint: "look" }));
+  assert.ok(blocked instanceof ValidationBlockedError);
+  assert.equal(blocked.retryable, false);
+  assert.deepEqual(blocked.context, { job: "events", partition: "2026-11-10" });
+  assert.equal(blocked.hint, "look");
+  const http = roundTrip(new HttpError("HTTP 503", { retryable: true, status: 503 }));
+  assert.ok(http instanceof HttpError && http.retryable && http.status === 503);
+  assert.ok(roundTrip(new LockError("held", { retryable: true })) instanceof LockError);
+  assert.ok(roundTrip(new SchemaError("bad type")) instanceof SchemaError);
+  const plain = roundTrip(new TypeError("boom"));
+  assert.equal(plain.message, "boom");
+});
