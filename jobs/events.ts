@@ -5,7 +5,7 @@
 import pl from "nodejs-polars";
 import { addDays } from "../src/core/dates.ts";
 import { defineJob } from "../src/pipeline/job.ts";
-import { DEFAULT_SESSION_RULES, sessionize } from "../transforms/sessions.ts";
+import { DEFAULT_SESSION_RULES, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
 import { partitionsByDt } from "./partitions.ts";
@@ -37,10 +37,7 @@ export default defineJob({
     await ctx.exclusive(async () => {
       const neighbours = await ctx.readLake("events", [-2, -1, 1, 2].map((n) => addDays(ctx.dt, n)));
       const window = neighbours ? pl.concat([neighbours.select(...EVENT_COLUMNS), today], { how: "vertical" }) : today;
-      const { events, sessions } = await ctx.transform("sessionize", () => {
-        const out = sessionize(window.lazy(), DEFAULT_SESSION_RULES);
-        return { events: out.events.collectSync(), sessions: out.sessions.collectSync() };
-      });
+      const { events, sessions } = await ctx.transform("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
 
       // Rewrite D and the neighbouring days that exist in the lake: their sessions may have changed.
       const existing = new Set(await ctx.lakePartitions("events"));

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dayRange } from "../src/core/dates.ts";
-import { HttpError, LockError, SchemaError, ValidationBlockedError } from "../src/core/errors.ts";
+import { HttpError, LockError, SchemaError, UsageError, ValidationBlockedError } from "../src/core/errors.ts";
 import { createLogger } from "../src/core/log.ts";
 import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
 import { acquireLock } from "../src/load/locks.ts";
@@ -21,6 +21,8 @@ import type { PartitionOutcome } from "../src/pipeline/run.ts";
 import { enqueueBackfill, type QueueBackfillOptions } from "../src/queue/backfill.ts";
 import { decode, decodeError, encode, encodeError } from "../src/queue/codec.ts";
 import { parseQueueUrl, type QueueTuning } from "../src/queue/connection.ts";
+import { printQueueStatus } from "../src/queue/cli.ts";
+import { startLoader } from "../src/queue/loader.ts";
 import { queueStatus, type QueueStatus } from "../src/queue/status.ts";
 import { getJob } from "../jobs/index.ts";
 import { redisUnavailable, startRedis, type RedisServer } from "./fixtures/redis.ts";
@@ -257,6 +259,10 @@ test("status shows queued, active, retrying, failed and done partitions; BullMQ 
   assert.equal(failed?.dt, failDay);
   assert.equal(failed?.attemptsMade, 1, "a 404 is not retried: straight to the failed set");
   assert.match(failed?.error ?? "", /404/);
+  let printed = "";
+  await printQueueStatus(server.url, "events", "table", { stdout: (x) => void (printed += x), stderr: () => undefined });
+  assert.match(printed, /queued 0 \(waiting 0, retrying 0\), active 0, failed 1, done 3/);
+  assert.match(printed, new RegExp(`events\\s+\\|?\\s*${failDay}\\s+\\|?\\s*failed`), printed);
   assert.equal(final.partitions.find((p) => p.dt === lockedDay)?.attemptsMade, 2, "the locked day succeeded on its second attempt (attempts count the finished ones)");
   const runs = await withWarehouse(shared, "read", (c) => query(c, "select strftime(dt, '%Y-%m-%d'), status from sluice.runs order by all"));
   assert.deepEqual(runs.rows, [
@@ -265,6 +271,41 @@ test("status shows queued, active, retrying, failed and done partitions; BullMQ 
     [slowDay, "succeeded"],
     [DAYS[3], "succeeded"],
   ]);
+});
+
+test("a standalone loader serves a backfill, a second loader is refused, and the backfill takes over when it stops", { skip, timeout: 120_000 }, async (t) => {
+  const defer = cleanups(t);
+  const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
+  const shared = await tempDataDir(t);
+  const days = DAYS.slice(0, 2);
+  const loader = await startLoader({ queueUrl: server.url, dataDir: shared, log, signal: new AbortController().signal, env: {} });
+  defer(() => loader.close());
+  await assert.rejects(startLoader({ queueUrl: server.url, dataDir: shared, log, signal: new AbortController().signal, env: {} }), (e: unknown) => e instanceof UsageError && /another loader is already serving/.test(e.message));
+  spawnWorker(defer, server.url, shared, api.url);
+
+  const notes: string[] = [];
+  const outcomes = await enqueueBackfill(
+    events,
+    days,
+    {
+      queueUrl: server.url,
+      force: false,
+      retryFailed: false,
+      tuning: TUNING,
+      reconcileMs: 500,
+      onNote: (m) => notes.push(m),
+      // The standalone loader goes away after the first partition: the backfill must load the rest itself.
+      onProgress: (p) => void (p.kind === "finish" && p.done === 1 ? loader.close() : undefined),
+    },
+    { dataDir: shared, signal: new AbortController().signal, log, refetch: false, keepRaw: false, env: {} },
+  );
+  assert.deepEqual(outcomes.map((o) => o.status), ["succeeded", "succeeded"]);
+  assert.ok(notes.some((n) => n.startsWith("using the loader already connected")), notes.join(" | "));
+  assert.ok(loader.executed > 0, "the standalone loader did the first loads");
+  const runs = await withWarehouse(shared, "read", (c) => query(c, "select strftime(dt, '%Y-%m-%d'), status from sluice.runs order by all"));
+  assert.deepEqual(runs.rows, days.map((dt) => [dt, "succeeded"]));
+  // The second partition (concurrency 1, started after the first finished) still needed the warehouse.
+  assert.ok(notes.some((n) => n.startsWith("no loader is connected any more")), `the backfill took over the loads: ${notes.join(" | ")}`);
 });
 
 test("a bad queue URL is a usage error, and values and errors cross the queue intact", () => {

@@ -143,7 +143,7 @@ export interface LoadTransaction {
   checks: Array<CheckResult & { dt: string }>;
 }
 
-/** Row counts of a load; exact, from MERGE ... RETURNING merge_action. */
+/** Row counts of a load; exact, counted with joins against the staging table before the MERGE. */
 export interface LoadCounts {
   inserted: number;
   updated: number;
@@ -644,36 +644,39 @@ async function checkStaging(conn: DuckDBConnection, stage: string, spec: TableSp
 async function mergeStaging(conn: DuckDBConnection, stage: string, spec: TableSpec, dt: string): Promise<LoadCounts> {
   const cols = spec.columns.map((c) => c.name);
   const nonKey = cols.filter((c) => !spec.key.includes(c));
+  const target = `main.${ident(spec.name)}`;
   const on = spec.key.map((k) => `t.${ident(k)} = s.${ident(k)}`).join(" AND ");
+  // A matched row is only touched when it really changes: a rerun with the same data writes nothing.
+  let changed = nonKey.length > 0 ? `(${nonKey.map((c) => `t.${ident(c)} IS DISTINCT FROM s.${ident(c)}`).join(" OR ")})` : "false";
+  if (spec.versionColumn !== undefined && nonKey.length > 0) {
+    const v = ident(spec.versionColumn);
+    changed += ` AND (t.${v} IS NULL OR s.${v} >= t.${v})`;
+  }
+  const partition = spec.partitioned ? `t.${ident("dt")} = DATE ${literal(dt)}` : "false";
+
+  // Count what the MERGE will do with two hash joins (far cheaper than MERGE ... RETURNING row by
+  // row), then skip the MERGE when nothing changes and use a plain INSERT for a brand-new partition.
+  const firstKey = ident(spec.key[0] as string);
+  const plan = await conn.runAndReadAll(
+    `SELECT count(*) FILTER (WHERE t.${firstKey} IS NULL), count(*) FILTER (WHERE t.${firstKey} IS NOT NULL AND ${changed}), count(*)
+     FROM ${ident(stage)} s LEFT JOIN ${target} t ON ${on}`,
+  );
+  const [inserted, updated, staged] = (plan.getRows()[0] ?? []).map((v) => Number(v ?? 0));
+  const gone = spec.partitioned
+    ? await conn.runAndReadAll(`SELECT count(*) FROM ${target} t WHERE ${partition} AND NOT EXISTS (SELECT 1 FROM ${ident(stage)} s WHERE ${on})`)
+    : undefined;
+  const counts: LoadCounts = { inserted: inserted ?? 0, updated: updated ?? 0, deleted: Number(gone?.getRows()[0]?.[0] ?? 0) };
+
+  if (counts.inserted + counts.updated + counts.deleted === 0) return counts;
+  if (counts.updated === 0 && counts.deleted === 0 && counts.inserted === staged) {
+    await conn.run(`INSERT INTO ${target} (${cols.map(ident).join(", ")}) SELECT ${cols.map(ident).join(", ")} FROM ${ident(stage)}`);
+    return counts;
+  }
   const clauses: string[] = [];
-  if (nonKey.length > 0) {
-    // Only rows that really change are touched: a rerun with the same data writes nothing.
-    let when = `(${nonKey.map((c) => `t.${ident(c)} IS DISTINCT FROM s.${ident(c)}`).join(" OR ")})`;
-    if (spec.versionColumn !== undefined) {
-      const v = ident(spec.versionColumn);
-      when += ` AND (t.${v} IS NULL OR s.${v} >= t.${v})`;
-    }
-    clauses.push(`WHEN MATCHED AND ${when} THEN UPDATE SET ${nonKey.map((c) => `${ident(c)} = s.${ident(c)}`).join(", ")}`);
-  }
+  if (nonKey.length > 0) clauses.push(`WHEN MATCHED AND ${changed} THEN UPDATE SET ${nonKey.map((c) => `${ident(c)} = s.${ident(c)}`).join(", ")}`);
   clauses.push(`WHEN NOT MATCHED THEN INSERT (${cols.map(ident).join(", ")}) VALUES (${cols.map((c) => `s.${ident(c)}`).join(", ")})`);
-  if (spec.partitioned) clauses.push(`WHEN NOT MATCHED BY SOURCE AND t.${ident("dt")} = DATE ${literal(dt)} THEN DELETE`);
-  const sql = `MERGE INTO main.${ident(spec.name)} AS t USING ${ident(stage)} AS s ON ${on}
-    ${clauses.join("\n    ")}
-    RETURNING CAST(CASE merge_action WHEN 'INSERT' THEN 1 WHEN 'UPDATE' THEN 2 WHEN 'DELETE' THEN 3 ELSE 0 END AS UTINYINT)`;
-  // MERGE's own result is one total; per-action counts come from RETURNING, counted chunk by chunk.
-  const result = await conn.stream(sql);
-  const counts: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
-  for (;;) {
-    const chunk = await result.fetchChunk();
-    if (!chunk || chunk.rowCount === 0) break;
-    const vector = chunk.getColumnVector(0);
-    for (let i = 0; i < chunk.rowCount; i++) {
-      const code = vector.getItem(i);
-      if (code === 1) counts.inserted++;
-      else if (code === 2) counts.updated++;
-      else if (code === 3) counts.deleted++;
-    }
-  }
+  if (spec.partitioned) clauses.push(`WHEN NOT MATCHED BY SOURCE AND ${partition} THEN DELETE`);
+  await conn.run(`MERGE INTO ${target} AS t USING ${ident(stage)} AS s ON ${on}\n    ${clauses.join("\n    ")}`);
   return counts;
 }
 

@@ -5,7 +5,7 @@ import { dayWindow, type PartitionWindow } from "../core/dates.ts";
 import { CancelledError, LockError, SluiceError, ValidationBlockedError, formatError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
-import { extractPartition, readLandedRecords, removeLanding, type ExtractResult } from "../extract/index.ts";
+import { extractPartition, readLandedRecords, removeLanding } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
@@ -192,7 +192,8 @@ class RunState {
 class Context implements JobContext {
   readonly window: PartitionWindow;
   materialized = false;
-  private readonly extracts: Array<{ source: SourceSpec; result: ExtractResult }> = [];
+  /** Where each extract landed its pages (not its frame: frames here would stay alive all run). */
+  private readonly extracts: Array<{ source: SourceSpec; landingDir: string }> = [];
   private jobLock: Lock | undefined;
 
   constructor(
@@ -231,7 +232,7 @@ class Context implements JobContext {
       refetch: this.settings.refetch,
       onPage: (info) => failpoint(`extract.page-${info.page}`),
     });
-    this.extracts.push({ source, result });
+    this.extracts.push({ source, landingDir: result.landingDir });
     this.state.rowsIn += result.records;
     if (result.drift.length > 0) {
       this.log.warn({ stage: "extract", drift: result.drift }, `schema drift: unknown fields ${result.drift.join(", ")}`);
@@ -263,7 +264,7 @@ class Context implements JobContext {
     }
     this.state.quarantine.push(...(await this.quarantineRows(table, outcome.quarantined)));
     const failed = outcome.results.filter((r) => !r.passed);
-    this.log.info({ stage: "validate", table, rows: outcome.valid.height, quarantined: outcome.quarantined.height, failed_checks: failed.map((r) => r.check) }, "validate finished");
+    this.log.info({ stage: "validate", table, rows: outcome.valid.height, quarantined: outcome.quarantined.height, failed_checks: failed.map((r) => r.check), ms: Math.round(performance.now() - t0) }, "validate finished");
     this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, quarantined: outcome.quarantined.height } }, outcome.valid);
     return outcome.valid;
   }
@@ -368,7 +369,7 @@ class Context implements JobContext {
       const pages = quarantined.getColumn("_page").toArray() as number[];
       const rows = quarantined.getColumn("_row").toArray() as number[];
       const refs = pages.map((page, i) => ({ page, row: rows[i] ?? 0 }));
-      const records = await readLandedRecords(extracted.result.landingDir, extracted.source.recordsPath, refs);
+      const records = await readLandedRecords(extracted.landingDir, extracted.source.recordsPath, refs);
       return records.map((record, i) => ({ table, record, reason: reasons[i] ?? "" }));
     }
     const plain = jsonRows(quarantined.drop("_reason"));
