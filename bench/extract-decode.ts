@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { batchesToFrame, columnsFromSchema, decodeRecords } from "../src/extract/arrow.ts";
 import type { RecordBatch } from "apache-arrow";
+import { seededRandom } from "../src/core/random.ts";
 
 const PAGES = Number(process.argv[2] ?? 1000);
 const PER_PAGE = Number(process.argv[3] ?? 1000);
@@ -23,20 +24,9 @@ const schema = z.object({
 const TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"];
 const PAGES_PATHS = ["/", "/pricing", "/docs", "/blog/a-long-article-title", "/cart", "/checkout"];
 
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makePages(): string[] {
-  const r = rng(42);
+  const r = seededRandom(42);
   const base = Date.parse("2026-11-20T00:00:00Z");
   const pages: string[] = [];
   let id = 0;

@@ -6,22 +6,12 @@
 import pl from "nodejs-polars";
 import { pathToFileURL } from "node:url";
 import { collectSessionized, sessionize } from "../transforms/sessions.ts";
+import { seededRandom } from "../src/core/random.ts";
 
-/** Small seeded PRNG (mulberry32) so runs are comparable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One day of events: per user, bursts of activity with ~2 min gaps and occasional long pauses. */
 export function generateEvents(nEvents: number, nUsers: number, seed: number): pl.DataFrame {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const dayStartUs = Date.UTC(2026, 2, 14) * 1000;
   const dayUs = 86_400_000_000;
   const types = ["login", "view_page", "view_page", "view_page", "add_to_cart", "purchase", "logout"];

@@ -11,18 +11,8 @@ import { pathToFileURL } from "node:url";
 import { dayWindow } from "../src/core/dates.ts";
 import { validate } from "../src/validate/index.ts";
 import { eventsSuite } from "../validations/events.ts";
+import { seededRandom } from "../src/core/random.ts";
 
-/** Small seeded PRNG (mulberry32) so runs are comparable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const DIRTY_KINDS = [
   "null_user", "negative_user", "ts_outside", "null_ts", "bad_type", "decode", "null_event_id", "duplicate", "negative_amount", "unknown_user",
@@ -33,7 +23,7 @@ export const DIRTY_KINDS = [
  * `dirtyFraction` of the rows carry one defect each, cycling through DIRTY_KINDS.
  */
 export function synthesizeEvents(rows: number, dt: string, users: number, dirtyFraction: number, seed = 1): pl.DataFrame {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const window = dayWindow(dt);
   // Microseconds as JS numbers: exact below 2^53 (~285 years of µs), and Series take them fast.
   const startUs = window.start.getTime() * 1000;

@@ -16,6 +16,7 @@ import { lakePartitionPath } from "../src/load/lake.ts";
 import type { PartitionOutcome, StepRecord } from "../src/pipeline/run.ts";
 import { eventsCharts, writeRunReport } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
+import { seededRandom } from "../src/core/random.ts";
 
 interface Args {
   out: string;
@@ -78,21 +79,10 @@ async function pipelineOutcome(dataDir: string, dt: string): Promise<PartitionOu
   }
 }
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A hand-built events outcome with realistic numbers, and a matching synthetic lake day for the charts. */
 async function syntheticOutcome(dataDir: string, dt: string): Promise<PartitionOutcome> {
-  const rand = rng(42);
+  const rand = seededRandom(42);
   const types = ["view_page", "view_page", "view_page", "view_page", "add_to_cart", "login", "logout", "purchase"];
   const pages = ["/", "/search", "/product/1842", "/product/77", "/cart", "/checkout", "/account"];
   const nEvents = 19_141;

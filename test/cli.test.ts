@@ -1,37 +1,14 @@
 /** The CLI as scripts use it: real processes, exit codes, one-line usage errors, real data dirs. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { startDemoApi } from "../src/demo-api/index.ts";
-import { tempDataDir } from "./helpers.ts";
+import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const BIN = path.join(ROOT, "bin", "sluice.mjs");
+const sluice = runSluice;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `sluice <args>` as its own process, with a clean SLUICE_* environment plus `env`. */
-function sluice(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, SLUICE_LOG_LEVEL: "warn", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function assertUsageError(result: CliResult, pattern: RegExp): void {
+function assertUsageError(result: SluiceExit, pattern: RegExp): void {
   assert.equal(result.code, 2, `exit code 2 expected; stderr: ${result.stderr}`);
   assert.match(result.stderr, pattern);
   assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace for a usage error");

@@ -4,7 +4,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdir } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,32 +12,11 @@ import pl from "nodejs-polars";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
-import { tempDataDir } from "./helpers.ts";
+import { runSluice, tempDataDir } from "./helpers.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const BIN = path.join(ROOT, "bin", "sluice.mjs");
 const D0 = "2026-11-18";
 const D1 = "2026-11-19";
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sluice(args: string[], env: Record<string, string> = {}): Promise<Exit> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, SLUICE_LOG_LEVEL: "warn", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+const sluice = runSluice;
 
 /** Every row of every data table, without columns that name a run. */
 async function snapshot(dataDir: string): Promise<Record<string, unknown[][]>> {

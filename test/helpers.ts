@@ -5,6 +5,7 @@ import path from "node:path";
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import type { TestContext } from "node:test";
+import { spawn, type ChildProcess } from "node:child_process";
 
 /** A fresh temporary data directory, removed after the test unless SLUICE_KEEP_TEST_DIRS is set. */
 export async function tempDataDir(t: Pick<TestContext, "after">, prefix = "sluice-test-"): Promise<string> {
@@ -48,4 +49,34 @@ function normalize(row: Record<string, unknown> | undefined): Record<string, unk
     out[k] = v instanceof Date ? v.toISOString() : typeof v === "bigint" ? Number(v) : v;
   }
   return out;
+}
+
+/** How a `sluice` child process ended. */
+export interface SluiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+/** Starts `sluice <args>` as its own process with a clean SLUICE_* environment (log level warn) plus `env`. */
+export function startSluice(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<SluiceExit> } {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
+  const child = spawn(process.execPath, [path.join(ROOT, "bin", "sluice.mjs"), ...args], { cwd: ROOT, env: { ...base, SLUICE_LOG_LEVEL: "warn", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<SluiceExit>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** Runs `sluice <args>` to the end (see startSluice). */
+export function runSluice(args: string[], env: Record<string, string> = {}): Promise<SluiceExit> {
+  return startSluice(args, env).done;
 }

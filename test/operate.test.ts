@@ -1,7 +1,6 @@
 /** Operating Sluice from the command line: logs, secrets, preview, reports, metrics, Ctrl-C. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -9,32 +8,10 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
-import { tempDataDir } from "./helpers.ts";
+import { runSluice, startSluice, tempDataDir } from "./helpers.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const BIN = path.join(ROOT, "bin", "sluice.mjs");
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Exit> } {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, ...env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Exit>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-  return { child, done };
-}
-
-const sluice = (args: string[], env: Record<string, string> = {}) => start(args, env).done;
+const start = startSluice;
+const sluice = runSluice;
 
 /** Every file below dir, recursively. */
 async function filesBelow(dir: string): Promise<string[]> {

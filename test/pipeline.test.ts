@@ -18,6 +18,7 @@ import { EVENTS } from "../jobs/tables.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
 import { referencePipeline } from "./fixtures/reference-pipeline.ts";
 import { tempDataDir } from "./helpers.ts";
+import { seededRandom } from "../src/core/random.ts";
 
 const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
 
@@ -35,17 +36,6 @@ async function sessionState(dataDir: string): Promise<{ sessions: string[]; even
   }));
 }
 
-/** A small seeded PRNG, so a failing order can be replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("any order of daily runs, reruns and late-filled gaps converges to sessionizing all events at once", async (t) => {
   for (const seed of [101, 202, 303]) {
@@ -53,7 +43,7 @@ test("any order of daily runs, reruns and late-filled gaps converges to sessioni
     const server = await startContractServer({ days });
     try {
       const dataDir = await tempDataDir(t);
-      const random = prng(seed);
+      const random = seededRandom(seed);
       const order = [...DAYS].sort(() => random() - 0.5);
       // Two reruns at random positions: a rerun must never disturb its neighbours.
       for (let i = 0; i < 2; i++) order.splice(Math.floor(random() * order.length), 0, DAYS[Math.floor(random() * DAYS.length)] as string);

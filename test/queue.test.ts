@@ -308,6 +308,41 @@ test("a standalone loader serves a backfill, a second loader is refused, and the
   assert.ok(notes.some((n) => n.startsWith("no loader is connected any more")), `the backfill took over the loads: ${notes.join(" | ")}`);
 });
 
+test("a worker stopped with SIGTERM mid-partition hands its task back without using an attempt; cancelling a backfill withdraws queued tasks", { skip, timeout: 120_000 }, async (t) => {
+  const defer = cleanups(t);
+  const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
+  // A slow source keeps the partition running long enough to stop its worker in the middle.
+  const proxy = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      await sleep(700);
+      const upstream = await fetch(`${api.url}${req.url ?? "/"}`);
+      res.writeHead(upstream.status, { "content-type": "application/json" }).end(Buffer.from(await upstream.arrayBuffer()));
+    })().catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  defer(() => new Promise<void>((r) => proxy.close(() => r())));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const shared = await tempDataDir(t);
+  const first = spawnWorker(defer, server.url, shared, proxyUrl);
+  const controller = new AbortController();
+  const outcomes = queued(server.url, shared, controller.signal);
+  await waitForStatus(server.url, (s) => s.counts.active === 1, "a running partition");
+  first.child.kill("SIGTERM");
+  const stopped = await first.exited;
+  assert.equal(stopped.code, 0, `the worker stopped cleanly: ${first.stderr()}`);
+  const handedBack = await queueStatus(server.url);
+  assert.equal(handedBack.counts.active, 0);
+  assert.equal(handedBack.counts.waiting, DAYS.length, "the running task is back in the queue with the others");
+  assert.ok(handedBack.partitions.every((p) => p.attemptsMade === 0), "no attempt was used up");
+
+  // Cancel the backfill while no worker runs: every task is withdrawn, none is left behind.
+  controller.abort();
+  const result = await outcomes;
+  assert.deepEqual(result.map((o) => o.status), DAYS.map(() => "cancelled"));
+  assert.match(result[0]?.error ?? "", /not started: the backfill was cancelled/);
+  assert.deepEqual((await queueStatus(server.url)).counts, { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 });
+});
+
 test("a bad queue URL is a usage error, and values and errors cross the queue intact", () => {
   assert.throws(() => parseQueueUrl("http://127.0.0.1:6379"), /must start with redis:\/\//);
   assert.throws(() => parseQueueUrl("not a url"), /is not a URL/);

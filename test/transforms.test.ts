@@ -14,6 +14,7 @@ import {
 } from "../transforms/sessions.ts";
 import { CancelledError, ConfigError, SchemaError } from "../src/core/errors.ts";
 import { referenceSessionize, utcDate, type ReferenceEvent, type ReferenceSession } from "./fixtures/session-reference.ts";
+import { seededRandom } from "../src/core/random.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -177,17 +178,6 @@ const EXPECTED_SESSION_SCHEMA: Array<[string, string]> = [
   ["dt", String(pl.Date)],
 ];
 
-/** mulberry32: a tiny seeded PRNG so the property test is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const T0 = us("2026-03-14T09:00:00.000Z");
 const TIMEOUT_US = BigInt(DEFAULT_SESSION_RULES.timeoutMs) * 1000n;
@@ -655,7 +645,7 @@ describe("sessionize: property test against the reference loop", () => {
   }
 
   test("a few hundred random event sets give exactly the reference sessions and session ids", () => {
-    const rnd = prng(20260314);
+    const rnd = seededRandom(20260314);
     let totalEvents = 0;
     let totalSessions = 0;
     let capSplits = 0;
@@ -691,7 +681,7 @@ describe("sessionize: property test against the reference loop", () => {
   });
 
   test("summarizeSessions of assignSessions' output equals sessionize's sessions on random sets", () => {
-    const rnd = prng(7);
+    const rnd = seededRandom(7);
     for (let iter = 0; iter < 30; iter++) {
       const rules = RULE_SETS[iter % RULE_SETS.length]!;
       const df = frame(randomEvents(rnd, rules));
@@ -708,7 +698,7 @@ describe("sessionize: property test against the reference loop", () => {
   });
 
   test("collectSessionized gives the same frames as collecting sessionize's outputs", async () => {
-    const rnd = prng(99);
+    const rnd = seededRandom(99);
     for (let iter = 0; iter < 10; iter++) {
       const rules = RULE_SETS[iter % RULE_SETS.length]!;
       const df = frame(randomEvents(rnd, rules));

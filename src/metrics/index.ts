@@ -4,11 +4,11 @@
  * pushed to a Pushgateway. Batch jobs are short-lived, so counters count what this command did;
  * dashboards sum them over time with increase()/sum_over_time on the pushed groups.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { SluiceError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/fs.ts";
 import type { PartitionOutcome, StepRecord } from "../pipeline/run.ts";
 import type { CheckResult } from "../validate/types.ts";
 
@@ -193,19 +193,10 @@ export async function writeMetricsTextfile(dataDir: string, job: string, metrics
     if (previous !== undefined) metrics.setLastSuccess(job, previous);
   }
   const text = await metrics.text();
-  // node_exporter only reads *.prom: a dot-prefixed .tmp name is never half-read.
-  const temp = path.join(dir, `.${job}.prom.${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
+  // node_exporter only reads *.prom: the dot-prefixed temp file is never half-read.
   try {
-    const handle = await open(temp, "w");
-    try {
-      await handle.writeFile(text, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
+    await writeFileAtomic(target, text);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
     throw new SluiceError(`could not write metrics file ${target}: ${(error as Error).message}`, { cause: error, context: { job, stage: "metrics" } });
   }
   return target;

@@ -4,13 +4,13 @@
  * from the network: CSS, data and Chart.js's UMD build are inlined, so the page works from a mail
  * attachment or an air-gapped file share.
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import pl from "nodejs-polars";
 import { SluiceError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/fs.ts";
 import { lakePartitionPath } from "../load/lake.ts";
 import type { PartitionOutcome, StepRecord } from "../pipeline/run.ts";
 import type { CheckResult } from "../validate/types.ts";
@@ -54,18 +54,9 @@ export async function writeRunReport(outcome: PartitionOutcome, options: RunRepo
   await mkdir(dir, { recursive: true });
   const html = renderRunReport(outcome, options.charts ?? [], options.now ?? new Date());
   // Dot-prefixed temp: latestReport and a browser refreshing the page never see half a file.
-  const temp = path.join(dir, `.${outcome.dt}.html.${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
   try {
-    const handle = await open(temp, "w");
-    try {
-      await handle.writeFile(html, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
+    await writeFileAtomic(target, html);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
     throw new SluiceError(`could not write report ${target}: ${(error as Error).message}`, { cause: error, context: { job: outcome.job, partition: outcome.dt, stage: "report" } });
   }
   return target;
