@@ -101,9 +101,11 @@ export async function enqueueBackfill(job: JobDefinition, days: readonly string[
       if (done === todo.length) allDone();
     };
     const failedOutcome = (dt: string, bullJob: Job | undefined, reason: string): PartitionOutcome => {
+      // The worker's own failure carries the run's outcome; BullMQ's (stalled too often) does not,
+      // and then an earlier attempt's outcome would tell the wrong story.
       const progress = bullJob?.progress as Partial<TaskProgress> | undefined;
-      if (progress && typeof progress === "object" && progress.outcome) return decode(progress.outcome) as PartitionOutcome;
-      return blank(job.name, dt, "failed", reason);
+      const last = progress && typeof progress === "object" && progress.outcome ? (decode(progress.outcome) as PartitionOutcome) : undefined;
+      return last && last.error === reason ? last : blank(job.name, dt, "failed", reason);
     };
     /** Reads a task's state from Redis and reports it if finished (also covers events we missed). */
     const reconcile = async (id: string): Promise<void> => {
