@@ -100,6 +100,8 @@ test("a backfill through a flaky, token-protected independent server loads exact
     query(conn, `select count(*) from (select record as s from sluice.quarantine union all select coalesce(error, '') from sluice.runs union all select sample from sluice.checks) where s like '%${TOKEN}%'`),
   );
   assert.equal(Number(leaked.rows[0]?.[0]), 0, "the token leaked into the warehouse");
+  const runs = await withWarehouse(dataDir, "read", (conn) => query(conn, "select count(*), count(*) filter (where finished_at > started_at) from sluice.runs where status = 'succeeded'"));
+  assert.deepEqual(runs.rows[0]?.map(Number), [DAYS.length + 1, DAYS.length + 1], "every succeeded run has a start before its finish");
 });
 
 test("days run in a shuffled order with reruns converge to the sessions of all days computed at once", async (t) => {

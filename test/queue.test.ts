@@ -33,7 +33,7 @@ const WORKER_MAIN = path.join(ROOT, "src", "queue", "worker-main.ts");
 const DAYS = dayRange("2026-11-10", "2026-11-13");
 const EVENTS_PER_DAY = 2000;
 /** Short claims and stall checks, so a killed worker's task comes back within seconds. */
-const TUNING: Partial<QueueTuning> = { lockDurationMs: 3_000, stalledIntervalMs: 1_000, backoffMs: 200, attempts: 3 };
+const TUNING: Partial<QueueTuning> = { lockDurationMs: 5_000, stalledIntervalMs: 1_000, backoffMs: 200, attempts: 3 };
 const skip = redisUnavailable();
 const log = createLogger({ level: "silent", pretty: false });
 const events = getJob("events");

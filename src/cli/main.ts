@@ -7,13 +7,15 @@ import { SluiceError, UsageError, formatError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { startDemoApi, type DemoApi } from "../demo-api/index.ts";
 import { query, readPartitionStatus, warehousePath, withWarehouse } from "../load/warehouse.ts";
-import { runBackfill } from "../pipeline/backfill.ts";
+import { runBackfill, type BackfillProgress } from "../pipeline/backfill.ts";
 import { runPartition, type PartitionOutcome, type RunSettings } from "../pipeline/run.ts";
 import { getJob, JOBS } from "../../jobs/index.ts";
 import { formatOutcomes, formatRows, printPreview } from "./format.ts";
 import { RunObserver } from "./observe.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { latestReport } from "../report/index.ts";
+import { enqueueBackfill } from "../queue/backfill.ts";
+import { printQueueStatus, queueOption, queueUrlOf, registerQueueCommands } from "../queue/cli.ts";
 
 interface CommonFlags {
   dataDir?: string;
@@ -77,13 +79,16 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
     .addOption(logLevel())
     .option("--refetch", "ignore landed raw pages and fetch again")
     .option("--keep-raw", "keep landed raw pages after successful runs")
-    .action(async (jobName: string, flags: CommonFlags & { from: string; to: string; concurrency: string; force?: boolean; retryFailed?: boolean; refetch?: boolean; keepRaw?: boolean }) => {
+    .addOption(queueOption())
+    .action(async (jobName: string, flags: CommonFlags & { from: string; to: string; concurrency: string; force?: boolean; retryFailed?: boolean; refetch?: boolean; keepRaw?: boolean; queue?: string }) => {
       const job = getJob(jobName);
       const days = dayRange(parseDay(flags.from, "from"), parseDay(flags.to, "to"));
       const concurrency = Number(flags.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
         throw new UsageError(`--concurrency "${flags.concurrency}" must be a whole number from 1 to 64`);
       }
+      // With a queue, workers run the partitions (their own --concurrency) and this process is the loader.
+      const queueUrl = queueUrlOf(flags.queue, process.env);
       const resolved = resolveSettings({ flags, env: process.env });
       // A live bar and info log lines fight over the terminal: on a TTY, log warnings only unless asked.
       const quietTty = Boolean(process.stderr.isTTY) && flags.logLevel === undefined && process.env["SLUICE_LOG_LEVEL"] === undefined;
@@ -93,24 +98,20 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
         let progress: Progress | undefined;
         const pending: Array<Promise<unknown>> = [];
         try {
-          const outcomes = await runBackfill(
-            job,
-            days,
-            {
-              concurrency,
-              force: Boolean(flags.force),
-              retryFailed: Boolean(flags.retryFailed),
-              onProgress: (p) => {
-                progress ??= createProgress({ total: p.total, job: job.name, tty: Boolean(process.stderr.isTTY), write: io.stderr });
-                if (p.kind === "start") progress.start(p.dt);
-                if (p.kind === "finish" && p.outcome) {
-                  progress.finish(p.outcome);
-                  pending.push(observer.partition(p.outcome));
-                }
-              },
-            },
-            { ...run, preview: false, onWait: (m) => (progress ? progress.log(m) : io.stderr(`${m}\n`)) },
-          );
+          const onProgress = (p: BackfillProgress): void => {
+            progress ??= createProgress({ total: p.total, job: job.name, tty: Boolean(process.stderr.isTTY), write: io.stderr });
+            if (p.kind === "start") progress.start(p.dt);
+            if (p.kind === "finish" && p.outcome) {
+              progress.finish(p.outcome);
+              pending.push(observer.partition(p.outcome));
+            }
+          };
+          const say = (m: string): void => (progress ? progress.log(m) : io.stderr(`${m}\n`));
+          const force = Boolean(flags.force);
+          const retryFailed = Boolean(flags.retryFailed);
+          const outcomes = queueUrl
+            ? await enqueueBackfill(job, days, { queueUrl, force, retryFailed, onProgress, onNote: say }, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, env: process.env })
+            : await runBackfill(job, days, { concurrency, force, retryFailed, onProgress }, { ...run, preview: false, onWait: say });
           await Promise.all(pending);
           progress?.stop();
           progress = undefined;
@@ -120,7 +121,7 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
         } finally {
           progress?.stop();
         }
-      });
+      }, { demoApi: queueUrl === undefined });
     });
 
   program
@@ -151,8 +152,15 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
     .argument("[job]", "only this job")
     .addOption(dataDir())
     .addOption(new Option("--format <format>", "output format").choices(["table", "csv", "json"]).default("table"))
-    .action(async (jobName: string | undefined, flags: { dataDir?: string; format: "table" | "csv" | "json" }) => {
+    .addOption(queueOption())
+    .action(async (jobName: string | undefined, flags: { dataDir?: string; format: "table" | "csv" | "json"; queue?: string }) => {
       if (jobName !== undefined) getJob(jobName);
+      // --queue (or SLUICE_QUEUE_URL): the partition tasks in Redis by state instead of sluice.runs.
+      const queueUrl = queueUrlOf(flags.queue, process.env);
+      if (queueUrl !== undefined) {
+        await printQueueStatus(queueUrl, jobName, flags.format, io);
+        return;
+      }
       const settings = resolveSettings({ flags, env: process.env });
       if (!existsSync(warehousePath(settings.dataDir))) {
         io.stdout(`no runs yet in ${settings.dataDir}\n`);
@@ -203,11 +211,17 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
       });
     });
 
+  registerQueueCommands(program, io);
   return program;
 }
 
 /** Sets up logging, cancellation on SIGINT/SIGTERM, and the in-process demo API when no URL is given. */
-async function withRunEnvironment(settings: Settings, io: { stderr: (s: string) => void }, fn: (run: Omit<RunSettings, "preview">) => Promise<void>): Promise<void> {
+async function withRunEnvironment(
+  settings: Settings,
+  io: { stderr: (s: string) => void },
+  fn: (run: Omit<RunSettings, "preview">) => Promise<void>,
+  options: { demoApi: boolean } = { demoApi: true },
+): Promise<void> {
   const log: Logger = createLogger({ level: settings.logLevel, secrets: settings.apiToken ? [settings.apiToken] : [] });
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -220,14 +234,14 @@ async function withRunEnvironment(settings: Settings, io: { stderr: (s: string) 
   let demo: DemoApi | undefined;
   try {
     let apiUrl = settings.apiUrl;
-    if (apiUrl === undefined) {
+    if (apiUrl === undefined && options.demoApi) {
       demo = await startDemoApi(settings.apiToken ? { token: settings.apiToken } : {});
       apiUrl = demo.url;
       io.stderr(`no --api-url or SLUICE_API_URL given: using the built-in demo API at ${apiUrl}\n`);
     }
     await fn({
       dataDir: settings.dataDir,
-      apiUrl,
+      apiUrl: apiUrl ?? "",
       signal: controller.signal,
       log,
       env: process.env,

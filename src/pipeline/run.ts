@@ -74,7 +74,7 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
   const started = Date.now();
   const runId = `${job.name}-${dt}-${randomUUID().slice(0, 8)}`;
   const log = settings.log.child({ run_id: runId, job: job.name, dt });
-  const state = new RunState(job, dt, runId);
+  const state = new RunState(job, dt, runId, started);
   let partitionLock: Lock | undefined;
   let runRecorded = false;
   const warehouse = settings.warehouse ?? localWarehouse(settings.dataDir, { signal: settings.signal, log, ...(settings.onWait ? { onWait: settings.onWait } : {}) });
@@ -89,7 +89,7 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
       throw error;
     });
     if (!settings.preview) {
-      await warehouse.begin(state.runRecord("running", started, null), job.tables);
+      await warehouse.begin(state.runRecord("running", null), job.tables);
       runRecorded = true;
     }
     log.info({ stage: "run" }, `run started`);
@@ -115,7 +115,7 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
     log.error({ stage: "run", err: message }, `run ${status}`);
     if (runRecorded) {
       // Record the failure (and the checks that explain a block); never let this hide the real error.
-      const run = state.runRecord(cancelled ? "cancelled" : "failed", started, message);
+      const run = state.runRecord(cancelled ? "cancelled" : "failed", message);
       const checks = error instanceof ValidationBlockedError ? state.checks : [];
       await warehouse
         .fail({ run, loads: [], quarantine: { rows: [], dts: [] }, checks })
@@ -142,15 +142,16 @@ class RunState {
     readonly job: JobDefinition,
     readonly dt: string,
     readonly runId: string,
+    readonly started: number,
   ) {}
 
-  runRecord(status: RunRecord["status"], started: number, error: string | null): RunRecord {
+  runRecord(status: RunRecord["status"], error: string | null): RunRecord {
     return {
       runId: this.runId,
       job: this.job.name,
       dt: this.dt,
       status,
-      startedAt: new Date(started),
+      startedAt: new Date(this.started),
       finishedAt: status === "running" ? null : new Date(),
       rowsIn: this.rowsIn,
       rowsLoaded: this.rowsLoaded,
@@ -330,7 +331,7 @@ class Context implements JobContext {
       this.throwIfAborted();
       const t1 = performance.now();
       const counts = await this.warehouse.commit({
-        run: this.state.runRecord("succeeded", Date.now(), null),
+        run: this.state.runRecord("succeeded", null),
         loads,
         quarantine: { rows: this.state.quarantine, dts: [this.dt] },
         checks: this.state.checks,

@@ -29,7 +29,7 @@ export interface QueuedPartition {
 
 export interface QueueStatus {
   counts: Record<QueueState, number>;
-  /** Tasks per state, newest first, at most `limit` per state. */
+  /** Tasks by state, then job and day; at most the `limit` newest per state. */
   partitions: QueuedPartition[];
   /** Connected workers and loaders, as "host:pid". */
   workers: string[];
@@ -78,10 +78,12 @@ export async function queueStatus(queueUrl: string, options: { job?: string; lim
         });
       }
     }
+    const order = (p: QueuedPartition): number => QUEUE_STATES.indexOf(p.state);
+    partitions.sort((a, b) => order(a) - order(b) || a.job.localeCompare(b.job) || a.dt.localeCompare(b.dt) || a.enqueuedAt.localeCompare(b.enqueuedAt));
     const names = (await queue.getWorkers()).map((w) => w["rawname"] ?? "");
     const loaderNames = (await warehouse.getWorkers()).map((w) => w["rawname"] ?? "");
     const after = (n: string, marker: string): string | undefined => (n.includes(marker) ? n.slice(n.indexOf(marker) + marker.length) : undefined);
-    const [backlog] = await Promise.all([warehouse.getWaitingCount()]);
+    const backlog = await warehouse.getWaitingCount();
     return {
       counts,
       partitions,
