@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import { LockError, SchemaError } from "../src/core/errors.ts";
 import { lakePartitionExists, lakePartitionPath, listLakePartitions, readLakePartitions, writeLakePartition } from "../src/load/lake.ts";
-import { acquireLock, isLockHeld, lockPath } from "../src/load/locks.ts";
+import { LEASE_MS, acquireLock, isLockHeld, lockPath } from "../src/load/locks.ts";
 import type { TableSpec, RunRecord } from "../src/load/types.ts";
 import {
   ensureWarehouse,
@@ -610,6 +610,36 @@ describe("warehouse sessions", () => {
 // Locks
 
 describe("locks", () => {
+  test("a lock of another host is held while its lease is renewed, and taken over once the lease ran out", async (t) => {
+    const dataDir = await tempDataDir(t);
+    const file = lockPath(dataDir, "job-events");
+    await acquireLock(dataDir, "job-events", { wait: false, owner: { runId: "probe" } }).then((l) => l.release());
+    const foreign = JSON.stringify({ runId: "run-on-b", pid: process.pid, host: "worker-b.example", since: new Date().toISOString() }) + "\n";
+    await writeFile(file, foreign);
+    // Renewed a moment ago: the holder on host b is alive as far as we can tell.
+    await assert.rejects(acquireLock(dataDir, "job-events", { wait: false, owner: { runId: "mine" } }), (e: unknown) => e instanceof LockError && /worker-b\.example/.test((e as Error).message) && /lease/.test((e as LockError).hint ?? ""));
+    assert.equal((await isLockHeld(dataDir, "job-events")).held, true);
+    // Not renewed for longer than the lease: host b's holder is gone.
+    const old = new Date(Date.now() - LEASE_MS - 5_000);
+    await utimes(file, old, old);
+    assert.equal((await isLockHeld(dataDir, "job-events")).held, false);
+    const lock = await acquireLock(dataDir, "job-events", { wait: false, owner: { runId: "mine" } });
+    assert.match(await readFile(file, "utf8"), /"runId":"mine"/);
+    await lock.release();
+  });
+
+  test("a holder renews its lease while it holds the lock, and stops when it releases", async (t) => {
+    const dataDir = await tempDataDir(t);
+    const lock = await acquireLock(dataDir, "job-users", { wait: false, owner: { runId: "holder" }, heartbeatMs: 50 });
+    const file = lockPath(dataDir, "job-users");
+    const old = new Date(Date.now() - LEASE_MS - 5_000);
+    await utimes(file, old, old);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(Date.now() - (await stat(file)).mtimeMs < 1_000, "the heartbeat moved the mtime forward");
+    await lock.release();
+    await assert.rejects(stat(file), "released");
+  });
+
   test("a lock is exclusive: a second taker fails at once naming the holder, and can take it after release", async (t) => {
     const dataDir = await tempDataDir(t);
     const lock = await acquireLock(dataDir, "job-events-2026-11-20", { wait: false, owner: { runId: "run-a" } });

@@ -3,11 +3,11 @@
  *
  * A lock file is created atomically with its full content (written to a temp file, then link(2)ed
  * to the lock path, which fails with EEXIST like O_EXCL), so nobody ever reads a half-written lock.
- * Content: {runId, pid, host, since}. A lock whose pid is gone on this host is stale (the holder
+ * Content: {runId, pid, host, since}; the holder renews the file's mtime (a lease). A lock whose pid is gone on this host, or whose lease ran out on another host, is stale (the holder
  * was killed) and is taken over; see takeOverStale for why two takers cannot both win.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -29,6 +29,10 @@ interface LockContent {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const POLL_MS = 100;
+/** A holder refreshes its lock file's mtime this often (its lease)... */
+const HEARTBEAT_MS = 10_000;
+/** ...and a lock of another host not refreshed for this long belongs to a dead holder. */
+export const LEASE_MS = 60_000;
 /** A takeover claim older than this belongs to a taker that died mid-takeover. */
 const CLAIM_STUCK_MS = 10_000;
 
@@ -36,7 +40,7 @@ const CLAIM_STUCK_MS = 10_000;
 export async function acquireLock(
   dataDir: string,
   name: string,
-  options: { wait: boolean; timeoutMs?: number; signal?: AbortSignal; owner: { runId: string } },
+  options: { wait: boolean; timeoutMs?: number; signal?: AbortSignal; owner: { runId: string }; heartbeatMs?: number },
 ): Promise<Lock> {
   const file = lockPath(dataDir, name);
   await mkdir(path.dirname(file), { recursive: true });
@@ -45,7 +49,7 @@ export async function acquireLock(
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   for (;;) {
     throwIfAborted(options.signal, name);
-    if (await tryCreate(file, raw)) return new FileLock(file, raw);
+    if (await tryCreate(file, raw)) return new FileLock(file, raw, options.heartbeatMs ?? HEARTBEAT_MS);
     const current = await readLock(file);
     if (current === "missing") continue; // released between our attempt and the read: try again
     if (isStale(current)) {
@@ -58,7 +62,7 @@ export async function acquireLock(
       throw new LockError(`lock ${name} is held by ${who}`, {
         retryable: true,
         hint: holder && holder.host !== hostname()
-          ? `the holder runs on another host; if it is gone, remove ${file}`
+          ? `the holder runs on another host and renews its lease every ${HEARTBEAT_MS / 1000} s; if it died, the lock is taken over ${LEASE_MS / 1000} s after its last renewal`
           : `wait for it to finish; if pid ${holder?.pid ?? "?"} is not a sluice process, remove ${file}`,
       });
     }
@@ -81,14 +85,26 @@ export function lockPath(dataDir: string, name: string): string {
 
 class FileLock implements Lock {
   private released = false;
+  private readonly heartbeat: NodeJS.Timeout;
   constructor(
     private readonly file: string,
     private readonly raw: string,
-  ) {}
+    heartbeatMs: number,
+  ) {
+    // The lease: other hosts cannot see whether our pid lives, but they can see the mtime move.
+    this.heartbeat = setInterval(() => void this.renew(), heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const text = await readFile(this.file, "utf8").catch(() => undefined);
+    if (text === this.raw && !this.released) await utimes(this.file, new Date(), new Date()).catch(() => undefined);
+  }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    clearInterval(this.heartbeat);
     // Only remove our own incarnation: if it was taken over (we looked dead), it is not ours anymore.
     const text = await readFile(this.file, "utf8").catch(() => undefined);
     if (text === this.raw) await unlink(this.file).catch(() => undefined);
@@ -110,17 +126,19 @@ async function tryCreate(file: string, raw: string): Promise<boolean> {
   }
 }
 
-type ReadLock = "missing" | { raw: string; content: LockContent | undefined };
+type ReadLock = "missing" | { raw: string; content: LockContent | undefined; mtimeMs: number };
 
 async function readLock(file: string): Promise<ReadLock> {
   let raw: string;
+  let mtimeMs: number;
   try {
     raw = await readFile(file, "utf8");
+    mtimeMs = (await stat(file)).mtimeMs;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
     throw error;
   }
-  return { raw, content: parseLock(raw) };
+  return { raw, content: parseLock(raw), mtimeMs };
 }
 
 function parseLock(raw: string): LockContent | undefined {
@@ -136,12 +154,14 @@ function parseLock(raw: string): LockContent | undefined {
 }
 
 /**
- * Stale: the holder's pid is gone on this host. Lock files are created whole, so unreadable content
- * is damage (disk full, manual edit), also taken over. Another host's lock is never judged stale.
+ * Stale: the holder's pid is gone on this host, or, for a holder on another host (a shared data
+ * dir), its lease ran out: the file's mtime was not renewed for LEASE_MS. Lock files are created
+ * whole, so unreadable content is damage (disk full, manual edit), also taken over.
  */
-function isStale(lock: { content: LockContent | undefined }): boolean {
+function isStale(lock: { content: LockContent | undefined; mtimeMs: number }): boolean {
   if (!lock.content) return true;
-  return lock.content.host === hostname() && lock.content.pid !== process.pid && !isProcessAlive(lock.content.pid);
+  if (lock.content.host !== hostname()) return Date.now() - lock.mtimeMs > LEASE_MS;
+  return lock.content.pid !== process.pid && !isProcessAlive(lock.content.pid);
 }
 
 /**
