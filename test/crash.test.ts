@@ -69,7 +69,13 @@ test("a run killed at any stage leaves nothing partial, and the next run heals i
     const runs = await withWarehouse(dataDir, "read", (c) => query(c, `select status from sluice.runs where dt = '${D1}'`));
     assert.deepEqual(runs.rows.map((r) => r[0]), point === "warehouse.committed" ? ["succeeded"] : ["running"], `${point}: runs before healing`);
 
+    const eventRequests = () => api.requests().filter((r) => r.path === "/v1/events").length;
+    const requestsBefore = eventRequests();
     const healed = await sluice(args(dataDir, D1));
+    if (point !== "extract.page-2") {
+      // The killed run had landed every page: the rerun resumes from them without a request.
+      assert.equal(eventRequests(), requestsBefore, `${point}: the rerun refetched landed pages`);
+    }
     assert.equal(healed.code, 0, `${point}: rerun failed: ${healed.stderr}`);
     await assertLakeWhole(dataDir);
     assert.deepEqual(await snapshot(dataDir), expected, `${point}: the rerun equals a clean run`);

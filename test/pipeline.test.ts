@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { silentLogger } from "../src/core/log.ts";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
@@ -116,6 +117,30 @@ test("after a backfill, sluice.checks holds results for every table and partitio
     query(conn, "select count(*) from sluice.checks where table_name = 'events' and not passed and check_name = 'event_type: not_null'"),
   );
   assert.equal(Number(failedDirty.rows[0]?.[0]), 3, "the missing event_type of each day failed its check");
+  // Unknown fields in the records are schema drift: reported once per run, as a warning, not fatal.
+  const drift = await withWarehouse(dataDir, "read", (conn) =>
+    query(conn, "select dt::varchar, passed, severity, columns from sluice.checks where check_name = 'schema drift: no unknown fields' and table_name = 'events' order by dt"),
+  );
+  assert.equal(drift.rows.length, 3, "one drift row per run");
+  for (const row of drift.rows) {
+    assert.equal(row[1], false);
+    assert.equal(row[2], "warn");
+    assert.match(String(row[3]), /^properties\./, "names the unknown field's path");
+  }
+});
+
+test("landed raw pages are removed after a successful run, and kept with keepRaw", async (t) => {
+  const days = makeEventDays(6, [DAYS[0] as string], 80);
+  const server = await startContractServer({ days, pageSize: 20 });
+  t.after(() => server.close());
+  for (const keepRaw of [false, true]) {
+    const dataDir = await tempDataDir(t);
+    const outcome = await runPartition(getJob("events"), DAYS[0] as string, { ...settingsFor(dataDir, server.url), keepRaw });
+    assert.equal(outcome.status, "succeeded");
+    const landing = path.join(dataDir, "raw", "events", `dt=${DAYS[0]}`);
+    assert.equal(existsSync(landing), keepRaw, `landing dir with keepRaw=${keepRaw}`);
+    if (keepRaw) assert.ok((await readdir(landing)).filter((f) => f.startsWith("page-")).length >= 4, "every page was landed");
+  }
 });
 
 test("a blocking check fails the run, names the check and values, and leaves the lake and warehouse untouched", async (t) => {

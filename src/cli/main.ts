@@ -14,7 +14,6 @@ import { formatOutcomes, formatRows, printPreview } from "./format.ts";
 import { RunObserver } from "./observe.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { latestReport } from "../report/index.ts";
-import { enqueueBackfill } from "../queue/backfill.ts";
 import { printQueueStatus, queueOption, queueUrlOf, registerQueueCommands } from "../queue/cli.ts";
 
 interface CommonFlags {
@@ -110,7 +109,7 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
           const force = Boolean(flags.force);
           const retryFailed = Boolean(flags.retryFailed);
           const outcomes = queueUrl
-            ? await enqueueBackfill(job, days, { queueUrl, force, retryFailed, onProgress, onNote: say }, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, env: process.env })
+            ? await (await import("../queue/backfill.ts")).enqueueBackfill(job, days, { queueUrl, force, retryFailed, onProgress, onNote: say }, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, env: process.env })
             : await runBackfill(job, days, { concurrency, force, retryFailed, onProgress }, { ...run, preview: false, onWait: say });
           await Promise.all(pending);
           progress?.stop();

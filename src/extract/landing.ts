@@ -134,15 +134,123 @@ export async function readLandedRecords(landingDir: string, recordsPath: string,
     } catch (cause) {
       throw new SluiceError(`landed page ${page} is missing (${file})`, { cause, hint: "re-extract the partition (--refetch)" });
     }
-    const parsed = recordsOf(body, recordsPath);
-    if (!parsed) throw new SluiceError(`landed page ${file} holds no records array at "${recordsPath}"`);
+    // A few records of a page are wanted: slice their exact text out with a scanner (no objects
+    // built), and fall back to a full parse only when the scanner cannot follow the body.
+    const text = body.toString("utf8").replace(/^\uFEFF/, "");
+    const spans = recordSpans(text, recordsPath.split("."));
+    const parsed = spans ? null : recordsOf(text, recordsPath);
+    if (!spans && !parsed) throw new SluiceError(`landed page ${file} holds no records array at "${recordsPath}"`);
+    const count = spans ? spans.length : (parsed?.records.length ?? 0);
     for (const i of indexes) {
       const row = refs[i]!.row;
-      if (row < 0 || row >= parsed.records.length) throw new SluiceError(`landed page ${page} has no row ${row} (it has ${parsed.records.length})`);
-      out[i] = JSON.stringify(parsed.records[row]);
+      if (row < 0 || row >= count) throw new SluiceError(`landed page ${page} has no row ${row} (it has ${count})`);
+      const span = spans?.[row];
+      out[i] = span ? text.slice(span[0], span[1]) : JSON.stringify(parsed?.records[row]);
     }
   }
   return out;
+}
+
+/**
+ * Start and end offsets of each element of the array at `path` in a JSON text, found by scanning
+ * (strings and nesting aware) instead of parsing; null when the text is not shaped as expected.
+ */
+export function recordSpans(text: string, path: readonly string[]): Array<[number, number]> | null {
+  try {
+    let i = skipWs(text, 0);
+    for (const key of path) {
+      i = valueOfKey(text, i, key);
+      if (i < 0) return null;
+    }
+    if (text.charCodeAt(i) !== 0x5b /* [ */) return null;
+    const spans: Array<[number, number]> = [];
+    i = skipWs(text, i + 1);
+    if (text.charCodeAt(i) === 0x5d /* ] */) return spans;
+    for (;;) {
+      const start = i;
+      i = skipValue(text, i);
+      if (i < 0) return null;
+      spans.push([start, i]);
+      i = skipWs(text, i);
+      const c = text.charCodeAt(i);
+      if (c === 0x5d) return spans;
+      if (c !== 0x2c /* , */) return null;
+      i = skipWs(text, i + 1);
+    }
+  } catch {
+    return null;
+  }
+}
+
+function skipWs(text: string, i: number): number {
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}
+
+/** Index just past the string starting at i (a quote), or -1. */
+function skipString(text: string, i: number): number {
+  for (i++; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c /* \ */) i++;
+    else if (c === 0x22 /* " */) return i + 1;
+  }
+  return -1;
+}
+
+/** Index just past the JSON value starting at i, or -1. */
+function skipValue(text: string, i: number): number {
+  const first = text.charCodeAt(i);
+  if (first === 0x22) return skipString(text, i);
+  if (first !== 0x7b && first !== 0x5b) {
+    // number, true, false, null: up to the next delimiter
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x2c || c === 0x5d || c === 0x7d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) break;
+      i++;
+    }
+    return i;
+  }
+  let depth = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i = skipString(text, i);
+      if (i < 0) return -1;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** In the object starting at i, the index of the value of `key`, or -1. */
+function valueOfKey(text: string, i: number, key: string): number {
+  if (text.charCodeAt(i) !== 0x7b /* { */) return -1;
+  i = skipWs(text, i + 1);
+  while (text.charCodeAt(i) === 0x22) {
+    const end = skipString(text, i);
+    if (end < 0) return -1;
+    const raw = text.slice(i + 1, end - 1);
+    const name = raw.includes("\\") ? (JSON.parse(text.slice(i, end)) as string) : raw;
+    i = skipWs(text, end);
+    if (text.charCodeAt(i) !== 0x3a /* : */) return -1;
+    i = skipWs(text, i + 1);
+    if (name === key) return i;
+    i = skipValue(text, i);
+    if (i < 0) return -1;
+    i = skipWs(text, i);
+    if (text.charCodeAt(i) !== 0x2c) return -1;
+    i = skipWs(text, i + 1);
+  }
+  return -1;
 }
 
 /** Makes sure the landing directory exists. */

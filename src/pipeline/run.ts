@@ -4,6 +4,7 @@ import pl from "nodejs-polars";
 import { dayWindow, type PartitionWindow } from "../core/dates.ts";
 import { CancelledError, LockError, SluiceError, ValidationBlockedError, formatError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoints.ts";
+import { reclaimMemory } from "../core/memory.ts";
 import type { Logger } from "../core/log.ts";
 import { extractPartition, readLandedRecords, removeLanding } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
@@ -235,6 +236,19 @@ class Context implements JobContext {
     });
     this.extracts.push({ source, landingDir: result.landingDir });
     this.state.rowsIn += result.records;
+    // Schema drift is reported, not fatal: a warn-level row in sluice.checks (and so in the summary,
+    // the report and pipeline_check_failures_total), once per run.
+    this.state.checks.push({
+      check: "schema drift: no unknown fields",
+      table: source.name,
+      columns: result.drift,
+      severity: "warn",
+      action: "quarantine",
+      passed: result.drift.length === 0,
+      failingRows: 0,
+      sample: result.drift.slice(0, 20).map((field) => ({ key: {}, value: field })),
+      dt: this.dt,
+    });
     if (result.drift.length > 0) {
       this.log.warn({ stage: "extract", drift: result.drift }, `schema drift: unknown fields ${result.drift.join(", ")}`);
     }
@@ -252,6 +266,7 @@ class Context implements JobContext {
   }
 
   async validate(table: string, frame: pl.DataFrame, suite: Suite, options: ValidateOptions = {}): Promise<pl.DataFrame> {
+    reclaimMemory();
     const t0 = performance.now();
     const foreignKeys = await this.readForeignKeys(options);
     const outcome = validate(frame, suite, foreignKeys ? { window: this.window, foreignKeys } : { window: this.window });
@@ -271,6 +286,7 @@ class Context implements JobContext {
   }
 
   async transform<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    reclaimMemory();
     const t0 = performance.now();
     const out = await fn();
     failpoint("transform");
@@ -327,6 +343,9 @@ class Context implements JobContext {
         }
       }
       failpoint("lake.written");
+      // The frames are in the lake now: let them go before DuckDB takes its share of memory.
+      for (const out of outputs) out.partitions.clear();
+      reclaimMemory();
       const lakeMs = performance.now() - t0;
       this.throwIfAborted();
       const t1 = performance.now();

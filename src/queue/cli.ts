@@ -8,9 +8,6 @@ import { UsageError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { formatRows } from "../cli/format.ts";
 import { parseQueueUrl } from "./connection.ts";
-import { runLoader } from "./loader.ts";
-import { queueStatus } from "./status.ts";
-import { runWorker } from "./worker.ts";
 
 /** The default queue when neither --queue nor SLUICE_QUEUE_URL is given (worker and loader only). */
 export const DEFAULT_QUEUE_URL = "redis://127.0.0.1:6379";
@@ -51,7 +48,7 @@ export function registerQueueCommands(program: Command, io: Io): void {
       const settings = resolveSettings({ flags, env: process.env });
       const log = createLogger({ level: settings.logLevel, secrets: settings.apiToken ? [settings.apiToken] : [] });
       await untilSignal(io, log, "stopping: running partitions are cancelled and go back to the queue", (signal) =>
-        runWorker({ queueUrl, concurrency, dataDir: settings.dataDir, ...(settings.apiUrl ? { apiUrl: settings.apiUrl } : {}), log, signal, env: process.env }),
+        import("./worker.ts").then(({ runWorker }) => runWorker({ queueUrl, concurrency, dataDir: settings.dataDir, ...(settings.apiUrl ? { apiUrl: settings.apiUrl } : {}), log, signal, env: process.env })),
       );
     });
 
@@ -65,12 +62,14 @@ export function registerQueueCommands(program: Command, io: Io): void {
       const queueUrl = queueUrlOf(flags.queue, process.env) ?? DEFAULT_QUEUE_URL;
       const settings = resolveSettings({ flags, env: process.env });
       const log = createLogger({ level: settings.logLevel });
-      await untilSignal(io, log, "stopping after the warehouse operation in progress", (signal) => runLoader({ queueUrl, dataDir: settings.dataDir, log, signal, env: process.env }));
+      await untilSignal(io, log, "stopping after the warehouse operation in progress", async (signal) => (await import("./loader.ts")).runLoader({ queueUrl, dataDir: settings.dataDir, log, signal, env: process.env }));
     });
 }
 
 /** Prints `sluice status --queue`: counts per state, workers, then one row per partition task. */
 export async function printQueueStatus(queueUrl: string, jobName: string | undefined, format: "table" | "csv" | "json", io: Io): Promise<void> {
+  // bullmq loads only when a queue command runs: it costs every other command start-up time.
+  const { queueStatus } = await import("./status.ts");
   const status = await queueStatus(queueUrl, jobName === undefined ? {} : { job: jobName });
   const columns = ["job", "dt", "state", "attempts", "rows_loaded", "worker", "backfill", "enqueued_at", "finished_at", "error"];
   const rows = status.partitions.map((p) => [p.job, p.dt, p.state, p.attemptsMade, p.rowsLoaded, p.worker, p.backfill, p.enqueuedAt, p.finishedAt, p.error]);

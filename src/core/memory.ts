@@ -1,0 +1,21 @@
+/**
+ * Polars frames live in native memory that V8 does not see, so the JS heap stays small and V8 may
+ * not collect dead frames for a long time. Between stages we ask for a collection explicitly.
+ */
+import v8 from "node:v8";
+import vm from "node:vm";
+
+let collect: (() => void) | null | undefined;
+
+/** Runs a full garbage collection so that unreachable frames release their native memory. */
+export function reclaimMemory(): void {
+  if (collect === undefined) {
+    try {
+      v8.setFlagsFromString("--expose-gc");
+      collect = vm.runInNewContext("gc") as () => void;
+    } catch {
+      collect = null;
+    }
+  }
+  collect?.();
+}

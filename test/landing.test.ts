@@ -1,0 +1,45 @@
+/** Raw records out of landed pages: the scanner that slices records without parsing the page. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { recordSpans } from "../src/extract/landing.ts";
+import { seededRandom } from "../src/core/random.ts";
+
+function slices(text: string, path: string[]): unknown[] | null {
+  const spans = recordSpans(text, path);
+  return spans ? spans.map(([s, e]) => JSON.parse(text.slice(s, e))) : null;
+}
+
+test("record spans slice exactly the elements JSON.parse finds, through strings, escapes and nesting", () => {
+  const records = [
+    { event_id: "e-1", note: "brackets ] } [ { and a comma, inside", quote: 'say "hi" \\ back', nested: { a: [1, [2, { b: "]" }]] } },
+    42,
+    "a string with \\u0041 and ünïcödé 🎉",
+    null,
+    [1, 2, { x: "}" }],
+    { empty: {}, list: [], t: true, f: false, n: -1.5e-7 },
+  ];
+  for (const text of [JSON.stringify({ data: records, next_cursor: "x" }), JSON.stringify({ next_cursor: "{[", data: records }, null, 2), `\n { "meta" : { "data" : [9] } , "data" :\n${JSON.stringify(records, null, 1)} } `]) {
+    assert.deepEqual(slices(text, ["data"]), records, text.slice(0, 60));
+  }
+  assert.deepEqual(slices(JSON.stringify({ page: { items: records } }), ["page", "items"]), records);
+  assert.deepEqual(slices(JSON.stringify({ data: [] }), ["data"]), []);
+  assert.deepEqual(slices(JSON.stringify({ "da\\u0074a": [1] }).replace("da\\\\u0074a", "da\\u0074a"), ["data"]), [1]);
+});
+
+test("record spans say null when the body is not the declared shape, so the caller falls back to parsing", () => {
+  assert.equal(recordSpans(JSON.stringify({ other: [1] }), ["data"]), null);
+  assert.equal(recordSpans(JSON.stringify({ data: { not: "an array" } }), ["data"]), null);
+  assert.equal(recordSpans(JSON.stringify([1, 2]), ["data"]), null);
+  assert.equal(recordSpans('{"data": [1, 2', ["data"]), null);
+  assert.equal(recordSpans('{"data": ["unterminated]}', ["data"]), null);
+});
+
+test("record spans agree with JSON.parse on random pages", () => {
+  const rand = seededRandom(99);
+  const word = () => ["a", '"', "\\", "]", "}", ",", "é", " ", "{", "["][Math.floor(rand() * 10)] as string;
+  for (let n = 0; n < 200; n++) {
+    const records = Array.from({ length: Math.floor(rand() * 20) }, (_, i) => ({ id: i, s: Array.from({ length: 5 }, word).join(""), v: rand() < 0.3 ? null : { deep: [rand(), word()] } }));
+    const text = JSON.stringify({ data: records, next_cursor: word() }, null, rand() < 0.5 ? 0 : 2);
+    assert.deepEqual(slices(text, ["data"]), records);
+  }
+});
