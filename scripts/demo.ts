@@ -18,7 +18,7 @@ async function step(title: string, args: string[]): Promise<void> {
 
 await step("users snapshot", ["run", "users", "--date", TO, "--log-level", "warn"]);
 await step("three days of events and sessions", ["backfill", "events", "--from", FROM, "--to", TO, "--log-level", "warn"]);
-await step("sessions per day", ["query", "select dt, count(*) as sessions, round(avg(duration_s) / 60, 1) as avg_minutes, sum(revenue) as revenue from sessions group by dt order by dt"]);
+await step("sessions per day", ["query", "select dt, count(*) as sessions, round(avg(duration_s) / 60, 1) as avg_minutes, round(sum(revenue), 2) as revenue from sessions group by dt order by dt"]);
 await step("what went to quarantine, and why", ["query", "select dt, reason, count(*) as records from sluice.quarantine group by all order by dt, records desc limit 12"]);
 await step("every partition's last run", ["status"]);
 process.stdout.write(`\nThe warehouse is ./data/warehouse.duckdb; try: npx sluice query "select * from sessions limit 5"\n`);

@@ -54,8 +54,21 @@ export function formatOutcomes(outcomes: PartitionOutcome[]): string {
   const failed = outcomes.filter((o) => o.status === "failed" || o.status === "cancelled");
   const counts = ["succeeded", "skipped", "failed", "cancelled"].map((s) => `${outcomes.filter((o) => o.status === s).length} ${s}`).join(", ");
   const tail = failed.length > 0 ? `\nrerun the failed ones with: sluice backfill ${failed[0]?.job} --from ${failed[0]?.dt} --to ${failed.at(-1)?.dt} --retry-failed` : "";
-  const checkLines = outcomes.flatMap((o) => o.checks.filter((c) => !c.passed).map((c) => `  ${o.dt} ${c.table}: ${c.check} (${c.severity}, ${c.action}) failed on ${c.failingRows} row(s)`));
-  return `${table}\n${counts}${checkLines.length > 0 ? `\nchecks that did not pass:\n${checkLines.join("\n")}` : ""}${tail}`;
+  const checkLines = outcomes.flatMap((o) => checkSummary(o));
+  return `${table}\n${counts}${checkLines.length > 0 ? `\nchecks that did not pass (details: sluice.checks, or the run report):\n${checkLines.join("\n")}` : ""}${tail}`;
+}
+
+/** One line per table of a partition: the failing error checks, then the warnings, with counts. */
+function checkSummary(o: PartitionOutcome): string[] {
+  const byTable = new Map<string, PartitionOutcome["checks"]>();
+  for (const c of o.checks.filter((c) => !c.passed)) byTable.set(c.table, [...(byTable.get(c.table) ?? []), c]);
+  return [...byTable].map(([table, checks]) => {
+    const describe = (c: (typeof checks)[number]) => (c.failingRows > 0 ? `${c.check} (${c.failingRows})` : c.columns.length > 0 ? `${c.check} (${c.columns.join(", ")})` : c.check);
+    const errors = checks.filter((c) => c.severity === "error").map(describe);
+    const warnings = checks.filter((c) => c.severity === "warn").map(describe);
+    const parts = [errors.length > 0 ? `${errors.join(", ")}` : "", warnings.length > 0 ? `warnings: ${warnings.join(", ")}` : ""].filter(Boolean);
+    return `  ${o.dt} ${table}: ${parts.join("; ")}`;
+  });
 }
 
 /** Prints each step of a run as a notebook cell: name, timing, row count, schema and first rows. */
