@@ -22,14 +22,14 @@ export default defineJob({
   tables: [EVENTS, SESSIONS],
   async run(ctx) {
     // 1-3a. The day's events: extracted, validated, one row per event_id.
-    const today = await dayEvents(ctx);
+    const today = await validDayEvents(ctx);
     // 3b-4. Sessions around the day, then the load (holding the job's lock, see below).
     await ctx.exclusive(async () => ctx.materialize(await sessionsAround(ctx, today)));
   },
 });
 
 /** Steps 1 to 3a. Each stage's frame is dropped when this returns, so it does not stay in memory. */
-async function dayEvents(ctx: JobContext): Promise<pl.DataFrame> {
+async function validDayEvents(ctx: JobContext): Promise<pl.DataFrame> {
   // 1. Extract: every page of the day's events, as typed columns (timestamps in UTC µs).
   const raw = await ctx.extract(eventsSource);
 

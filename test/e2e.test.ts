@@ -5,29 +5,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { addDays } from "../src/core/dates.ts";
-import { silentLogger } from "../src/core/log.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import { runPartition, type RunSettings } from "../src/pipeline/run.ts";
 import { getJob } from "../jobs/index.ts";
 import { makeEventDays, makeUsers, startContractServer, type ContractServer } from "./fixtures/contract-server.ts";
 import { referencePipeline, type ReferenceResult } from "./fixtures/reference-pipeline.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir, testRunSettings } from "./helpers.ts";
 
 const TOKEN = "e2e-secret-token-5f0c1d";
 const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
 
 function settingsFor(dataDir: string, server: ContractServer): RunSettings {
-  return {
-    dataDir,
-    apiUrl: server.url,
-    signal: new AbortController().signal,
-    log: silentLogger(),
-    env: { SLUICE_API_TOKEN: TOKEN },
-    refetch: false,
-    keepRaw: false,
-    preview: false,
-  };
+  return testRunSettings(dataDir, server.url, { SLUICE_API_TOKEN: TOKEN });
 }
 
 async function warehouseTables(dataDir: string) {

@@ -5,6 +5,8 @@ import path from "node:path";
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import type { TestContext } from "node:test";
+import { silentLogger } from "../src/core/log.ts";
+import type { RunSettings } from "../src/pipeline/run.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 
 /** A fresh temporary data directory, removed after the test unless SLUICE_KEEP_TEST_DIRS is set. */
@@ -79,4 +81,9 @@ export function startSluice(args: string[], env: Record<string, string> = {}): {
 /** Runs `sluice <args>` to the end (see startSluice). */
 export function runSluice(args: string[], env: Record<string, string> = {}): Promise<SluiceExit> {
   return startSluice(args, env).done;
+}
+
+/** Settings for running partitions in-process in a test: silent, never cancelled, nothing kept. */
+export function testRunSettings(dataDir: string, apiUrl: string, env: Record<string, string> = {}): RunSettings {
+  return { dataDir, apiUrl, signal: new AbortController().signal, log: silentLogger(), env, refetch: false, keepRaw: false, preview: false };
 }

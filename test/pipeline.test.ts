@@ -7,25 +7,22 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { silentLogger } from "../src/core/log.ts";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import { defineJob } from "../src/pipeline/job.ts";
-import { runPartition, type RunSettings } from "../src/pipeline/run.ts";
+import { runPartition } from "../src/pipeline/run.ts";
 import { defineSuite } from "../src/validate/index.ts";
 import { getJob } from "../jobs/index.ts";
 import { eventsSource } from "../jobs/sources.ts";
 import { EVENTS } from "../jobs/tables.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
 import { referencePipeline } from "./fixtures/reference-pipeline.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir, testRunSettings } from "./helpers.ts";
 import { seededRandom } from "../src/core/random.ts";
 
 const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
 
-function settingsFor(dataDir: string, apiUrl: string): RunSettings {
-  return { dataDir, apiUrl, signal: new AbortController().signal, log: silentLogger(), env: {}, refetch: false, keepRaw: false, preview: false };
-}
+const settingsFor = (dataDir: string, apiUrl: string) => testRunSettings(dataDir, apiUrl);
 
 /** Sessions and events' session ids in the warehouse, as comparable strings. */
 async function sessionState(dataDir: string): Promise<{ sessions: string[]; eventSessions: string[] }> {

@@ -100,14 +100,14 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
       throw new SluiceError(`job ${job.name} finished without calling ctx.materialize()`, { context: { job: job.name, partition: dt } });
     }
     if (!settings.preview && !settings.keepRaw) await removeLanding(settings.dataDir, job.name, dt);
-    const outcome = state.outcome("succeeded", started, null);
+    const outcome = state.outcome("succeeded", null);
     log.info({ stage: "run", rows_in: outcome.rowsIn, rows_loaded: outcome.rowsLoaded, rows_quarantined: outcome.rowsQuarantined, ms: outcome.durationMs }, "run succeeded");
     return outcome;
   } catch (error) {
     if (state.committed) {
       // The load transaction committed: the partition is loaded whatever failed after it (cleanup).
       log.warn({ stage: "run", err: formatError(error) }, "the partition was loaded, but a step after the load failed");
-      return state.outcome("succeeded", started, null);
+      return state.outcome("succeeded", null);
     }
     const cancelled = settings.signal.aborted || error instanceof CancelledError;
     const status: PartitionStatus = cancelled ? "cancelled" : "failed";
@@ -122,7 +122,7 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
         .fail({ run, loads: [], quarantine: { rows: [], dts: [] }, checks })
         .catch((e: unknown) => log.error({ err: formatError(e) }, "could not record the failed run"));
     }
-    return { ...state.outcome(status, started, message), cause: error };
+    return { ...state.outcome(status, message), cause: error };
   } finally {
     await partitionLock?.release();
   }
@@ -161,7 +161,7 @@ class RunState {
     };
   }
 
-  outcome(status: PartitionStatus, started: number, error: string | null): PartitionOutcome {
+  outcome(status: PartitionStatus, error: string | null): PartitionOutcome {
     return {
       job: this.job.name,
       dt: this.dt,
@@ -173,7 +173,7 @@ class RunState {
       failedChecks: this.checks.filter((c) => !c.passed).length,
       checks: this.checks,
       steps: this.steps,
-      durationMs: Date.now() - started,
+      durationMs: Date.now() - this.started,
       error,
     };
   }
