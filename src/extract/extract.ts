@@ -25,7 +25,7 @@ import {
   readState,
   recordsOf,
   requestFingerprint,
-  writeFileAtomic,
+  writeLandingFile,
   writeState,
   type LandingState,
   type RequestIdentity,
@@ -155,7 +155,7 @@ class Lander {
 
   /** Lands a page body, then applies `update` to the state; resolves once both are on disk. */
   land(pageNo: number, body: Buffer, update: (s: LandingState) => void): Promise<void> {
-    const written = writeFileAtomic(path.join(this.dir, pageFileName(pageNo)), body);
+    const written = writeLandingFile(path.join(this.dir, pageFileName(pageNo)), body);
     const applied = Promise.all([written, this.applied]).then(() => {
       if (this.failure !== null) throw this.failure;
       const landed = this.state.landed;

@@ -90,7 +90,7 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
       throw error;
     });
     if (!settings.preview) {
-      await warehouse.begin(state.runRecord("running", null), job.tables);
+      await warehouse.startRun(state.runRecord("running", null), job.tables);
       runRecorded = true;
     }
     log.info({ stage: "run" }, `run started`);

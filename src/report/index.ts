@@ -55,7 +55,7 @@ export async function writeRunReport(outcome: PartitionOutcome, options: RunRepo
   const html = renderRunReport(outcome, options.charts ?? [], options.now ?? new Date());
   // Dot-prefixed temp: latestReport and a browser refreshing the page never see half a file.
   try {
-    await writeFileAtomic(target, html);
+    await writeFileAtomic(target, html, { durable: true });
   } catch (error) {
     throw new SluiceError(`could not write report ${target}: ${(error as Error).message}`, { cause: error, context: { job: outcome.job, partition: outcome.dt, stage: "report" } });
   }
