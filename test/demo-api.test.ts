@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { allUsers, dayEvents, FAULT_KINDS, startDemoApi, type DemoApi, type DemoApiOptions } from "../src/demo-api/index.ts";
 import { cleanEventTexts } from "../src/demo-api/data.ts";
 
@@ -542,3 +543,67 @@ test("the fast byte serializer writes exactly what the string serializer writes"
     assert.ok(all.includes(needle), needle);
   }
 });
+
+/**
+ * Sends a fixed script of requests (cursor walks, partial and multi-day windows, users pages,
+ * client errors) and digests status + body of every response in order.
+ */
+async function responseDigest(api: DemoApi, limits: readonly number[]): Promise<string> {
+  const hash = createHash("sha256");
+  const record = async (url: string): Promise<string> => {
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch {
+      hash.update("reset\n");
+      return "";
+    }
+    const body = await res.text();
+    hash.update(`${res.status} ${res.headers.get("content-type") ?? ""}\n${body}\n`);
+    return body;
+  };
+  const walkAll = async (start: string, end: string, limit: number): Promise<void> => {
+    let cursor: string | null = null;
+    for (let i = 0; i < 1000; i++) {
+      const body = await record(eventsUrl(api, start, end, limit, cursor));
+      try {
+        cursor = (JSON.parse(body) as { next_cursor: string | null }).next_cursor;
+      } catch {
+        cursor = null;
+      }
+      if (cursor === null) return;
+    }
+  };
+  for (const limit of limits) {
+    await walkAll(dayStartIso, dayEndIso, limit);
+    await walkAll(`${D}T09:30:00.250+02:00`, `${D}T17:45:10Z`, limit);
+    await walkAll(`${D_PREV}T12:00:00Z`, `${D_NEXT}T06:00:00Z`, limit);
+    for (let offset = 0; offset < 1200; offset += limit) await record(`${api.url}/v1/users?offset=${offset}&limit=${limit}`);
+  }
+  await record(`${api.url}/v1/users`);
+  await record(`${api.url}/v1/events?start=${dayStartIso}&end=${dayEndIso}`);
+  await record(`${api.url}/v1/events?limit=1`);
+  await record(`${api.url}/v1/events?start=x&end=${dayEndIso}`);
+  await record(`${api.url}/v1/events?start=${dayStartIso}&end=${dayEndIso}&cursor=abc`);
+  await record(`${api.url}/v1/users?limit=0`);
+  await record(`${api.url}/nope`);
+  return hash.digest("hex");
+}
+
+// Pinned before the demo API was split into files per role (and kept since): the responses for a
+// seed and options are part of the contract the tests and the bench's same-work hashes rely on.
+// A change here means every response changed; update the pins only for a deliberate data change.
+test("the demo API's responses are byte-identical to the pinned digests for the same seed and options", async (t) => {
+  const plain = await withApi(t, {});
+  assert.equal(await responseDigest(plain, [1000, 137]), PINNED.plain);
+  const small = await withApi(t, { seed: 7, eventsPerDay: 3000, users: 80, maxPageSize: 500 });
+  assert.equal(await responseDigest(small, [500, 64]), PINNED.small);
+  const faulty = await withApi(t, { seed: 5, eventsPerDay: 2000, faultRate: 0.4, stallMs: 5, faultKinds: FAULT_KINDS.filter((k) => k !== "429_retry_after_date") });
+  assert.equal(await responseDigest(faulty, [300]), PINNED.faulty);
+});
+
+const PINNED = {
+  plain: "ca3b8a7e0a6c7d72110677e4e692f3554d0e958f35a0fd8bbf6eb1fb3f307ade",
+  small: "99de7f429ed5d8655fb446f00479814a8ed057a9cbdf422c1d1327044d58a1ba",
+  faulty: "62ba3fbedd218dd1f452416110bc644e2cb1ddd8ea69b8a7d5b3358f188f9935",
+};
