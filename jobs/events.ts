@@ -9,6 +9,7 @@ import { defineJob, type JobContext, type TableOutput } from "../src/pipeline/jo
 import { DEFAULT_SESSION_RULES, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
+import { eventsCharts } from "./events-charts.ts";
 import { partitionsByDt } from "./partitions.ts";
 import { eventsSource } from "./sources.ts";
 import { EVENTS, SESSIONS } from "./tables.ts";
@@ -26,6 +27,7 @@ export default defineJob({
     // 3b-4. Sessions around the day, then the load (holding the job's lock, see below).
     await ctx.exclusive(async () => ctx.materialize(await sessionsAround(ctx, today)));
   },
+  charts: eventsCharts,
 });
 
 /** Steps 1 to 3a. Each stage's frame is dropped when this returns, so it does not stay in memory. */

@@ -1,4 +1,4 @@
-/** The source API of the built-in jobs, declared (../shared/notes/source-api-contract.md). */
+/** The source API of the built-in jobs, declared (docs/source-api-contract.md). */
 import { z } from "zod";
 import type { SourceSpec } from "../src/extract/types.ts";
 

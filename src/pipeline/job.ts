@@ -5,6 +5,9 @@ import type { Logger } from "../core/log.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import type { TableSpec } from "../load/types.ts";
 import type { Suite } from "../validate/index.ts";
+import type { ChartsHook } from "./job-charts.ts";
+
+export type { ChartsHook, ChartsInput, LakeFiles, ReportChart } from "./job-charts.ts";
 
 /** Frames for one table, keyed by partition dt (for unpartitioned tables: the run's dt). */
 export interface TableOutput {
@@ -51,6 +54,8 @@ export interface JobDefinition {
   tables: TableSpec[];
   /** The number of records the run counts as rows_in / rows_loaded is reported by the context. */
   run(ctx: JobContext): Promise<void>;
+  /** The job's own charts in the run report of a partition that succeeded, computed from the lake. */
+  charts?: ChartsHook;
 }
 
 /** Declares a job; a typed identity that keeps job files short. */
