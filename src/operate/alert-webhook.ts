@@ -7,6 +7,7 @@
  */
 import { request } from "undici";
 import { scrub } from "../core/log.ts";
+import { systemClock } from "../extract/clock.ts";
 import type { PartitionOutcome, PartitionStatus } from "../pipeline/run.ts";
 
 /** Failed partitions listed in a summary; the rest are counted in failedOmitted. */
@@ -199,18 +200,7 @@ function retryAfter(header: string | string[] | undefined): number | undefined {
 
 /** Resolves true after ms, or false as soon as the signal aborts. */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  return systemClock.sleep(ms, signal).then(() => true, () => false);
 }
 
 /** Between half and all of `ms`: receivers that failed together are not retried in lockstep. */
