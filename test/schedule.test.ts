@@ -4,7 +4,7 @@
  * become partition tasks with ids per fire day, job and partition, so no day is enqueued twice.
  */
 import assert from "node:assert/strict";
-import { after, before, test, type TestContext } from "node:test";
+import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker, type Job } from "bullmq";
 import { UsageError } from "../src/core/errors.ts";
@@ -21,22 +21,11 @@ import {
   validateSchedule,
   type CatchUpTask,
 } from "../src/queue/schedule.ts";
-import { redisUnavailable, startRedis, type RedisServer } from "./fixtures/redis.ts";
+import { redisForFile, redisUnavailable } from "./fixtures/redis.ts";
 
 const skip = redisUnavailable();
 const EVERY_SECOND = "* * * * * *";
-let redis: RedisServer | undefined;
-before(async () => {
-  if (!skip) redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
-
-function url(): string {
-  assert.ok(redis, "redis-server started");
-  return redis.url;
-}
+const url = redisForFile(skip);
 
 function schedules(t: TestContext): Schedules {
   const s = new Schedules(url());

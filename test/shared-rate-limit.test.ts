@@ -9,10 +9,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { after, before, describe, test, type TestContext } from "node:test";
+import { before, describe, test, type TestContext } from "node:test";
 import { Redis } from "ioredis";
 import { SharedRateLimit } from "../src/extract/shared-rate-limit.ts";
-import { redisUnavailable, startRedis, type RedisServer } from "./fixtures/redis.ts";
+import { redisForFile, redisUnavailable } from "./fixtures/redis.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const CLIENT = path.join(ROOT, "test", "fixtures", "rate-limit-client.ts");
@@ -24,18 +24,7 @@ const RPS = 8;
 const BURST = 2;
 const REQUESTS_PER_PROCESS = 12;
 
-let redisServer: RedisServer | undefined;
-before(async () => {
-  if (!skip) redisServer = await startRedis();
-});
-after(async () => {
-  await redisServer?.stop();
-});
-
-function redisUrl(): string {
-  assert.ok(redisServer, "redis-server started");
-  return redisServer.url;
-}
+const redisUrl = redisForFile(skip);
 
 /** An ioredis client closed after the test. */
 function client(t: TestContext): Redis {

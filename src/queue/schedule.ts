@@ -9,7 +9,7 @@
 import { Queue, getNextMillis } from "bullmq";
 import { formatDay } from "../core/dates.ts";
 import { UsageError } from "../core/errors.ts";
-import { PARTITION_QUEUE, connectionFor, taskId, type PartitionTask, type QueueTuning } from "./connection.ts";
+import { PARTITION_QUEUE, connectionFor, partitionTaskOptions, taskId, type PartitionTask, type QueueTuning } from "./connection.ts";
 
 /** Catch-up tasks put there by the job schedulers; partition tasks go to PARTITION_QUEUE. */
 export const SCHEDULE_QUEUE = "sluice-schedules";
@@ -47,13 +47,7 @@ export interface ScheduleInfo {
 export interface PartitionJob {
   name: string;
   data: PartitionTask;
-  opts: {
-    jobId: string;
-    attempts: number;
-    backoff: { type: "exponential"; delay: number };
-    removeOnComplete: { age: number; count: number };
-    removeOnFail: false;
-  };
+  opts: ReturnType<typeof partitionTaskOptions>;
 }
 
 /** The BullMQ job scheduler id of a job's catch-up schedule: one per job. */
@@ -145,14 +139,8 @@ export function catchUpPartitionJobs(task: CatchUpTask, days: readonly string[],
   return days.map((dt) => ({
     name: task.job,
     data: { job: task.job, dt, refetch: false, keepRaw: false, backfillId: `cu-${today}` },
-    opts: {
-      jobId: catchUpTaskId(today, task.job, dt),
-      attempts: tuning.attempts,
-      backoff: { type: "exponential", delay: tuning.backoffMs },
-      // Kept a week like a backfill's: while a task is kept, BullMQ ignores another with its id.
-      removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
-      removeOnFail: false,
-    },
+    // Kept a week like a backfill's: while a task is kept, BullMQ ignores another with its id.
+    opts: partitionTaskOptions(catchUpTaskId(today, task.job, dt), tuning),
   }));
 }
 
