@@ -150,3 +150,20 @@ export async function closeWithin(closing: Promise<unknown>, ms: number): Promis
     clearTimeout(timer);
   }
 }
+
+/** BullMQ options of a partition task: the queue's attempts and backoff, kept a week when done (for `sluice status --queue`, and so a second add of the same id is ignored), kept when failed (dead letters). */
+export function partitionTaskOptions(jobId: string, tuning: QueueTuning): {
+  jobId: string;
+  attempts: number;
+  backoff: { type: "exponential"; delay: number };
+  removeOnComplete: { age: number; count: number };
+  removeOnFail: false;
+} {
+  return {
+    jobId,
+    attempts: tuning.attempts,
+    backoff: { type: "exponential", delay: tuning.backoffMs },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+    removeOnFail: false,
+  };
+}
