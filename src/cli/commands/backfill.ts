@@ -50,7 +50,7 @@ async function backfill(jobName: string, flags: BackfillFlags, { io, env, setExi
     settings,
     { io, env },
     async (environment) => {
-      const view = new BackfillView(io, job.name, new RunObserver(settings.dataDir, job.name, environment.log, settings.pushgatewayUrl));
+      const view = new BackfillView(io, job.name, new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl));
       try {
         const outcomes = await runDays(job, days, flags, queue, environment, view);
         await view.finish();

@@ -36,7 +36,7 @@ async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }
     if (flags.preview) {
       printPreview(outcome, io.stdout);
     } else {
-      const observer = new RunObserver(settings.dataDir, job.name, environment.log, settings.pushgatewayUrl);
+      const observer = new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl);
       const report = await observer.partition(outcome);
       await observer.finish();
       if (report) io.stderr(`report: ${report}\n`);
