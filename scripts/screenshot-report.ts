@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pl from "nodejs-polars";
 import { lakePartitionPath } from "../src/load/lake.ts";
-import type { PartitionOutcome, StepRecord } from "../src/pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
 import { eventsCharts, writeRunReport } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
 import { seededRandom } from "../src/core/random.ts";
@@ -46,7 +46,7 @@ async function pipelineOutcome(dataDir: string, dt: string): Promise<PartitionOu
   try {
     const [{ getJob }, { runPartition }, { startDemoApi }, { createLogger }] = await Promise.all([
       import("../jobs/index.ts"),
-      import("../src/pipeline/run.ts"),
+      import("../src/pipeline/index.ts"),
       import("../src/demo-api/index.ts"),
       import("../src/core/log.ts"),
     ]);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { addDays } from "../src/core/dates.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
-import { runPartition, type RunSettings } from "../src/pipeline/run.ts";
+import { runPartition, type RunSettings } from "../src/pipeline/index.ts";
 import { getJob } from "../jobs/index.ts";
 import { makeEventDays, makeUsers, startContractServer, type ContractServer } from "./fixtures/contract-server.ts";
 import { referencePipeline, type ReferenceResult } from "./fixtures/reference-pipeline.ts";

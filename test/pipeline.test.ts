@@ -10,7 +10,7 @@ import path from "node:path";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import { defineJob } from "../src/pipeline/job.ts";
-import { runPartition } from "../src/pipeline/run.ts";
+import { runPartition } from "../src/pipeline/index.ts";
 import { defineSuite } from "../src/validate/index.ts";
 import { getJob } from "../jobs/index.ts";
 import { eventsSource } from "../jobs/sources.ts";
@@ -156,8 +156,8 @@ test("a blocking check fails the run, names the check and values, and leaves the
     tables: [EVENTS],
     async run(ctx) {
       const raw = await ctx.extract(eventsSource);
-      const valid = await ctx.validate("events", raw, suite);
-      await ctx.materialize([{ table: EVENTS, partitions: new Map([[ctx.dt, valid]]) }]);
+      const valid = await ctx.validate(raw, suite);
+      await ctx.materialize(EVENTS, valid);
     },
   });
   const outcome = await runPartition(strict, DAYS[0] as string, settingsFor(dataDir, server.url));

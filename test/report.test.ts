@@ -8,7 +8,7 @@ import { test } from "node:test";
 import pl from "nodejs-polars";
 import { SluiceError } from "../src/core/errors.ts";
 import { lakePartitionPath } from "../src/load/lake.ts";
-import type { PartitionOutcome, StepRecord } from "../src/pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
 import { eventsCharts, latestReport, renderRunReport, reportPath, shortDtype, writeRunReport, type ReportCharts } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
 import { tempDataDir } from "./helpers.ts";

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "../core/log.ts";
 import { startDemoApi, type DemoApi } from "../demo-api/index.ts";
 import { query, readPartitionStatus, warehousePath, withWarehouse } from "../load/warehouse.ts";
 import { runBackfill, type BackfillProgress } from "../pipeline/backfill.ts";
-import { runPartition, type PartitionOutcome, type RunSettings } from "../pipeline/run.ts";
+import { runPartition, type PartitionOutcome, type RunSettings } from "../pipeline/index.ts";
 import { getJob, JOBS } from "../../jobs/index.ts";
 import { formatOutcomes, formatRows, printPreview } from "./format.ts";
 import { RunObserver } from "./observe.ts";
@@ -230,20 +230,23 @@ async function withRunEnvironment(
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  let demo: DemoApi | undefined;
+  let demo: Promise<DemoApi> | undefined;
   try {
-    let apiUrl = settings.apiUrl;
-    if (apiUrl === undefined && options.demoApi) {
-      demo = await startDemoApi(settings.apiToken ? { token: settings.apiToken } : {});
-      apiUrl = demo.url;
-      io.stderr(`no --api-url or SLUICE_API_URL given: using the built-in demo API at ${apiUrl}\n`);
-    }
+    // Sources read their base URL from the environment; --api-url is SLUICE_API_URL, the demo API's override.
+    const env = settings.apiUrl === undefined ? { ...process.env } : { ...process.env, SLUICE_API_URL: settings.apiUrl };
+    const demoApi = async (): Promise<string> => {
+      demo ??= startDemoApi(settings.apiToken ? { token: settings.apiToken } : {}).then((api) => {
+        io.stderr(`no --api-url or SLUICE_API_URL given: using the built-in demo API at ${api.url}\n`);
+        return api;
+      });
+      return (await demo).url;
+    };
     await fn({
       dataDir: settings.dataDir,
-      apiUrl: apiUrl ?? "",
       signal: controller.signal,
       log,
-      env: process.env,
+      env,
+      ...(options.demoApi ? { demoApi } : {}),
       refetch: settings.refetch,
       keepRaw: settings.keepRaw,
       onWait: (m) => io.stderr(`${m}\n`),
@@ -251,7 +254,7 @@ async function withRunEnvironment(
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await demo?.close();
+    await (await demo?.catch(() => undefined))?.close();
     log.flush();
   }
 }

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
-import { SchemaError, SluiceError } from "../core/errors.ts";
+import { SchemaError, SluiceError, StorageError } from "../core/errors.ts";
 
 const DATA_FILE = "data.parquet";
 const TEMP_PREFIX = `.${DATA_FILE}.`;
@@ -51,10 +51,9 @@ export async function writeLakePartition(dataDir: string, table: string, dt: str
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    throw new SluiceError(`could not write lake partition ${table}/dt=${dt}: ${(error as Error).message}`, {
+    throw new StorageError(`could not write lake partition ${table}/dt=${dt}: ${(error as Error).message}`, {
       cause: error,
       context: { table, partition: dt, stage: "lake" },
-      retryable: true,
     });
   }
   // The rename is durable only once the directory entry is on disk.

@@ -30,7 +30,7 @@ import {
   type DuckDBConnection,
   type DuckDBValue,
 } from "@duckdb/node-api";
-import { CancelledError, ConfigError, LockError, SchemaError, SluiceError } from "../core/errors.ts";
+import { CancelledError, ConfigError, LockError, SchemaError, SluiceError, WarehouseBusyError } from "../core/errors.ts";
 import type { CheckResult } from "../validate/types.ts";
 import { listLakePartitions, lakeTableDir } from "./lake.ts";
 import type { ColumnSpec, PartitionLoad, QuarantineRow, RunRecord, TableSpec } from "./types.ts";
@@ -366,8 +366,7 @@ function isLockConflict(error: unknown): boolean {
 }
 
 function busyError(file: string, waitMs: number): LockError {
-  return new LockError(`the warehouse ${file} stayed busy for ${Math.round(waitMs / 1000)} s`, {
-    retryable: true,
+  return new WarehouseBusyError(`the warehouse ${file} stayed busy for ${Math.round(waitMs / 1000)} s`, {
     context: { stage: "warehouse" },
     hint: "another process has it open (a sluice load, or a DuckDB session on the file); retry when it is done, and close long-lived DuckDB sessions (query through `sluice query` instead)",
   });

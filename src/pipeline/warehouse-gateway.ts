@@ -12,8 +12,8 @@ import { ensureWarehouse, loadPartitions, markAbandonedRuns, query, recordRun, w
 export type LoadCounts = { inserted: number; updated: number; deleted: number };
 
 export interface WarehouseGateway {
-  /** Creates the job's tables if needed, heals runs of dead processes, records the run as running. */
-  begin(run: RunRecord, tables: TableSpec[]): Promise<void>;
+  /** Starts a run in the warehouse: creates the job's tables if needed, marks runs of dead processes abandoned, records this run as running. */
+  startRun(run: RunRecord, tables: TableSpec[]): Promise<void>;
   /** The partition's load transaction: MERGE per partition, quarantine, checks, the run row. */
   commit(tx: LoadTransaction): Promise<LoadCounts>;
   /** Records a run that failed or was cancelled (and the checks that explain a block). */
@@ -26,7 +26,7 @@ export interface WarehouseGateway {
 export function localWarehouse(dataDir: string, options: { signal: AbortSignal; log: Logger; onWait?: (m: string) => void }): WarehouseGateway {
   const wait = options.onWait ? { signal: options.signal, onWait: options.onWait } : { signal: options.signal };
   return {
-    begin: (run, tables) =>
+    startRun: (run, tables) =>
       withWarehouse(
         dataDir,
         "write",

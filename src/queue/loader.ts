@@ -112,7 +112,7 @@ export async function connectedLoaders(queueUrl: string): Promise<string[]> {
 async function execute(op: WarehouseOp, dataDir: string, warehouse: ReturnType<typeof localWarehouse>, signal: AbortSignal): Promise<unknown> {
   switch (op.op) {
     case "begin":
-      return warehouse.begin(op.run, op.tables);
+      return warehouse.startRun(op.run, op.tables);
     case "commit":
       return warehouse.commit(absolutePaths(op.tx, dataDir));
     case "fail":

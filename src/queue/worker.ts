@@ -7,10 +7,10 @@
  * its claim, so another worker's stall check puts the task back in the queue.
  */
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
-import { LockError, SluiceError, formatError } from "../core/errors.ts";
+import { SluiceError, formatError, worthRetrying } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { startDemoApi, type DemoApi } from "../demo-api/index.ts";
-import { runPartition, type PartitionOutcome } from "../pipeline/run.ts";
+import { runPartition, type PartitionOutcome } from "../pipeline/index.ts";
 import { getJob } from "../../jobs/index.ts";
 import { encode, type Wire } from "./codec.ts";
 import { PARTITION_QUEUE, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
@@ -72,10 +72,10 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
     log.info({ job: task.job, dt: task.dt, attempt, task: job.id }, "task started");
     const outcome = await runPartition(def, task.dt, {
       dataDir: options.dataDir,
-      apiUrl: source,
       signal,
       log,
-      env: options.env ?? process.env,
+      // the worker's API URL is what SLUICE_API_URL means for the demo jobs' sources
+      env: { ...(options.env ?? process.env), SLUICE_API_URL: source },
       refetch: task.refetch,
       keepRaw: task.keepRaw,
       preview: false,
@@ -93,7 +93,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
     const progress: TaskProgress = { attempt, worker: processLabel(), outcome: wire };
     await job.updateProgress(progress as unknown as object);
     const message = outcome.error ?? `partition ${outcome.status}`;
-    throw retryable(outcome.cause) ? new Error(message) : new UnrecoverableError(message);
+    throw worthRetrying(outcome.cause) ? new Error(message) : new UnrecoverableError(message);
   };
 
   const worker = new Worker(PARTITION_QUEUE, processor, {
@@ -126,17 +126,6 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
   }
   log.info({ processed }, "worker stopped");
   return { processed };
-}
-
-/**
- * Whether another attempt may succeed. Sluice errors say so themselves; a lock held by another
- * run (a worker still finishing the same partition) clears up; unknown errors get the benefit of
- * the doubt. A block by validation or a 4xx goes straight to the failed set.
- */
-function retryable(cause: unknown): boolean {
-  if (cause instanceof LockError) return true;
-  if (cause instanceof SluiceError) return cause.retryable;
-  return true;
 }
 
 /** The outcome as JSON (without the error object, whose class the message and status already tell). */

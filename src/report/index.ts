@@ -12,7 +12,7 @@ import pl from "nodejs-polars";
 import { SluiceError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
 import { lakePartitionPath } from "../load/lake.ts";
-import type { PartitionOutcome, StepRecord } from "../pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../pipeline/index.ts";
 import type { CheckResult } from "../validate/types.ts";
 
 /** One chart of the report. `histogram` draws adjacent bars; `hbar` is a horizontal bar chart. */
