@@ -136,7 +136,7 @@ test("landed raw pages are removed after a successful run, and kept with keepRaw
     assert.equal(outcome.status, "succeeded");
     const landing = path.join(dataDir, "raw", "events", `dt=${DAYS[0]}`);
     assert.equal(existsSync(landing), keepRaw, `landing dir with keepRaw=${keepRaw}`);
-    if (keepRaw) assert.ok((await readdir(landing)).filter((f) => f.startsWith("page-")).length >= 4, "every page was landed");
+    if (keepRaw) assert.ok((await readdir(path.join(landing, "events"))).filter((f) => f.startsWith("page-")).length >= 4, "every page was landed, under its source's directory");
   }
 });
 
