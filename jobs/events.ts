@@ -8,6 +8,7 @@ import { addDays, defineJob, type JobContext, type TableOutput } from "../src/in
 import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
+import { eventsCharts } from "./events-charts.ts";
 import { eventsSource } from "./sources.ts";
 import { EVENTS, SESSIONS } from "./tables.ts";
 
@@ -24,6 +25,7 @@ export default defineJob({
     // 3b-4. Sessions around the day, then the load.
     await ctx.materialize(await sessionsAround(ctx, today));
   },
+  charts: eventsCharts,
 });
 
 /** Steps 1 to 3a. Each stage's frame is dropped when this returns, so it does not stay in memory. */

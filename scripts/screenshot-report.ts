@@ -14,7 +14,8 @@ import path from "node:path";
 import pl from "nodejs-polars";
 import { lakePartitionPath } from "../src/load/lake.ts";
 import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
-import { eventsCharts, writeRunReport } from "../src/report/index.ts";
+import { eventsCharts } from "../jobs/events-charts.ts";
+import { lakeFiles, writeRunReport } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
 import { seededRandom } from "../src/core/random.ts";
 
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
       await mkdir(dataDir, { recursive: true });
       outcome = await syntheticOutcome(dataDir, args.dt);
     }
-    const charts = await eventsCharts(dataDir, args.dt);
+    const charts = await eventsCharts({ dt: args.dt, lake: lakeFiles(dataDir) });
     const report = await writeRunReport(outcome, { dataDir, charts });
     const out = path.resolve(args.out);
     await mkdir(path.dirname(out), { recursive: true });

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { allUsers, dayEvents, FAULT_KINDS, startDemoApi, type DemoApi, type DemoApiOptions } from "../src/demo-api/index.ts";
-import { cleanEventTexts } from "../src/demo-api/data.ts";
+import { cleanEventTexts } from "../src/demo-api/day-listing.ts";
 
 const D = "2026-11-20";
 const D_PREV = "2026-11-19";
@@ -541,4 +542,235 @@ test("the fast byte serializer writes exactly what the string serializer writes"
   for (const needle of ['"referrer"', '"utm"', '"quantity"', '"sku"', '"currency"', '"amount":null', '"properties":null', '"method"', '"properties":{}', '"amount":']) {
     assert.ok(all.includes(needle), needle);
   }
+});
+
+/**
+ * Sends a fixed script of requests (cursor walks, partial and multi-day windows, users pages,
+ * client errors) and digests status + body of every response in order.
+ */
+async function responseDigest(api: DemoApi, limits: readonly number[]): Promise<string> {
+  const hash = createHash("sha256");
+  const record = async (url: string): Promise<string> => {
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch {
+      hash.update("reset\n");
+      return "";
+    }
+    const body = await res.text();
+    hash.update(`${res.status} ${res.headers.get("content-type") ?? ""}\n${body}\n`);
+    return body;
+  };
+  const walkAll = async (start: string, end: string, limit: number): Promise<void> => {
+    let cursor: string | null = null;
+    for (let i = 0; i < 1000; i++) {
+      const body = await record(eventsUrl(api, start, end, limit, cursor));
+      try {
+        cursor = (JSON.parse(body) as { next_cursor: string | null }).next_cursor;
+      } catch {
+        cursor = null;
+      }
+      if (cursor === null) return;
+    }
+  };
+  for (const limit of limits) {
+    await walkAll(dayStartIso, dayEndIso, limit);
+    await walkAll(`${D}T09:30:00.250+02:00`, `${D}T17:45:10Z`, limit);
+    await walkAll(`${D_PREV}T12:00:00Z`, `${D_NEXT}T06:00:00Z`, limit);
+    for (let offset = 0; offset < 1200; offset += limit) await record(`${api.url}/v1/users?offset=${offset}&limit=${limit}`);
+  }
+  await record(`${api.url}/v1/users`);
+  await record(`${api.url}/v1/events?start=${dayStartIso}&end=${dayEndIso}`);
+  await record(`${api.url}/v1/events?limit=1`);
+  await record(`${api.url}/v1/events?start=x&end=${dayEndIso}`);
+  await record(`${api.url}/v1/events?start=${dayStartIso}&end=${dayEndIso}&cursor=abc`);
+  await record(`${api.url}/v1/users?limit=0`);
+  await record(`${api.url}/nope`);
+  return hash.digest("hex");
+}
+
+// Pinned before the demo API was split into files per role (and kept since): the responses for a
+// seed and options are part of the contract the tests and the bench's same-work hashes rely on.
+// A change here means every response changed; update the pins only for a deliberate data change.
+test("the demo API's responses are byte-identical to the pinned digests for the same seed and options", async (t) => {
+  const plain = await withApi(t, {});
+  assert.equal(await responseDigest(plain, [1000, 137]), PINNED.plain);
+  const small = await withApi(t, { seed: 7, eventsPerDay: 3000, users: 80, maxPageSize: 500 });
+  assert.equal(await responseDigest(small, [500, 64]), PINNED.small);
+  const faulty = await withApi(t, { seed: 5, eventsPerDay: 2000, faultRate: 0.4, stallMs: 5, faultKinds: FAULT_KINDS.filter((k) => k !== "429_retry_after_date") });
+  assert.equal(await responseDigest(faulty, [300]), PINNED.faulty);
+});
+
+const PINNED = {
+  plain: "ca3b8a7e0a6c7d72110677e4e692f3554d0e958f35a0fd8bbf6eb1fb3f307ade",
+  small: "99de7f429ed5d8655fb446f00479814a8ed057a9cbdf422c1d1327044d58a1ba",
+  faulty: "62ba3fbedd218dd1f452416110bc644e2cb1ddd8ea69b8a7d5b3358f188f9935",
+};
+
+/** Every page of /v1/users for a query string, following offsets; asserts `total` stays the same. */
+async function usersPages(api: DemoApi, query: string, limit = 70): Promise<{ users: Rec[]; total: number }> {
+  const users: Rec[] = [];
+  let total = -1;
+  for (let offset = 0; total < 0 || offset < total; offset += limit) {
+    const res = await fetch(`${api.url}/v1/users?offset=${offset}&limit=${limit}${query}`);
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { users: Rec[]; total: number };
+    if (total >= 0) assert.equal(body.total, total, "total is the same on every page");
+    total = body.total;
+    if (body.users.length === 0) break;
+    users.push(...body.users);
+  }
+  return { users, total };
+}
+
+const SMALL = { seed: 9, eventsPerDay: 4000, users: 300 };
+
+test("updated_since serves exactly the users with updated_at at or after it, and total counts them", async (t) => {
+  const api = await withApi(t, SMALL);
+  const all = allUsers(SMALL) as Rec[];
+  const stamps = all.map((u) => tsMicros(u["updated_at"])!).sort((a, b) => a - b);
+  const median = stamps[Math.floor(stamps.length / 2)]!;
+  const since = new Date(median / 1000).toISOString().replace(".000Z", "Z");
+  const expected = all.filter((u) => tsMicros(u["updated_at"])! >= median);
+  assert.ok(expected.length > 10 && expected.length < all.length - 10, `${expected.length} of ${all.length}`);
+  assert.ok(expected.some((u) => tsMicros(u["updated_at"]) === median), "the boundary instant itself is included");
+  const got = await usersPages(api, `&updated_since=${encodeURIComponent(since)}`);
+  assert.deepEqual(got.users, expected);
+  assert.equal(got.total, expected.length);
+  assert.deepEqual(allUsers(SMALL, { updatedSince: since }), expected);
+  // An offset (+02:00) names the same instant.
+  const shifted = new Date(median / 1000 + 2 * 3600_000).toISOString().replace(".000Z", "+02:00");
+  assert.deepEqual((await usersPages(api, `&updated_since=${encodeURIComponent(shifted)}`)).users, expected);
+  const bad = await fetch(`${api.url}/v1/users?updated_since=yesterday`);
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { error: { message: string } }).error.message, /updated_since "yesterday" is not an RFC 3339 timestamp/);
+});
+
+test("a server told to ignore updated_since serves the whole snapshot whatever it says", async (t) => {
+  const api = await withApi(t, { ...SMALL, ignoreUpdatedSince: true });
+  const got = await usersPages(api, `&updated_since=${encodeURIComponent("2026-11-29T00:00:00Z")}`);
+  assert.deepEqual(got.users, allUsers(SMALL));
+  assert.equal((await fetch(`${api.url}/v1/users?updated_since=garbage`)).status, 200, "not even parsed");
+});
+
+const usersByIdAsOf = (asOf: string): Map<number, Rec> =>
+  new Map((allUsers(SMALL, { asOf }) as Rec[]).filter((u) => typeof u["user_id"] === "number").map((u) => [u["user_id"] as number, u]));
+
+test("users change over time: as_of a later instant shows some users updated, and updated_at never moves back", () => {
+  const instants = ["2025-06-01T00:00:00Z", "2026-11-18T00:00:00Z", "2026-11-19T00:00:00Z", "2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z", "2027-01-01T00:00:00Z"];
+  const snapshots = instants.map(usersByIdAsOf);
+  assert.deepEqual(allUsers(SMALL, { asOf: "2026-11-30T00:00:00Z" }), allUsers(SMALL), "the default snapshot is as of 2026-11-30");
+  assert.ok(snapshots[0]!.size < snapshots[1]!.size, "users who had not signed up yet are absent");
+  for (const u of snapshots[0]!.values()) assert.ok(tsMicros(u["signup_ts"])! <= Date.parse(instants[0]!) * 1000);
+  for (let i = 1; i < snapshots.length; i++) {
+    const [before, after] = [snapshots[i - 1]!, snapshots[i]!];
+    const asOfUs = Date.parse(instants[i]!) * 1000;
+    let changed = 0;
+    for (const [id, u] of after) {
+      const t = tsMicros(u["updated_at"])!;
+      assert.ok(t <= asOfUs, `user ${id} updated after the instant it is as of`);
+      const old = before.get(id);
+      if (old === undefined) continue;
+      assert.ok(t >= tsMicros(old["updated_at"])!, `user ${id}: updated_at moved back`);
+      if (JSON.stringify(old) !== JSON.stringify(u)) {
+        changed++;
+        assert.ok(t > Date.parse(instants[i - 1]!) * 1000, `user ${id} changed without a newer updated_at`);
+      }
+      assert.equal(u["signup_ts"], old["signup_ts"]);
+    }
+    // Before the fixed snapshot the history is the one it implies (most users' last update is older).
+    if (i === 1 || instants[i - 1]! >= "2026-11-30") assert.ok(changed > 0, `some users changed between ${instants[i - 1]} and ${instants[i]}`);
+  }
+  // A day changes a few percent of the users, not all of them.
+  const oneDay = [...snapshots[5]!.values()].filter((u) => tsMicros(u["updated_at"])! > Date.parse(instants[4]!) * 1000).length;
+  assert.ok(oneDay >= 1 && oneDay <= 30, `${oneDay} of 300 users updated on 2026-12-01`);
+});
+
+test("daily incremental pulls with updated_since merged by user_id converge to the latest snapshot", async (t) => {
+  const api = await withApi(t, { ...SMALL, usersAsOf: "2026-11-28T00:00:00Z" });
+  const table = new Map<number, Rec>();
+  const merge = (users: Rec[]): void => {
+    for (const u of users) {
+      if (typeof u["user_id"] !== "number") continue;
+      const old = table.get(u["user_id"]);
+      if (old === undefined || tsMicros(u["updated_at"])! >= tsMicros(old["updated_at"])!) table.set(u["user_id"], u);
+    }
+  };
+  merge((await usersPages(api, "")).users);
+  assert.deepEqual(table, usersByIdAsOf("2026-11-28T00:00:00Z"));
+  let mark = "2026-11-28T00:00:00Z";
+  let pulled = 0;
+  for (const day of ["2026-11-29", "2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03"]) {
+    api.setUsersAsOf(`${day}T00:00:00Z`);
+    const page = await usersPages(api, `&updated_since=${encodeURIComponent(mark)}`);
+    pulled += page.users.length;
+    merge(page.users);
+    mark = `${day}T00:00:00Z`;
+    assert.deepEqual(table, usersByIdAsOf(mark), `after the pull of ${day}`);
+  }
+  assert.ok(pulled > 0 && pulled < 150, `incremental pulls fetched ${pulled} records, not 5 snapshots`);
+  assert.throws(() => api.setUsersAsOf("tomorrow"), /not an RFC 3339 timestamp/);
+  // as_of in the request wins over the server's clock.
+  assert.deepEqual((await usersPages(api, `&as_of=${encodeURIComponent("2026-11-30T00:00:00Z")}`)).users, allUsers(SMALL));
+  assert.equal((await fetch(`${api.url}/v1/users?as_of=2026-11-30`)).status, 400);
+});
+
+test("latencyMs answers every page after that delay with the same body, and it is not a fault", async (t) => {
+  const plain = await withApi(t, { eventsPerDay: 1000 });
+  const slow = await withApi(t, { eventsPerDay: 1000, latencyMs: 200 });
+  for (const path of [`/v1/events?start=${dayStartIso}&end=${dayEndIso}&limit=50`, "/v1/users?limit=5", "/v1/events?limit=1"]) {
+    const t0 = performance.now();
+    const res = await fetch(`${slow.url}${path}`);
+    const body = await res.text();
+    // A lower bound only: a busy machine can make it slower, never faster.
+    assert.ok(performance.now() - t0 >= 190, `${path} answered after ${Math.round(performance.now() - t0)} ms`);
+    const expected = await fetch(`${plain.url}${path}`);
+    assert.equal(res.status, expected.status);
+    assert.equal(body, await expected.text());
+  }
+  assert.deepEqual(slow.stats().faults, {});
+  assert.deepEqual(slow.stats().byStatus, { "200": 2, "400": 1 });
+  // A request still waiting for its latency does not hold close() up.
+  const pending = fetch(`${slow.url}/v1/users?limit=5`);
+  pending.catch(() => {}); // observed below
+  for (let i = 0; i < 200 && slow.stats().requests < 4; i++) await new Promise((r) => setTimeout(r, 5));
+  await slow.close();
+  await assert.rejects(pending);
+});
+
+test("anomalies: a half_empty day silently ends after half its records, a zero_amounts day has purchases of 0", async (t) => {
+  const options = { eventsPerDay: 3000, anomalies: { [D]: "half_empty", [D_NEXT]: "zero_amounts" } } as const;
+  const api = await withApi(t, options);
+  const normal = dayEvents({ eventsPerDay: 3000 }, D);
+  const half = (await walk(api, dayStartIso, dayEndIso, 200)).flat();
+  assert.equal(half.length, Math.floor(normal.length / 2));
+  assert.deepEqual(half, normal.slice(0, half.length), "the first half of the normal listing, nothing else");
+  assert.deepEqual(half, dayEvents(options, D));
+
+  const normalNext = dayEvents({ eventsPerDay: 3000 }, D_NEXT) as Rec[];
+  const zeroed = (await walk(api, dayEndIso, `${D_NEXT}T23:59:59.999999Z`, 500)).flat().concat((await walk(api, `${D_NEXT}T23:59:59.999999Z`, `2026-11-22T00:00:00Z`, 500)).flat()) as Rec[];
+  const served = dayEvents(options, D_NEXT) as Rec[];
+  assert.equal(served.length, normalNext.length, "a zero_amounts day keeps every record");
+  assert.equal(new Set(zeroed.map((r) => JSON.stringify(r))).size, new Set(served.map((r) => JSON.stringify(r))).size);
+  let purchases = 0;
+  served.forEach((r, i) => {
+    const before = normalNext[i]!;
+    const props = r["properties"] as Rec | null | undefined;
+    if (r["event_type"] === "purchase" && typeof props === "object" && props !== null && "amount" in props) {
+      purchases++;
+      assert.equal(props["amount"], 0, JSON.stringify(r));
+      assert.deepEqual({ ...r, properties: { ...props, amount: (before["properties"] as Rec)["amount"] } }, before, "only the amount differs");
+    } else assert.deepEqual(r, before);
+  });
+  assert.ok(purchases > 10, `${purchases} purchases`);
+  assert.ok(normalNext.some((r) => r["event_type"] === "purchase" && ((r["properties"] as Rec | null)?.["amount"] ?? 0) !== 0));
+  assert.deepEqual(dayEvents(options, D_PREV), dayEvents({ eventsPerDay: 3000 }, D_PREV), "other days are untouched");
+});
+
+test("invalid anomaly, latency and users clock options are refused with the bad value named", async () => {
+  await assert.rejects(startDemoApi({ anomalies: { "2026-02-30": "half_empty" } }), /anomaly day "2026-02-30"/);
+  await assert.rejects(startDemoApi({ anomalies: { [D]: "slow" as "half_empty" } }), /unknown anomaly "slow"/);
+  await assert.rejects(startDemoApi({ latencyMs: -1 }), /latency -1 ms/);
+  await assert.rejects(startDemoApi({ usersAsOf: "2026-12-01" }), /users as-of "2026-12-01"/);
 });

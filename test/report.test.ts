@@ -1,7 +1,7 @@
 /** The HTML run report: notebook cells, escaping, self-containment, lake charts, and real rendering in Chromium. */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -9,7 +9,13 @@ import pl from "nodejs-polars";
 import { SluiceError } from "../src/core/errors.ts";
 import { lakePartitionPath } from "../src/load/lake.ts";
 import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
-import { eventsCharts, latestReport, renderRunReport, reportPath, shortDtype, writeRunReport, type ReportCharts } from "../src/report/index.ts";
+import { eventsCharts } from "../jobs/events-charts.ts";
+import eventsJob from "../jobs/events.ts";
+import usersJob from "../jobs/users.ts";
+import { RunObserver } from "../src/cli/observe.ts";
+import { silentLogger } from "../src/core/log.ts";
+import type { JobDefinition } from "../src/pipeline/job.ts";
+import { chartAssetPath, chartJs, jobCharts, lakeFiles, latestReport, renderRunReport, reportPath, shortDtype, writeRunReport, type ReportCharts } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
 import { tempDataDir } from "./helpers.ts";
 
@@ -221,15 +227,17 @@ test("values from the data are HTML-escaped in rows, names, samples, errors and 
   assert.equal(reportData(html).charts[1]?.labels[1], "</script><script>alert(2)</script>");
 });
 
-test("the report is self-contained: nothing is loaded from the network", () => {
+test("the report needs no network: its one script file is the data dir's Chart.js, by a relative path", () => {
   const html = renderRunReport(sampleOutcome(), CHARTS);
   assert.equal(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i.test(html), false, "no src/href to a remote URL");
   assert.equal(/<link\b/i.test(html), false, "no <link> elements");
   assert.equal(/@import|url\(\s*["']?(?:https?:)?\/\//i.test(html), false, "no CSS imports of remote files");
-  assert.equal(/<script[^>]+\bsrc=/i.test(html), false, "no external scripts");
+  assert.deepEqual([...html.matchAll(/<script[^>]+\bsrc="([^"]*)"/gi)].map((m) => m[1]), ["../_assets/chart.umd.js"]);
   assert.equal(html.includes("sourceMappingURL"), false, "no source map to fetch");
-  assert.ok(html.includes("Chart.js v4.6.1") || html.includes("Chart.js"), "Chart.js is inlined");
-  assert.ok(html.length > 200_000, "the UMD build is inlined");
+  assert.ok(html.length < 60_000, `Chart.js is not inlined: ${html.length} bytes`);
+  const asset = chartJs().toString("utf8");
+  assert.ok(asset.length > 150_000 && asset.includes("Chart.js v4"), "the asset is Chart.js's UMD build");
+  assert.equal(asset.includes("sourceMappingURL"), false, "the asset names no source map to fetch");
 });
 
 test("a run without steps or charts still renders its header, error and an empty charts cell, without Chart.js", () => {
@@ -239,6 +247,7 @@ test("a run without steps or charts still renders its header, error and an empty
   assert.match(html, /No charts for this run\./);
   assert.match(html, /class="status status-failed" data-field="status">failed</);
   assert.ok(html.length < 50_000, "Chart.js is not inlined when nothing is drawn");
+  assert.equal(/<script[^>]+\bsrc=/i.test(html), false, "nor loaded");
 });
 
 test("writeRunReport writes <dataDir>/reports/<job>/<dt>.html atomically and latestReport finds it", async (t) => {
@@ -261,6 +270,71 @@ test("writeRunReport writes <dataDir>/reports/<job>/<dt>.html atomically and lat
   assert.throws(() => reportPath(dataDir, "events", "../../etc"));
 });
 
+test("two reports share one Chart.js in <dataDir>/reports/_assets, each report much smaller than Chart.js", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const a = await writeRunReport(sampleOutcome(), { dataDir, charts: CHARTS });
+  const asset = chartAssetPath(dataDir);
+  assert.equal(asset, path.join(dataDir, "reports", "_assets", "chart.umd.js"));
+  const written = await stat(asset);
+  const b = await writeRunReport(sampleOutcome({ job: "users", dt: "2026-11-20" }), { dataDir, charts: CHARTS });
+  assert.deepEqual((await readdir(path.join(dataDir, "reports"))).sort(), ["_assets", "events", "users"]);
+  assert.deepEqual(await readdir(path.join(dataDir, "reports", "_assets")), ["chart.umd.js"], "one asset, no temp files");
+  assert.deepEqual(await readFile(asset), chartJs());
+  const again = await stat(asset);
+  assert.equal(again.ino, written.ino, "an asset that matches is not rewritten");
+  assert.equal(again.mtimeMs, written.mtimeMs);
+  for (const file of [a, b]) {
+    const html = await readFile(file, "utf8");
+    const src = /<script src="([^"]+)"><\/script>/.exec(html)?.[1];
+    assert.equal(src && path.resolve(path.dirname(file), src), asset, `${file} loads the shared asset`);
+    assert.ok(html.length * 5 < written.size, `${file}: ${html.length} bytes vs Chart.js ${written.size}`);
+  }
+});
+
+test("a Chart.js asset that differs (outdated or damaged) is replaced atomically by the next report", async (t) => {
+  const dataDir = await tempDataDir(t);
+  await writeRunReport(sampleOutcome(), { dataDir, charts: CHARTS });
+  const asset = chartAssetPath(dataDir);
+  await writeFile(asset, "/* Chart.js v3, truncated */");
+  const damaged = (await stat(asset)).ino;
+  await writeRunReport(sampleOutcome({ dt: "2026-11-20" }), { dataDir });
+  assert.deepEqual(await readFile(asset), chartJs());
+  assert.notEqual((await stat(asset)).ino, damaged, "replaced by rename, not rewritten in place");
+  await rm(asset);
+  await writeRunReport(sampleOutcome({ dt: "2026-11-21" }), { dataDir });
+  assert.deepEqual(await readFile(asset), chartJs(), "a missing asset is written again");
+});
+
+test("the run observer draws the charts of the job it runs through the job's hook; a failing hook costs only those charts", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const eventsFile = lakePartitionPath(dataDir, "events", "2026-11-19");
+  await mkdir(path.dirname(eventsFile), { recursive: true });
+  pl.DataFrame({ event_type: ["a"] }).writeParquet(eventsFile);
+  const seen: string[] = [];
+  const job = (charts: JobDefinition["charts"]): JobDefinition => ({ name: "events", description: "test", tables: [], run: async () => {}, ...(charts ? { charts } : {}) });
+  const drawing = job(async ({ dt, lake }) => {
+    seen.push(`${dt} ${await lake.partitionFile("events", dt)} ${await lake.partitionFile("sessions", dt)}`);
+    return [{ title: "from the hook", kind: "line", labels: ["x", "y"], values: [1, 2] }];
+  });
+  const report = await new RunObserver(dataDir, drawing, silentLogger(), undefined).partition(sampleOutcome());
+  assert.ok(report);
+  assert.deepEqual(seen, [`2026-11-19 ${eventsFile} null`]);
+  assert.deepEqual(reportData(await readFile(report, "utf8")).charts.map((c) => c.title), ["Time per step (seconds)", "from the hook"]);
+
+  await new RunObserver(dataDir, drawing, silentLogger(), undefined).partition(sampleOutcome({ status: "failed", error: "boom" }));
+  assert.equal(seen.length, 1, "no job charts for a run that did not succeed");
+
+  const failing = job(async () => {
+    throw new Error("no such column: nope");
+  });
+  const observer = new RunObserver(dataDir, failing, silentLogger(), undefined);
+  const still = await observer.partition(sampleOutcome({ dt: "2026-11-20" }));
+  assert.ok(still, "the report is written anyway");
+  assert.deepEqual(reportData(await readFile(still, "utf8")).charts.map((c) => c.title), ["Time per step (seconds)"]);
+  await observer.finish();
+  assert.ok((await stat(path.join(dataDir, "metrics", "events.prom"))).isFile(), "metrics are named after the job");
+});
+
 /** A small deterministic day of sessions and events, with values on the bucket edges. */
 function lakeDay(dt: string): { starts: Date[]; durations: Array<number | null>; types: Array<string | null> } {
   const starts: Date[] = [];
@@ -280,7 +354,8 @@ function lakeDay(dt: string): { starts: Date[]; durations: Array<number | null>;
 test("eventsCharts counts sessions per hour, durations and event types exactly like an independent count", async (t) => {
   const dataDir = await tempDataDir(t);
   const dt = "2026-11-19";
-  assert.deepEqual(await eventsCharts(dataDir, dt), [], "no lake partitions: no charts");
+  const lake = lakeFiles(dataDir);
+  assert.deepEqual(await eventsCharts({ dt, lake }), [], "no lake partitions: no charts");
 
   const { starts, durations, types } = lakeDay(dt);
   const sessionsFile = lakePartitionPath(dataDir, "sessions", dt);
@@ -292,7 +367,7 @@ test("eventsCharts counts sessions per hour, durations and event types exactly l
   await mkdir(path.dirname(eventsFile), { recursive: true });
   pl.DataFrame({ event_id: types.map((_, i) => `e-${i}`), event_type: pl.Series("event_type", types, pl.Utf8) }).writeParquet(eventsFile);
 
-  const charts = await eventsCharts(dataDir, dt);
+  const charts = await eventsCharts({ dt, lake });
   assert.deepEqual(charts.map((c) => c.kind), ["bar", "histogram", "hbar"]);
   const [perHour, duration, byType] = charts as [ReportCharts[number], ReportCharts[number], ReportCharts[number]];
 
@@ -320,19 +395,22 @@ test("eventsCharts counts sessions per hour, durations and event types exactly l
   assert.deepEqual(byType.values, expectedTypes.map(([, v]) => v));
 });
 
-test("eventsCharts draws what the lake has, and names the partition when a file is not what it expects", async (t) => {
+test("the events job's charts hook draws what the lake has, and names the partition when a file is not what it expects", async (t) => {
   const dataDir = await tempDataDir(t);
   const dt = "2026-11-19";
   const eventsFile = lakePartitionPath(dataDir, "events", dt);
   await mkdir(path.dirname(eventsFile), { recursive: true });
   pl.DataFrame({ event_type: ["a", "b", "b"] }).writeParquet(eventsFile);
-  const only = await eventsCharts(dataDir, dt);
+  assert.equal(await lakeFiles(dataDir).partitionFile("events", dt), eventsFile);
+  assert.equal(await lakeFiles(dataDir).partitionFile("sessions", dt), null);
+  const only = await jobCharts(eventsJob, dataDir, dt);
   assert.deepEqual(only.map((c) => [c.kind, c.labels, c.values]), [["hbar", ["b", "a"], [2, 1]]]);
+  assert.deepEqual(await jobCharts(usersJob, dataDir, dt), [], "a job without a charts hook has no charts of its own");
 
   const sessionsFile = lakePartitionPath(dataDir, "sessions", dt);
   await mkdir(path.dirname(sessionsFile), { recursive: true });
   pl.DataFrame({ session_id: ["s"] }).writeParquet(sessionsFile);
-  await assert.rejects(eventsCharts(dataDir, dt), (error: unknown) => {
+  await assert.rejects(jobCharts(eventsJob, dataDir, dt), (error: unknown) => {
     assert.ok(error instanceof SluiceError);
     assert.equal(error.context.partition, dt);
     assert.match(error.message, /report charts of events 2026-11-19/);

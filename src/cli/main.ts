@@ -54,7 +54,7 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
         if (flags.preview) {
           printPreview(outcome, io.stdout);
         } else {
-          const observer = new RunObserver(settings.dataDir, job.name, run.log, settings.pushgatewayUrl);
+          const observer = new RunObserver(settings.dataDir, job, run.log, settings.pushgatewayUrl);
           const report = await observer.partition(outcome);
           await observer.finish();
           if (report) io.stderr(`report: ${report}\n`);
@@ -93,7 +93,7 @@ export function buildProgram(io: { stdout: (s: string) => void; stderr: (s: stri
       const quietTty = Boolean(process.stderr.isTTY) && flags.logLevel === undefined && process.env["SLUICE_LOG_LEVEL"] === undefined;
       const settings = quietTty ? { ...resolved, logLevel: "warn" as const } : resolved;
       await withRunEnvironment(settings, io, async (run) => {
-        const observer = new RunObserver(settings.dataDir, job.name, run.log, settings.pushgatewayUrl);
+        const observer = new RunObserver(settings.dataDir, job, run.log, settings.pushgatewayUrl);
         let progress: Progress | undefined;
         const pending: Array<Promise<unknown>> = [];
         try {

@@ -2,8 +2,9 @@
 import { formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { RunMetrics, pushMetrics, writeMetricsTextfile } from "../metrics/index.ts";
+import type { JobDefinition, ReportChart } from "../pipeline/job.ts";
 import type { PartitionOutcome } from "../pipeline/index.ts";
-import { eventsCharts, writeRunReport } from "../report/index.ts";
+import { jobCharts, writeRunReport } from "../report/index.ts";
 
 /** Observes the partitions of one command; reporting failures never change a run's outcome. */
 export class RunObserver {
@@ -11,7 +12,7 @@ export class RunObserver {
 
   constructor(
     private readonly dataDir: string,
-    private readonly job: string,
+    private readonly job: JobDefinition,
     private readonly log: Logger,
     private readonly pushgatewayUrl: string | undefined,
   ) {}
@@ -20,8 +21,8 @@ export class RunObserver {
   async partition(outcome: PartitionOutcome): Promise<string | undefined> {
     this.metrics.observe(outcome);
     if (outcome.status === "skipped") return undefined;
+    const charts = outcome.status === "succeeded" ? await this.chartsOf(outcome.dt) : [];
     try {
-      const charts = this.job === "events" && outcome.status === "succeeded" ? await eventsCharts(this.dataDir, outcome.dt) : [];
       return await writeRunReport(outcome, { dataDir: this.dataDir, charts });
     } catch (error) {
       this.log.warn({ err: formatError(error), dt: outcome.dt }, "could not write the run report");
@@ -29,15 +30,25 @@ export class RunObserver {
     }
   }
 
+  /** The job's own charts; a failing hook (user code) costs the report its charts, not the report. */
+  private async chartsOf(dt: string): Promise<ReportChart[]> {
+    try {
+      return await jobCharts(this.job, this.dataDir, dt);
+    } catch (error) {
+      this.log.warn({ err: formatError(error), dt }, "could not compute the report charts");
+      return [];
+    }
+  }
+
   /** Writes <data-dir>/metrics/<job>.prom and pushes to the Pushgateway when one is configured. */
   async finish(signal?: AbortSignal): Promise<void> {
     try {
-      await writeMetricsTextfile(this.dataDir, this.job, this.metrics);
+      await writeMetricsTextfile(this.dataDir, this.job.name, this.metrics);
     } catch (error) {
       this.log.warn({ err: formatError(error) }, "could not write the metrics textfile");
     }
     if (this.pushgatewayUrl) {
-      await pushMetrics(this.pushgatewayUrl, this.job, this.metrics, signal).catch((error: unknown) =>
+      await pushMetrics(this.pushgatewayUrl, this.job.name, this.metrics, signal).catch((error: unknown) =>
         this.log.warn({ err: formatError(error) }, "could not push metrics to the Pushgateway"),
       );
     }

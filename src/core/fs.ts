@@ -1,27 +1,91 @@
-/** Small file-system helpers shared by the writers of reports, metrics and state files. */
+/**
+ * Atomic file replacement, the one implementation every writer uses (landed pages, lake Parquet,
+ * reports, metrics, state files).
+ *
+ * A writer writes a dot-prefixed temp file in the target's directory (`.<name>.<pid>-<random>.tmp`:
+ * readers' globs such as `*.parquet` or `*.prom` never match it), then renames it over the target.
+ * rename(2) replaces the target in one step, so readers see the old file or the new one, never half
+ * of one. The pid in the name lets a later writer tell a dead writer's leftovers from a live one's.
+ */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 
+const TEMP_SUFFIX = ".tmp";
+
+/** How far an atomic replace goes to survive a power loss, not only a crash of this process. */
+export interface AtomicWriteOptions {
+  /**
+   * true: fsync the temp file before the rename and the directory after it, so the new file is on
+   * disk when the call returns. false: no fsync (for hot paths whose data can be fetched again);
+   * readers and a killed process still never see half a file, but a power loss may lose the write.
+   */
+  durable: boolean;
+}
+
 /**
- * Writes `data` to `target` atomically: a dot-prefixed temp file in the same directory (never
- * matched by readers' globs), fsync, then rename over the target. Readers see the old or the new file.
+ * Replaces `target` with the file `write` creates at the temp path it is handed (for writers such
+ * as Polars' writeParquet that write a path themselves). The target's directory must exist. On
+ * any failure the temp file is removed and the target is left as it was.
  */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  const dir = path.dirname(target);
-  await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
+export async function replaceAtomically(target: string, write: (tempPath: string) => Promise<void> | void, options: AtomicWriteOptions): Promise<void> {
+  const temp = path.join(path.dirname(target), `${tempPrefix(path.basename(target))}${process.pid}-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
   try {
-    const handle = await open(temp, "w");
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await write(temp);
+    if (options.durable) await fsyncPath(temp, "r+");
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
+  }
+  // The rename is durable only once the directory entry is on disk.
+  if (options.durable) await fsyncPath(path.dirname(target), "r").catch(() => undefined);
+}
+
+/** Writes `data` to `target` atomically (see replaceAtomically); the directory must exist. */
+export function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
+  return replaceAtomically(target, (temp) => writeFile(temp, data), options);
+}
+
+/**
+ * Removes the temp files of replaceAtomically writers of `dir/targetName` that are abandoned: their
+ * writer's pid is gone, or they are older than `maxAgeMs` (no live writer takes that long).
+ */
+export async function removeStaleTemps(dir: string, targetName: string, maxAgeMs: number): Promise<void> {
+  const prefix = tempPrefix(targetName);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
+    const file = path.join(dir, name);
+    const pid = Number(name.slice(prefix.length).split("-")[0]);
+    let stale = !Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid);
+    if (!stale) {
+      const info = await stat(file).catch(() => undefined);
+      stale = info !== undefined && Date.now() - info.mtimeMs > maxAgeMs;
+    }
+    if (stale) await unlink(file).catch(() => undefined);
+  }
+}
+
+/** True unless signalling the pid says it does not exist (EPERM means it exists). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+function tempPrefix(targetName: string): string {
+  return `.${targetName}.`;
+}
+
+async function fsyncPath(file: string, flags: "r" | "r+"): Promise<void> {
+  const handle = await open(file, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -1,6 +1,6 @@
 /** Landing pages as they arrive, with the state file kept in step (see the class comment). */
 import path from "node:path";
-import { pageFileName, writeFileAtomic, writeState, type LandingState } from "./landing.ts";
+import { pageFileName, writeLandingFile, writeState, type LandingState } from "./landing.ts";
 
 /**
  * Lands page bodies (each tmp + rename) and keeps the state file in step with them.
@@ -28,7 +28,7 @@ export class Lander {
 
   /** Lands a page body, then applies `update` to the state; resolves once both are on disk. */
   land(pageNo: number, body: Buffer, update: (s: LandingState) => void): Promise<void> {
-    const written = writeFileAtomic(path.join(this.dir, pageFileName(pageNo)), body);
+    const written = writeLandingFile(path.join(this.dir, pageFileName(pageNo)), body);
     const applied = Promise.all([written, this.applied]).then(() => {
       if (this.failure !== null) throw this.failure;
       const landed = this.state.landed;

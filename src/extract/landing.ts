@@ -4,8 +4,9 @@
  * listing stands so a rerun resumes instead of refetching.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../core/fs.ts";
 import { getPath, type JsonPath } from "./json-path.ts";
 import type { ParallelPlan, Position } from "./paginators/index.ts";
 
@@ -30,18 +31,13 @@ export function pageFileName(pageNo: number): string {
   return `page-${String(pageNo).padStart(6, "0")}.json`;
 }
 
-let tmpCounter = 0;
-
-/** Writes a file atomically: a temp file in the same directory, then rename over the target. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+/**
+ * Writes a landing file (a page body or the state file) atomically but without fsync: landing is
+ * on the hot path (see lander.ts) and only has to survive a killed process; after a
+ * power loss, `--refetch` lands the partition again.
+ */
+export function writeLandingFile(file: string, data: string | Uint8Array): Promise<void> {
+  return writeFileAtomic(file, data, { durable: false });
 }
 
 /** The request a landing belongs to (secrets redacted) and a fingerprint of it. */
@@ -98,7 +94,7 @@ export async function readState(dir: string): Promise<LandingState | null> {
 
 /** Writes the state file atomically. */
 export async function writeState(dir: string, state: LandingState): Promise<void> {
-  await writeFileAtomic(path.join(dir, STATE_FILE), stateText(state));
+  await writeLandingFile(path.join(dir, STATE_FILE), stateText(state));
 }
 
 function stateText(state: LandingState): string {

@@ -2,21 +2,19 @@
  * The lake: Hive-partitioned Parquet, one file per partition at
  * `<dataDir>/lake/<table>/dt=YYYY-MM-DD/data.parquet`.
  *
- * Writes are atomic: a hidden temp file in the partition directory (which `*.parquet` globs do not
- * match), fsync, rename over data.parquet, fsync the directory. rename(2) replaces the target in one
- * step, so a reader (DuckDB views, a rerun reading lookback days) sees the old file or the new one,
- * never half of one and never both.
+ * Writes are atomic and durable (core/fs.ts replaceAtomically): a hidden temp file in the partition
+ * directory (which `*.parquet` globs do not match), fsync, rename over data.parquet, fsync the
+ * directory. So a reader (DuckDB views, a rerun reading lookback days) sees the old file or the new
+ * one, never half of one and never both.
  */
 import { failpoint } from "../core/failpoints.ts";
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
 import { SchemaError, SluiceError, StorageError } from "../core/errors.ts";
+import { removeStaleTemps, replaceAtomically } from "../core/fs.ts";
 
 const DATA_FILE = "data.parquet";
-const TEMP_PREFIX = `.${DATA_FILE}.`;
-const TEMP_SUFFIX = ".tmp";
 /** A temp file of a live process this old is abandoned too (a writer never takes this long). */
 const TEMP_MAX_AGE_MS = 60 * 60_000;
 const DT_RE = /^\d{4}-\d{2}-\d{2}$/;
@@ -40,24 +38,24 @@ export async function writeLakePartition(dataDir: string, table: string, dt: str
   const target = lakePartitionPath(dataDir, table, dt);
   const dir = path.dirname(target);
   await mkdir(dir, { recursive: true });
-  await cleanStaleTemps(dir);
+  // Temp names carry the writer's pid, so a killed writer's leftovers are told from a live one's.
+  await removeStaleTemps(dir, DATA_FILE, TEMP_MAX_AGE_MS);
   const normalized = normalizeForParquet(frame, table);
-  // pid in the name lets the next writer tell a killed writer's leftovers from a live one's.
-  const temp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
   try {
-    normalized.writeParquet(temp, { compression: "zstd" });
-    await fsyncPath(temp, "r+");
-    failpoint("lake.write");
-    await rename(temp, target);
+    await replaceAtomically(
+      target,
+      (temp) => {
+        normalized.writeParquet(temp, { compression: "zstd" });
+        failpoint("lake.write");
+      },
+      { durable: true },
+    );
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
     throw new StorageError(`could not write lake partition ${table}/dt=${dt}: ${(error as Error).message}`, {
       cause: error,
       context: { table, partition: dt, stage: "lake" },
     });
   }
-  // The rename is durable only once the directory entry is on disk.
-  await fsyncPath(dir, "r").catch(() => undefined);
   return target;
 }
 
@@ -121,41 +119,6 @@ function normalizeForParquet(frame: pl.DataFrame, table: string): pl.DataFrame {
     }
   }
   return exprs.length === 0 ? frame : frame.withColumns(...exprs);
-}
-
-/** Removes temp files left by writers that died (pid gone) or that are far too old. */
-async function cleanStaleTemps(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX) || !name.endsWith(TEMP_SUFFIX)) continue;
-    const file = path.join(dir, name);
-    const pid = Number(name.slice(TEMP_PREFIX.length).split("-")[0]);
-    let stale = !Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid);
-    if (!stale) {
-      const info = await stat(file).catch(() => undefined);
-      stale = info !== undefined && Date.now() - info.mtimeMs > TEMP_MAX_AGE_MS;
-    }
-    if (stale) await unlink(file).catch(() => undefined);
-  }
-}
-
-/** True unless signalling the pid says it does not exist (EPERM means it exists). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
-
-async function fsyncPath(file: string, flags: "r" | "r+"): Promise<void> {
-  const handle = await open(file, flags);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function isFile(file: string): Promise<boolean> {

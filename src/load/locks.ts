@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CancelledError, LockError, UsageError } from "../core/errors.ts";
-import { isProcessAlive } from "./lake.ts";
+import { isProcessAlive } from "../core/fs.ts";
 
 /** A held lock. */
 export interface Lock {

@@ -195,7 +195,7 @@ export async function writeMetricsTextfile(dataDir: string, job: string, metrics
   const text = await metrics.text();
   // node_exporter only reads *.prom: the dot-prefixed temp file is never half-read.
   try {
-    await writeFileAtomic(target, text);
+    await writeFileAtomic(target, text, { durable: true });
   } catch (error) {
     throw new SluiceError(`could not write metrics file ${target}: ${(error as Error).message}`, { cause: error, context: { job, stage: "metrics" } });
   }

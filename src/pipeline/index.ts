@@ -1,5 +1,5 @@
 /** The pipeline stage's public surface: defining jobs and tables, running partitions, their outcomes. */
-export { defineJob, type Extracted, type JobContext, type JobDefinition, type LakeWindow, type TableOutput } from "./job.ts";
+export { defineJob, type ChartsHook, type ChartsInput, type Extracted, type JobContext, type JobDefinition, type LakeFiles, type LakeWindow, type ReportChart, type TableOutput } from "./job.ts";
 export { defineTable, recordColumns, tableFromRecord, type RecordTableOptions } from "./define-table.ts";
 export { runPartition, type RunSettings } from "./run-partition.ts";
 export { notRun, type PartitionOutcome, type PartitionStatus, type StepRecord } from "./outcome.ts";

@@ -8,6 +8,9 @@ import type { SourceSpec } from "../extract/types.ts";
 import type { TableSpec } from "../load/types.ts";
 import type { Suite } from "../validate/index.ts";
 import { defineTable } from "./define-table.ts";
+import type { ChartsHook } from "./job-charts.ts";
+
+export type { ChartsHook, ChartsInput, LakeFiles, ReportChart } from "./job-charts.ts";
 
 /** Frames for one table: split by its `dt` column into the partitions `dts` (default: the run's day). */
 export interface TableOutput {
@@ -68,6 +71,8 @@ export interface JobDefinition {
   /** The first partition there is (catch-up starts here when nothing ran yet). */
   start?: string;
   run(ctx: JobContext): Promise<void>;
+  /** The job's own charts in the run report of a partition that succeeded, computed from the lake. */
+  charts?: ChartsHook;
 }
 
 const JOB = z.strictObject({
@@ -77,6 +82,7 @@ const JOB = z.strictObject({
   reads: z.record(z.string(), z.strictObject({ from: z.number().int().max(0), to: z.number().int().min(0) })).optional(),
   start: z.iso.date().optional(),
   run: z.custom<JobDefinition["run"]>((v) => typeof v === "function", { message: "expected a function run(ctx)" }),
+  charts: z.custom<ChartsHook>((v) => typeof v === "function", { message: "expected a function charts({ dt, lake })" }).optional(),
 });
 
 /** Checks a job declaration (and its tables) and returns it; ConfigError naming the job and the problem. */

@@ -7,12 +7,22 @@ import path from "node:path";
 import type { Logger } from "../core/log.ts";
 import { isLockHeld } from "../load/locks.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
-import { ensureWarehouse, loadPartitions, markAbandonedRuns, query, recordRun, withWarehouse, type LoadTransaction } from "../load/warehouse.ts";
+import {
+  ensureWarehouse,
+  loadPartitions,
+  markAbandonedRuns,
+  query,
+  recordRun,
+  withWarehouse,
+  type DuckDBConnection,
+  type LoadCounts,
+  type LoadTransaction,
+} from "../load/warehouse.ts";
 
-export type LoadCounts = { inserted: number; updated: number; deleted: number };
+export type { LoadCounts };
 
 export interface WarehouseGateway {
-  /** Starts a run in the warehouse: creates the job's tables if needed, marks runs of dead processes abandoned, records this run as running. */
+  /** Creates the job's tables if needed, marks runs of dead processes abandoned, and records this run as running. */
   startRun(run: RunRecord, tables: TableSpec[]): Promise<void>;
   /** The partition's load transaction: MERGE per partition, quarantine, checks, the run row. */
   commit(tx: LoadTransaction): Promise<LoadCounts>;
@@ -32,9 +42,7 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         "write",
         async (conn) => {
           await ensureWarehouse(conn, tables, dataDir);
-          const live = await liveRunIds(dataDir);
-          const healed = await markAbandonedRuns(conn, (id) => live.has(id));
-          if (healed > 0) options.log.warn({ healed }, "marked runs of dead processes as abandoned");
+          await healAbandonedRuns(conn, dataDir, options.log);
           await recordRun(conn, run);
         },
         wait,
@@ -67,6 +75,13 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         wait,
       ),
   };
+}
+
+/** Marks 'running' rows whose process no longer holds its partition lock as abandoned (a killed run). */
+async function healAbandonedRuns(conn: DuckDBConnection, dataDir: string, log: Logger): Promise<void> {
+  const live = await liveRunIds(dataDir);
+  const healed = await markAbandonedRuns(conn, (id) => live.has(id));
+  if (healed > 0) log.warn({ healed }, "marked runs of dead processes as abandoned");
 }
 
 /** Run ids whose partition lock is held by a live process. */

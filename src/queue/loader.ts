@@ -111,7 +111,7 @@ export async function connectedLoaders(queueUrl: string): Promise<string[]> {
 
 async function execute(op: WarehouseOp, dataDir: string, warehouse: ReturnType<typeof localWarehouse>, signal: AbortSignal): Promise<unknown> {
   switch (op.op) {
-    case "begin":
+    case "startRun":
       return warehouse.startRun(op.run, op.tables);
     case "commit":
       return warehouse.commit(absolutePaths(op.tx, dataDir));

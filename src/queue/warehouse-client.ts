@@ -14,7 +14,7 @@ import { WAREHOUSE_QUEUE, connectionFor, redact, type QueueTuning } from "./conn
 
 /** One warehouse operation, as the loader receives it. Lake paths are relative to the data dir. */
 export type WarehouseOp =
-  | { op: "begin"; run: RunRecord; tables: TableSpec[] }
+  | { op: "startRun"; run: RunRecord; tables: TableSpec[] }
   | { op: "commit"; tx: LoadTransaction }
   | { op: "fail"; tx: LoadTransaction }
   | { op: "columnValues"; refs: Array<{ table: string; column: string }> }
@@ -50,7 +50,7 @@ export class WarehouseClient {
   gateway(signal: AbortSignal): WarehouseGateway {
     return {
       startRun: async (run, tables) => {
-        await this.call({ op: "begin", run, tables }, signal);
+        await this.call({ op: "startRun", run, tables }, signal);
       },
       commit: async (tx) => (await this.call({ op: "commit", tx: this.relativePaths(tx) }, signal)) as LoadCounts,
       // Like the local gateway: recording a failure must work even after the run's signal was aborted.

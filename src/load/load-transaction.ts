@@ -1,0 +1,51 @@
+/**
+ * A run's load: every partition merged, quarantine replaced, checks appended and the run row
+ * written in ONE transaction, so a killed load leaves the warehouse exactly as before it started.
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { failpoint } from "../core/failpoints.ts";
+import { mergePartition, type LoadCounts } from "./partition-merge.ts";
+import { appendChecks, replaceQuarantine, upsertRun, type PartitionCheck, type QuarantineSet } from "./run-ledger.ts";
+import { ensureSluiceSchema, refreshLakeViews } from "./schema.ts";
+import type { PartitionLoad, RunRecord } from "./types.ts";
+
+/** Everything one run loads, committed together or not at all. */
+export interface LoadTransaction {
+  /** The final run row (usually status succeeded), written in the same transaction. */
+  run: RunRecord;
+  /** One staging table + one MERGE per partition. */
+  loads: PartitionLoad[];
+  /**
+   * Replaces the quarantine set of (run.job, dt) for every dt of `dts` (default [run.dt]); a row's
+   * dt is run.dt unless it says otherwise. Unchanged rows keep their original run_id.
+   */
+  quarantine: QuarantineSet;
+  /** Appended to sluice.checks with run_id, job and checked_at. */
+  checks: PartitionCheck[];
+}
+
+/** Loads all partitions, replaces quarantine, appends checks and upserts the run row in ONE transaction. */
+export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
+  const totals: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
+  await conn.run("BEGIN TRANSACTION");
+  try {
+    await ensureSluiceSchema(conn);
+    for (const [index, load] of tx.loads.entries()) {
+      const counts = await mergePartition(conn, load, index, tx.run.job);
+      totals.inserted += counts.inserted;
+      totals.updated += counts.updated;
+      totals.deleted += counts.deleted;
+    }
+    failpoint("warehouse.merge");
+    await refreshLakeViews(conn, tx.loads);
+    await replaceQuarantine(conn, tx.run, tx.quarantine);
+    await appendChecks(conn, tx.run, tx.checks);
+    await upsertRun(conn, tx.run);
+    failpoint("warehouse.bookkeeping");
+    await conn.run("COMMIT");
+  } catch (error) {
+    await conn.run("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+  return totals;
+}

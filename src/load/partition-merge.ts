@@ -1,0 +1,183 @@
+/**
+ * Loading one partition into its table: stage the lake file as the table's types, refuse keys
+ * MERGE cannot handle, count the changes exactly, then write only what changes (nothing, a plain
+ * INSERT for a new partition, or one MERGE). Runs inside the caller's transaction.
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { SchemaError, SluiceError, type ErrorContext } from "../core/errors.ts";
+import { isReadable } from "./column-types.ts";
+import { prepareTable } from "./schema.ts";
+import { ident, literal } from "./sql-values.ts";
+import type { ColumnSpec, PartitionLoad, TableSpec } from "./types.ts";
+
+/** Row counts of a load; exact, counted with joins against the staging table before the MERGE. */
+export interface LoadCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+/** Stages `load` (the `index`th of its transaction), checks its keys and merges it into its table. */
+export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad, index: number, job: string): Promise<LoadCounts> {
+  const spec = load.table;
+  const context = { job, table: spec.name, partition: load.dt, stage: "load" };
+  const targetTypes = await prepareTable(conn, spec, context);
+  const stage = `__sluice_stage_${index}`;
+  await stagePartition(conn, stage, load, targetTypes, context);
+  try {
+    await checkStagedKeys(conn, stage, spec, load.dt, context);
+    const sql = mergeSql(stage, spec, load.dt);
+    const counts = await countChanges(conn, sql, spec);
+    await applyChanges(conn, sql, spec, counts);
+    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted };
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
+  }
+}
+
+/** Copies the lake file into temp table `stage`, every column cast to the type it has in the table. */
+async function stagePartition(conn: DuckDBConnection, stage: string, load: PartitionLoad, targetTypes: Map<string, string>, context: ErrorContext): Promise<void> {
+  const spec = load.table;
+  const fileTypes = await parquetColumns(conn, load.parquetPath, context);
+  const select = spec.columns.map((c) => stagingExpr(c, load, fileTypes, targetTypes, context)).join(",\n       ");
+  await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
+  try {
+    await conn.run(`CREATE TEMP TABLE ${ident(stage)} AS SELECT ${select} FROM read_parquet(${literal(load.parquetPath)})`);
+  } catch (error) {
+    throw new SchemaError(`could not read ${load.parquetPath} as table ${spec.name}: ${(error as Error).message}`, {
+      cause: error,
+      context,
+      hint: "the lake file does not match the table's declared column types; fix the transform's output types",
+    });
+  }
+}
+
+/** Column name -> type of a lake file's columns as DuckDB reads them ("NULL" for an all-null column). */
+async function parquetColumns(conn: DuckDBConnection, file: string, context: ErrorContext): Promise<Map<string, string>> {
+  try {
+    const r = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(file)})`);
+    const types = new Map(r.getRows().map((row) => [String(row[0]), String(row[1])]));
+    // Polars writes an all-null column (dtype Null) as INT32 with logical type Null, which DuckDB
+    // reads as INTEGER: it casts to any declared type, so call it NULL.
+    const nulls = await conn.runAndReadAll(`SELECT name FROM parquet_schema(${literal(file)}) WHERE CAST(logical_type AS VARCHAR) LIKE 'NullType%'`);
+    for (const row of nulls.getRows()) if (types.has(String(row[0]))) types.set(String(row[0]), "NULL");
+    return types;
+  } catch (error) {
+    throw new SluiceError(`could not read the lake file ${file}: ${(error as Error).message}`, { cause: error, context });
+  }
+}
+
+/** The staging SELECT expression of one column: the file's column cast, the partition's dt, or NULL. */
+function stagingExpr(column: ColumnSpec, load: PartitionLoad, fileTypes: Map<string, string>, targetTypes: Map<string, string>, context: ErrorContext): string {
+  const spec = load.table;
+  const type = targetTypes.get(column.name) ?? column.type;
+  const fileType = fileTypes.get(column.name);
+  if (fileType === undefined) {
+    if (spec.partitioned && column.name === "dt") return `CAST(${literal(load.dt)} AS ${type}) AS ${ident("dt")}`;
+    if (spec.key.includes(column.name)) {
+      throw new SchemaError(`${load.parquetPath} has no column ${column.name}, part of the key of table ${spec.name}`, { context });
+    }
+    return `CAST(NULL AS ${type}) AS ${ident(column.name)}`;
+  }
+  if (!isReadable(fileType, type)) {
+    throw new SchemaError(`table ${spec.name} column ${column.name} is ${type} but the lake file has ${fileType}`, {
+      context,
+      hint: `cast ${column.name} to the declared type in the transform, or change the declared type`,
+    });
+  }
+  return `CAST(${ident(column.name)} AS ${type}) AS ${ident(column.name)}`;
+}
+
+/** MERGE needs unique, non-null keys (else it inserts duplicates), and a partition only its own rows. */
+async function checkStagedKeys(conn: DuckDBConnection, stage: string, spec: TableSpec, dt: string, context: ErrorContext): Promise<void> {
+  const keys = spec.key.map(ident);
+  const distinct = keys.length === 1 ? `count(DISTINCT ${keys[0]})` : `count(DISTINCT (${keys.join(", ")}))`;
+  const nullKey = keys.map((k) => `${k} IS NULL`).join(" OR ");
+  const outside = spec.partitioned ? `count(*) FILTER (WHERE ${ident("dt")} IS DISTINCT FROM DATE ${literal(dt)})` : "0";
+  const r = await conn.runAndReadAll(`SELECT count(*), ${distinct}, count(*) FILTER (WHERE ${nullKey}), ${outside} FROM ${ident(stage)}`);
+  const [rows, unique, nulls, foreign] = (r.getRows()[0] ?? []).map((v) => Number(v ?? 0));
+  const key = spec.key.join(", ");
+  if (nulls) {
+    throw new SchemaError(`${nulls} rows of table ${spec.name} for ${dt} have a NULL key (${key})`, {
+      context,
+      hint: `add a not_null check on ${key} (action quarantine) so such rows are quarantined instead`,
+    });
+  }
+  if (rows !== unique) {
+    throw new SchemaError(`table ${spec.name} for ${dt} has ${(rows ?? 0) - (unique ?? 0)} rows with a duplicate key (${key})`, {
+      context,
+      hint: `deduplicate on ${key} in the transform, or add a unique check on it`,
+    });
+  }
+  if (foreign) {
+    throw new SchemaError(`${foreign} rows of the ${dt} partition of table ${spec.name} have another dt`, {
+      context,
+      hint: "split the frame by dt and materialize each partition separately",
+    });
+  }
+}
+
+/** The SQL pieces that counting and applying one partition's changes share. */
+interface MergeSql {
+  /** The quoted staging table (alias s). */
+  stage: string;
+  /** The quoted target table (alias t). */
+  target: string;
+  columns: string[];
+  nonKey: string[];
+  /** Target row matches staged row. */
+  on: string;
+  /** A matched row really changes (and its version column does not go backwards). */
+  changed: string;
+  /** A target row belongs to this partition ("false" for an upserted table). */
+  partition: string;
+}
+
+function mergeSql(stage: string, spec: TableSpec, dt: string): MergeSql {
+  const columns = spec.columns.map((c) => c.name);
+  const nonKey = columns.filter((c) => !spec.key.includes(c));
+  // A matched row is only touched when it really changes: a rerun with the same data writes nothing.
+  let changed = nonKey.length > 0 ? `(${nonKey.map((c) => `t.${ident(c)} IS DISTINCT FROM s.${ident(c)}`).join(" OR ")})` : "false";
+  if (spec.versionColumn !== undefined && nonKey.length > 0) {
+    const v = ident(spec.versionColumn);
+    changed += ` AND (t.${v} IS NULL OR s.${v} >= t.${v})`;
+  }
+  return {
+    stage: ident(stage),
+    target: `main.${ident(spec.name)}`,
+    columns,
+    nonKey,
+    on: spec.key.map((k) => `t.${ident(k)} = s.${ident(k)}`).join(" AND "),
+    changed,
+    partition: spec.partitioned ? `t.${ident("dt")} = DATE ${literal(dt)}` : "false",
+  };
+}
+
+/** Counts what the MERGE will do with two hash joins (far cheaper than MERGE ... RETURNING row by row). */
+async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec): Promise<LoadCounts & { staged: number }> {
+  const firstKey = ident(spec.key[0] as string);
+  const plan = await conn.runAndReadAll(
+    `SELECT count(*) FILTER (WHERE t.${firstKey} IS NULL), count(*) FILTER (WHERE t.${firstKey} IS NOT NULL AND ${sql.changed}), count(*)
+     FROM ${sql.stage} s LEFT JOIN ${sql.target} t ON ${sql.on}`,
+  );
+  const [inserted, updated, staged] = (plan.getRows()[0] ?? []).map((v) => Number(v ?? 0));
+  const gone = spec.partitioned
+    ? await conn.runAndReadAll(`SELECT count(*) FROM ${sql.target} t WHERE ${sql.partition} AND NOT EXISTS (SELECT 1 FROM ${sql.stage} s WHERE ${sql.on})`)
+    : undefined;
+  return { inserted: inserted ?? 0, updated: updated ?? 0, deleted: Number(gone?.getRows()[0]?.[0] ?? 0), staged: staged ?? 0 };
+}
+
+/** Writes the counted changes: nothing when nothing changes, a plain INSERT for a brand-new partition, else one MERGE. */
+async function applyChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec, counts: LoadCounts & { staged: number }): Promise<void> {
+  if (counts.inserted + counts.updated + counts.deleted === 0) return;
+  const cols = sql.columns.map(ident).join(", ");
+  if (counts.updated === 0 && counts.deleted === 0 && counts.inserted === counts.staged) {
+    await conn.run(`INSERT INTO ${sql.target} (${cols}) SELECT ${cols} FROM ${sql.stage}`);
+    return;
+  }
+  const clauses: string[] = [];
+  if (sql.nonKey.length > 0) clauses.push(`WHEN MATCHED AND ${sql.changed} THEN UPDATE SET ${sql.nonKey.map((c) => `${ident(c)} = s.${ident(c)}`).join(", ")}`);
+  clauses.push(`WHEN NOT MATCHED THEN INSERT (${cols}) VALUES (${sql.columns.map((c) => `s.${ident(c)}`).join(", ")})`);
+  if (spec.partitioned) clauses.push(`WHEN NOT MATCHED BY SOURCE AND ${sql.partition} THEN DELETE`);
+  await conn.run(`MERGE INTO ${sql.target} AS t USING ${sql.stage} AS s ON ${sql.on}\n    ${clauses.join("\n    ")}`);
+}

@@ -1,0 +1,189 @@
+/**
+ * The run ledger in the warehouse's sluice schema: sluice.runs (one row per run, upserted from
+ * start to outcome), sluice.quarantine (the rows kept out of each partition, and why) and
+ * sluice.checks (every check result of every run).
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { CheckResult } from "../validate/types.ts";
+import { ensureSluiceSchema, tableExists } from "./schema.ts";
+import { jsonText, toJsonValue } from "./sql-values.ts";
+import type { QuarantineRow, RunRecord } from "./types.ts";
+
+/**
+ * The quarantine of a run: replaces the set of (run.job, dt) for every dt of `dts` (default
+ * [run.dt]); a row's dt is run.dt unless it says otherwise. Unchanged rows keep their original run_id.
+ */
+export interface QuarantineSet {
+  rows: Array<QuarantineRow & { dt?: string }>;
+  dts?: string[];
+}
+
+/** A check result of one partition, as appended to sluice.checks. */
+export type PartitionCheck = CheckResult & { dt: string };
+
+/** One row of readPartitionStatus: the last run of a job's partition. */
+export interface PartitionStatusRow {
+  job: string;
+  dt: string;
+  status: string;
+  rows_loaded: number;
+  rows_quarantined: number;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+}
+
+/** Inserts or replaces the run row with this run_id (start: running; end: failed/cancelled). */
+export async function recordRun(conn: DuckDBConnection, run: RunRecord): Promise<void> {
+  await ensureSluiceSchema(conn);
+  await upsertRun(conn, run);
+}
+
+/** Marks 'running' rows whose process is gone as 'abandoned'; returns how many. */
+export async function markAbandonedRuns(conn: DuckDBConnection, isStillRunning: (runId: string) => boolean): Promise<number> {
+  await ensureSluiceSchema(conn);
+  const result = await conn.runAndReadAll("SELECT run_id FROM sluice.runs WHERE status = 'running'");
+  const dead = result
+    .getRows()
+    .map((row) => String(row[0]))
+    .filter((runId) => !isStillRunning(runId));
+  if (dead.length === 0) return 0;
+  const placeholders = dead.map((_, i) => `$${i + 1}`).join(", ");
+  await conn.run(
+    `UPDATE sluice.runs SET status = 'abandoned', finished_at = coalesce(finished_at, now()),
+       error = coalesce(error, 'the process running it ended without recording an outcome (killed?)')
+     WHERE status = 'running' AND run_id IN (${placeholders})`,
+    dead,
+  );
+  return dead.length;
+}
+
+/** The last run per job/dt (optionally of one job), ordered by job and dt; [] before any run. */
+export async function readPartitionStatus(conn: DuckDBConnection, job?: string): Promise<PartitionStatusRow[]> {
+  if (!(await tableExists(conn, "sluice", "runs"))) return [];
+  const result = await conn.runAndReadAll(
+    `SELECT job, strftime(dt, '%Y-%m-%d') AS dt, status, rows_loaded, rows_quarantined, started_at, finished_at, error
+     FROM sluice.runs
+     ${job === undefined ? "" : "WHERE job = $1"}
+     QUALIFY row_number() OVER (PARTITION BY job, dt ORDER BY started_at DESC, run_id DESC) = 1
+     ORDER BY job, dt`,
+    job === undefined ? [] : [job],
+  );
+  return result.getRows().map((row) => ({
+    job: String(row[0]),
+    dt: String(row[1]),
+    status: String(row[2]),
+    rows_loaded: Number(row[3] ?? 0),
+    rows_quarantined: Number(row[4] ?? 0),
+    started_at: String(toJsonValue(row[5] ?? null)),
+    finished_at: row[6] === null || row[6] === undefined ? null : String(toJsonValue(row[6])),
+    error: row[7] === null || row[7] === undefined ? null : String(row[7]),
+  }));
+}
+
+/**
+ * Replaces the quarantine set of (job, dt) for the given dts as a multiset diff on
+ * (dt, table_name, record, reason): rows no longer present are deleted, new ones inserted with this
+ * run_id, and unchanged ones stay untouched (original run_id), so a rerun with the same data changes no row.
+ */
+export async function replaceQuarantine(conn: DuckDBConnection, run: RunRecord, quarantine: QuarantineSet): Promise<void> {
+  const scope = new Set(quarantine.dts ?? [run.dt]);
+  for (const row of quarantine.rows) scope.add(row.dt ?? run.dt);
+  if (scope.size === 0) return;
+  await conn.run("DROP TABLE IF EXISTS temp.main.__sluice_q_in");
+  await conn.run("CREATE TEMP TABLE __sluice_q_in (dt VARCHAR, table_name VARCHAR, record VARCHAR, reason VARCHAR)");
+  try {
+    await appendIncomingQuarantine(conn, run, quarantine.rows);
+    const dts = [...scope];
+    const inList = dts.map((_, i) => `CAST($${i + 2} AS DATE)`).join(", ");
+    const params = [run.job, ...dts];
+    // Occurrence numbers make identical records (same record, same reason) count as many as they are.
+    const occ = "row_number() OVER (PARTITION BY dt, table_name, record, reason ORDER BY rid)";
+    await conn.run(`CREATE OR REPLACE TEMP TABLE __sluice_q_new AS
+      SELECT dt, table_name, record, reason, ${occ} AS occ
+      FROM (SELECT CAST(dt AS DATE) AS dt, table_name, record, reason, rowid AS rid FROM __sluice_q_in)`);
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE __sluice_q_old AS
+       SELECT rid, dt, table_name, record, reason, ${occ} AS occ
+       FROM (SELECT rowid AS rid, dt, table_name, record, reason FROM sluice.quarantine WHERE job = $1 AND dt IN (${inList}))`,
+      params,
+    );
+    const same = "n.dt = o.dt AND n.table_name = o.table_name AND n.record = o.record AND n.reason = o.reason AND n.occ = o.occ";
+    await conn.run(`DELETE FROM sluice.quarantine WHERE rowid IN (
+      SELECT o.rid FROM __sluice_q_old o WHERE NOT EXISTS (SELECT 1 FROM __sluice_q_new n WHERE ${same}))`);
+    await conn.run(
+      `INSERT INTO sluice.quarantine (run_id, job, dt, table_name, record, reason)
+       SELECT $1, $2, n.dt, n.table_name, n.record, n.reason FROM __sluice_q_new n
+       WHERE NOT EXISTS (SELECT 1 FROM __sluice_q_old o WHERE ${same})`,
+      [run.runId, run.job],
+    );
+  } finally {
+    for (const t of ["__sluice_q_in", "__sluice_q_new", "__sluice_q_old"]) await conn.run(`DROP TABLE IF EXISTS temp.main.${t}`);
+  }
+}
+
+/** Appends the run's quarantine rows to the temp table __sluice_q_in, in order. */
+async function appendIncomingQuarantine(conn: DuckDBConnection, run: RunRecord, rows: QuarantineSet["rows"]): Promise<void> {
+  if (rows.length === 0) return;
+  const appender = await conn.createAppender("__sluice_q_in", "main", "temp");
+  try {
+    for (const row of rows) {
+      appender.appendVarchar(row.dt ?? run.dt);
+      appender.appendVarchar(row.table);
+      appender.appendVarchar(row.record);
+      appender.appendVarchar(row.reason);
+      appender.endRow();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+}
+
+/** Appends check results to sluice.checks with the run's run_id and job, all stamped with one checked_at. */
+export async function appendChecks(conn: DuckDBConnection, run: RunRecord, checks: readonly PartitionCheck[]): Promise<void> {
+  if (checks.length === 0) return;
+  const checkedAt = new Date().toISOString();
+  const values: Array<string | number | boolean | null> = [];
+  const rows: string[] = [];
+  for (const c of checks) {
+    const n = values.length;
+    const p = (i: number): string => `$${n + i}`;
+    rows.push(
+      `(${p(1)}, ${p(2)}, ${p(3)}, CAST(${p(4)} AS DATE), ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, CAST(${p(9)} AS BOOLEAN), CAST(${p(10)} AS BIGINT), ${p(11)}, CAST(${p(12)} AS TIMESTAMPTZ))`,
+    );
+    values.push(run.runId, run.job, c.table, c.dt, c.check, c.columns.join(","), c.severity, c.action, c.passed, c.failingRows, jsonText(c.sample), checkedAt);
+  }
+  await conn.run(
+    `INSERT INTO sluice.checks (run_id, job, table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample, checked_at)
+     VALUES ${rows.join(", ")}`,
+    values,
+  );
+}
+
+/** Inserts or updates the run row by run_id; one MERGE statement, so it is atomic even outside a transaction. */
+export async function upsertRun(conn: DuckDBConnection, run: RunRecord): Promise<void> {
+  await conn.run(
+    `MERGE INTO sluice.runs AS t
+     USING (SELECT $1 AS run_id, $2 AS job, CAST($3 AS DATE) AS dt, $4 AS status, CAST($5 AS TIMESTAMPTZ) AS started_at,
+                   CAST($6 AS TIMESTAMPTZ) AS finished_at, CAST($7 AS BIGINT) AS rows_in, CAST($8 AS BIGINT) AS rows_loaded,
+                   CAST($9 AS BIGINT) AS rows_quarantined, CAST($10 AS VARCHAR) AS error) AS s
+     ON t.run_id = s.run_id
+     WHEN MATCHED THEN UPDATE SET job = s.job, dt = s.dt, status = s.status, started_at = s.started_at, finished_at = s.finished_at,
+       rows_in = s.rows_in, rows_loaded = s.rows_loaded, rows_quarantined = s.rows_quarantined, error = s.error
+     WHEN NOT MATCHED THEN INSERT (run_id, job, dt, status, started_at, finished_at, rows_in, rows_loaded, rows_quarantined, error)
+       VALUES (s.run_id, s.job, s.dt, s.status, s.started_at, s.finished_at, s.rows_in, s.rows_loaded, s.rows_quarantined, s.error)`,
+    [
+      run.runId,
+      run.job,
+      run.dt,
+      run.status,
+      run.startedAt.toISOString(),
+      run.finishedAt ? run.finishedAt.toISOString() : null,
+      run.rowsIn,
+      run.rowsLoaded,
+      run.rowsQuarantined,
+      run.error,
+    ],
+  );
+}

@@ -1,0 +1,167 @@
+/**
+ * The warehouse's schema: the sluice (bookkeeping) and lake schemas, each job table created from
+ * its TableSpec and evolved safely when the spec changes, and the lake views over the Parquet lake.
+ */
+import path from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { ConfigError, SchemaError, type ErrorContext } from "../core/errors.ts";
+import { isWidening } from "./column-types.ts";
+import { listLakePartitions, lakeTableDir } from "./lake.ts";
+import { ident, literal } from "./sql-values.ts";
+import type { PartitionLoad, TableSpec } from "./types.ts";
+
+const SLUICE_DDL = [
+  "CREATE SCHEMA IF NOT EXISTS sluice",
+  "CREATE SCHEMA IF NOT EXISTS lake",
+  `CREATE TABLE IF NOT EXISTS sluice.runs (
+     run_id VARCHAR, job VARCHAR, dt DATE, status VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+     rows_in BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, error VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS sluice.quarantine (
+     run_id VARCHAR, job VARCHAR, dt DATE, table_name VARCHAR, record VARCHAR, reason VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS sluice.checks (
+     run_id VARCHAR, job VARCHAR, table_name VARCHAR, dt DATE, check_name VARCHAR, columns VARCHAR, severity VARCHAR,
+     action VARCHAR, passed BOOLEAN, failing_rows BIGINT, sample VARCHAR, checked_at TIMESTAMPTZ)`,
+];
+
+/** Creates the sluice and lake schemas, the bookkeeping tables, every table of `tables`, and lake views. */
+export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[], dataDir: string): Promise<void> {
+  await ensureSluiceSchema(conn);
+  for (const table of tables) {
+    checkSpec(table);
+    const types = await canonicalTypes(conn, table);
+    await createTable(conn, table, types);
+  }
+  for (const table of tables) {
+    if ((await listLakePartitions(dataDir, table.name)).length > 0) await createLakeView(conn, table.name, lakeTableDir(dataDir, table.name));
+  }
+}
+
+/** Creates the sluice and lake schemas and the bookkeeping tables (runs, quarantine, checks) if missing. */
+export async function ensureSluiceSchema(conn: DuckDBConnection): Promise<void> {
+  for (const ddl of SLUICE_DDL) await conn.run(ddl);
+}
+
+/** True when `schema.table` exists in the open database. */
+export async function tableExists(conn: DuckDBConnection, schema: string, table: string): Promise<boolean> {
+  const r = await conn.runAndReadAll(
+    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = $1 AND table_name = $2",
+    [schema, table],
+  );
+  return Number(r.getRows()[0]?.[0] ?? 0) > 0;
+}
+
+/**
+ * Makes the table ready to load `spec`: validates the spec, creates the table if missing and
+ * evolves it (see evolveSchema). Returns the type each spec column has in the table.
+ */
+export async function prepareTable(conn: DuckDBConnection, spec: TableSpec, context: ErrorContext): Promise<Map<string, string>> {
+  checkSpec(spec);
+  const specTypes = await canonicalTypes(conn, spec);
+  await createTable(conn, spec, specTypes);
+  return evolveSchema(conn, spec, specTypes, context);
+}
+
+/** Column name -> DuckDB's canonical type name, in table order. */
+async function tableColumns(conn: DuckDBConnection, table: string): Promise<Map<string, string>> {
+  const r = await conn.runAndReadAll(
+    `SELECT column_name, data_type FROM information_schema.columns
+     WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`,
+    [table],
+  );
+  return new Map(r.getRows().map((row) => [String(row[0]), String(row[1])]));
+}
+
+const canonicalCache = new Map<string, string>();
+
+/** The spec's types as DuckDB names them (TIMESTAMPTZ -> TIMESTAMP WITH TIME ZONE), validating them. */
+async function canonicalTypes(conn: DuckDBConnection, table: TableSpec): Promise<Map<string, string>> {
+  const unknown = [...new Set(table.columns.map((c) => c.type).filter((t) => !canonicalCache.has(t)))];
+  for (const type of unknown) {
+    try {
+      const r = await conn.runAndReadAll(`SELECT typeof(CAST(NULL AS ${type}))`);
+      canonicalCache.set(type, String(r.getRows()[0]?.[0]));
+    } catch (error) {
+      const column = table.columns.find((c) => c.type === type)?.name ?? "?";
+      throw new ConfigError(`table ${table.name} declares column ${column} with type "${type}", which DuckDB does not know`, {
+        cause: error,
+        context: { table: table.name },
+        hint: "use a DuckDB type: VARCHAR, BIGINT, INTEGER, DOUBLE, BOOLEAN, TIMESTAMPTZ, DATE",
+      });
+    }
+  }
+  return new Map(table.columns.map((c) => [c.name, canonicalCache.get(c.type) ?? c.type]));
+}
+
+function checkSpec(table: TableSpec): void {
+  const names = new Set(table.columns.map((c) => c.name));
+  const fail = (message: string): never => {
+    throw new ConfigError(`table ${table.name}: ${message}`, { context: { table: table.name } });
+  };
+  if (names.size !== table.columns.length) fail("a column is declared twice");
+  if (table.key.length === 0) fail("needs a key (the columns MERGE matches rows on)");
+  for (const k of table.key) if (!names.has(k)) fail(`key column ${k} is not among its columns`);
+  if (table.versionColumn !== undefined && !names.has(table.versionColumn)) fail(`versionColumn ${table.versionColumn} is not among its columns`);
+  if (table.partitioned && !names.has("dt")) fail("is partitioned, so it needs a dt DATE column");
+}
+
+async function createTable(conn: DuckDBConnection, table: TableSpec, types: Map<string, string>): Promise<void> {
+  const cols = table.columns.map((c) => `${ident(c.name)} ${types.get(c.name) ?? c.type}`).join(", ");
+  await conn.run(`CREATE TABLE IF NOT EXISTS main.${ident(table.name)} (${cols})`);
+}
+
+/**
+ * Brings the table's columns in line with the spec: adds missing (nullable) columns, widens a
+ * column in place when the spec's type holds every old value, and refuses anything else.
+ * Returns the type each spec column has in the table afterwards.
+ */
+async function evolveSchema(conn: DuckDBConnection, spec: TableSpec, specTypes: Map<string, string>, context: ErrorContext): Promise<Map<string, string>> {
+  const existing = await tableColumns(conn, spec.name);
+  const result = new Map<string, string>();
+  for (const column of spec.columns) {
+    const want = specTypes.get(column.name) ?? column.type;
+    const have = existing.get(column.name);
+    if (have === undefined) {
+      if (spec.key.includes(column.name)) {
+        throw new SchemaError(`table ${spec.name} has no column ${column.name}, which is now part of its key`, {
+          context,
+          hint: `a key change needs a rebuild: drop table main.${spec.name} (the lake keeps the data) and rerun the partitions`,
+        });
+      }
+      // New columns are nullable: rows loaded before stay as they were, with NULL here.
+      await conn.run(`ALTER TABLE main.${ident(spec.name)} ADD COLUMN ${ident(column.name)} ${want}`);
+      result.set(column.name, want);
+    } else if (have === want || isWidening(want, have)) {
+      result.set(column.name, have);
+    } else if (isWidening(have, want)) {
+      await conn.run(`ALTER TABLE main.${ident(spec.name)} ALTER COLUMN ${ident(column.name)} SET DATA TYPE ${want}`);
+      result.set(column.name, want);
+    } else {
+      throw new SchemaError(`table ${spec.name} column ${column.name} is ${have} in the warehouse but the job now declares ${want}`, {
+        context,
+        hint: `that change is not a safe widening: either keep ${column.name} as ${have} in the job, add a new column with the new type, or drop table main.${spec.name} (the lake keeps the data) and rerun the partitions`,
+      });
+    }
+  }
+  return result;
+}
+
+async function createLakeView(conn: DuckDBConnection, table: string, tableDir: string): Promise<void> {
+  const glob = `${path.resolve(tableDir)}/*/*.parquet`;
+  await conn.run(
+    `CREATE OR REPLACE VIEW lake.${ident(table)} AS
+     SELECT * FROM read_parquet(${literal(glob)}, hive_partitioning = true, union_by_name = true)`,
+  );
+}
+
+/** Views for the tables just loaded, when their Parquet sits in the lake layout (…/lake/<table>/dt=…/). */
+export async function refreshLakeViews(conn: DuckDBConnection, loads: readonly PartitionLoad[]): Promise<void> {
+  const dirs = new Map<string, string>();
+  for (const load of loads) {
+    const partitionDir = path.dirname(load.parquetPath);
+    const tableDir = path.dirname(partitionDir);
+    if (path.basename(partitionDir).startsWith("dt=") && path.basename(tableDir) === load.table.name && path.basename(path.dirname(tableDir)) === "lake") {
+      dirs.set(load.table.name, tableDir);
+    }
+  }
+  for (const [table, dir] of dirs) await createLakeView(conn, table, dir);
+}

@@ -1,0 +1,173 @@
+/**
+ * The way into the warehouse file, `<dataDir>/warehouse.duckdb`.
+ *
+ * A process holding the file read-write locks out every other process, READ_ONLY openers included.
+ * So nothing keeps it open: withWarehouse opens, does one short thing and closes. Inside this
+ * process a readers/writer gate serializes the users of a file; across processes every opener
+ * retries lock conflicts with backoff until its wait runs out.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { CancelledError, LockError, SluiceError, WarehouseBusyError } from "../core/errors.ts";
+import { ReadersWriterGate, type AccessMode, type WaitPolicy } from "./readers-writer-gate.ts";
+
+export type { DuckDBConnection };
+
+const DEFAULT_WAIT_MS = 60_000;
+const WAIT_MESSAGE = "warehouse is busy (a load is running); waiting…";
+
+/** The warehouse file of a data directory. */
+export function warehousePath(dataDir: string): string {
+  return path.join(dataDir, "warehouse.duckdb");
+}
+
+export interface WarehouseOptions {
+  signal?: AbortSignal;
+  /** How long to wait for another process (or in-process user) to let go of the file; default 60 s. */
+  waitMs?: number;
+  /** Called once when we have to wait, so the CLI can say so. */
+  onWait?: (message: string) => void;
+}
+
+/**
+ * Opens the warehouse, runs `fn` on one connection and closes it again, waiting (with backoff) while
+ * another process holds the file. `read` opens READ_ONLY; a missing file then reads as an empty
+ * in-memory database instead of creating one. Aborting the signal interrupts the running query.
+ */
+export async function withWarehouse<T>(
+  dataDir: string,
+  mode: AccessMode,
+  fn: (conn: DuckDBConnection) => Promise<T>,
+  options: WarehouseOptions = {},
+): Promise<T> {
+  return WarehouseGate.of(warehousePath(dataDir)).use(mode, fn, options);
+}
+
+/** One warehouse file as this process uses it: its readers/writer gate, and opening it with retry. */
+export class WarehouseGate {
+  private static readonly byFile = new Map<string, WarehouseGate>();
+  /** Warehouse files the current async call chain has open (to catch nested withWarehouse calls). */
+  private static readonly heldHere = new AsyncLocalStorage<Set<string>>();
+
+  private readonly access = new ReadersWriterGate();
+
+  private constructor(private readonly file: string) {}
+
+  /** The gate of a warehouse file: one per file (by absolute path) in this process. */
+  static of(file: string): WarehouseGate {
+    const key = path.resolve(file);
+    let gate = WarehouseGate.byFile.get(key);
+    if (!gate) {
+      gate = new WarehouseGate(key);
+      WarehouseGate.byFile.set(key, gate);
+    }
+    return gate;
+  }
+
+  /** Opens the file in `mode` once this process's gate and other processes let us, runs `fn`, closes. */
+  async use<T>(mode: AccessMode, fn: (conn: DuckDBConnection) => Promise<T>, options: WarehouseOptions): Promise<T> {
+    const wait = this.waitPolicy(options);
+    throwIfAborted(options.signal);
+    if (WarehouseGate.heldHere.getStore()?.has(this.file)) {
+      // Would wait on ourselves until waitMs: say what is wrong at once.
+      throw new SluiceError("withWarehouse was called inside another withWarehouse on the same warehouse; use the outer connection", {
+        context: { stage: "warehouse" },
+      });
+    }
+    // Two DuckDB instances on one file in one process do not lock each other out (the OS lock is
+    // per process) and would corrupt it: serialize this process's users first.
+    const release = await this.access.acquire(mode, wait);
+    try {
+      if (mode === "write") await mkdir(path.dirname(this.file), { recursive: true });
+      const target = mode === "read" && !existsSync(this.file) ? ":memory:" : this.file;
+      const instance = await openWithRetry(target, mode, wait);
+      try {
+        return await this.runOnConnection(instance, fn, options.signal);
+      } finally {
+        instance.closeSync();
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Runs `fn` on a fresh connection in UTC, interrupting its query when the signal aborts. */
+  private async runOnConnection<T>(instance: DuckDBInstance, fn: (conn: DuckDBConnection) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const conn = await instance.connect();
+    try {
+      // Naive timestamps and casts of timestamp strings mean UTC, whatever the machine's zone.
+      await conn.run("SET TimeZone = 'UTC'");
+      const onAbort = (): void => conn.interrupt();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        const held = new Set(WarehouseGate.heldHere.getStore() ?? []).add(this.file);
+        return await WarehouseGate.heldHere.run(held, () => fn(conn));
+      } catch (error) {
+        if (signal?.aborted && !(error instanceof SluiceError)) throw new CancelledError("cancelled while using the warehouse", { cause: error });
+        throw error;
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  /** The caller's wait: one deadline for the gate and the opening together, onWait told only once. */
+  private waitPolicy(options: WarehouseOptions): WaitPolicy {
+    const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
+    let waited = false;
+    return {
+      deadline: Date.now() + waitMs,
+      signal: options.signal,
+      onWait: () => {
+        if (waited) return;
+        waited = true;
+        options.onWait?.(WAIT_MESSAGE);
+      },
+      timeoutError: () => busyError(this.file, waitMs),
+    };
+  }
+}
+
+/** Opens the DuckDB file, retrying with jittered backoff while another process holds its lock. */
+async function openWithRetry(target: string, mode: AccessMode, wait: WaitPolicy): Promise<DuckDBInstance> {
+  let delay = 20;
+  for (;;) {
+    throwIfAborted(wait.signal);
+    try {
+      return await DuckDBInstance.create(target, mode === "read" && target !== ":memory:" ? { access_mode: "READ_ONLY" } : {});
+    } catch (error) {
+      if (!isLockConflict(error)) {
+        throw new SluiceError(`could not open the warehouse ${target}: ${(error as Error).message}`, { cause: error, context: { stage: "warehouse" } });
+      }
+      const left = wait.deadline - Date.now();
+      if (left <= 0) throw wait.timeoutError();
+      wait.onWait();
+      // Full jitter so several waiting processes do not retry in lockstep.
+      await sleep(Math.min(left, Math.random() * delay + 5), undefined, wait.signal ? { signal: wait.signal } : undefined).catch(() => undefined);
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+}
+
+/** DuckDB reports a file lock conflict only through its message; this is the one place we read it. */
+function isLockConflict(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Could not set lock on file|Conflicting lock/i.test(message);
+}
+
+function busyError(file: string, waitMs: number): LockError {
+  return new WarehouseBusyError(`the warehouse ${file} stayed busy for ${Math.round(waitMs / 1000)} s`, {
+    context: { stage: "warehouse" },
+    hint: "another process has it open (a sluice load, or a DuckDB session on the file); retry when it is done, and close long-lived DuckDB sessions (query through `sluice query` instead)",
+  });
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError("cancelled before the warehouse was opened");
+}
