@@ -26,7 +26,9 @@ import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import { enqueueBackfill } from "../src/queue/backfill.ts";
 import { queueStatus } from "../src/queue/status.ts";
-import { getJob } from "../jobs/index.ts";
+import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
+import { JobCatalog } from "../src/pipeline/job-catalog.ts";
+const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 import { redisUnavailable, startRedis } from "../test/fixtures/redis.ts";
 import { freePort } from "./lib.ts";
 
@@ -141,7 +143,7 @@ async function queued(dataDir: string, workers: number): Promise<number> {
   const procs = Array.from({ length: workers }, () => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", path.join(ROOT, "src", "queue", "worker-main.ts"), "worker", "--queue", redis.url, "--data-dir", dataDir, "--api-url", apiUrl, "--concurrency", String(WORKER_CONCURRENCY)],
+      [path.join(ROOT, "bin", "sluice.mjs"), "worker", "--queue", redis.url, "--data-dir", dataDir, "--api-url", apiUrl, "--concurrency", String(WORKER_CONCURRENCY)],
       { cwd: ROOT, env: { ...cleanEnv, SLUICE_LOG_LEVEL: "warn" }, stdio: "ignore" },
     );
     children.push(child);
@@ -150,7 +152,7 @@ async function queued(dataDir: string, workers: number): Promise<number> {
   try {
     while ((await queueStatus(redis.url)).workers.length < workers) await sleep(100);
     const t0 = performance.now();
-    const outcomes = await enqueueBackfill(events, days, { queueUrl: redis.url, force: false, retryFailed: false }, { dataDir, signal: new AbortController().signal, log, refetch: false, keepRaw: false, env: {} });
+    const outcomes = await enqueueBackfill(events, days, { queueUrl: redis.url, force: false, retryFailed: false }, { dataDir, signal: new AbortController().signal, log, refetch: false, keepRaw: false });
     const ms = performance.now() - t0;
     if (!outcomes.every((o) => o.status === "succeeded")) throw new Error(`queued backfill: ${outcomes.map((o) => `${o.status} ${o.error ?? ""}`).join(",")}`);
     return ms;

@@ -45,8 +45,8 @@ function parseArgs(argv: string[]): Args {
 /** Runs users then events for `dt` with the real pipeline and the demo API; null when it cannot. */
 async function pipelineOutcome(dataDir: string, dt: string): Promise<PartitionOutcome | null> {
   try {
-    const [{ getJob }, { runPartition }, { startDemoApi }, { createLogger }] = await Promise.all([
-      import("../jobs/index.ts"),
+    const [{ get: getJob }, { runPartition }, { startDemoApi }, { createLogger }] = await Promise.all([
+      Promise.all([import("../src/pipeline/job-catalog.ts"), import("../src/core/config.ts")]).then(([{ JobCatalog }, { BUILTIN_JOBS_DIR }]) => JobCatalog.load(BUILTIN_JOBS_DIR)),
       import("../src/pipeline/index.ts"),
       import("../src/demo-api/index.ts"),
       import("../src/core/log.ts"),

@@ -3,6 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { resolveQueueTuning, resolveSettings } from "../src/core/config.ts";
+import { UsageError } from "../src/core/errors.ts";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
 
@@ -98,4 +100,30 @@ test("a backfill with one failing partition runs the others, exits 1 and --retry
   assert.match(retry.stdout, /2026-11-18\s+skipped/);
   assert.match(retry.stdout, /2026-11-19\s+succeeded/);
   assert.match(retry.stdout, /2026-11-20\s+skipped/);
+});
+
+test("settings come from flags, then the environment, then the schema's defaults; bad values are usage errors", () => {
+  const env = { SLUICE_DATA_DIR: "/srv/sluice", SLUICE_LOG_LEVEL: "debug", SLUICE_API_URL: "", SLUICE_API_TOKEN: "tok-1234" };
+  const fromEnv = resolveSettings({ flags: {}, env });
+  assert.equal(fromEnv.dataDir, "/srv/sluice");
+  assert.equal(fromEnv.logLevel, "debug");
+  assert.equal(fromEnv.apiUrl, undefined, "an empty variable counts as unset");
+  assert.equal(fromEnv.apiToken, "tok-1234");
+  const fromFlags = resolveSettings({ flags: { dataDir: "/tmp/x", logLevel: "error" }, env, defaultLogLevel: "warn" });
+  assert.deepEqual([fromFlags.dataDir, fromFlags.logLevel], ["/tmp/x", "error"]);
+  assert.equal(resolveSettings({ flags: {}, env: {}, defaultLogLevel: "warn" }).logLevel, "warn", "the command's default applies when nothing is given");
+  assert.equal(resolveSettings({ flags: {}, env: {} }).logLevel, "info");
+  assert.throws(() => resolveSettings({ flags: {}, env: { SLUICE_LOG_LEVEL: "loud" } }), (e: unknown) => e instanceof UsageError && /logLevel/.test(e.message));
+
+  assert.deepEqual(resolveQueueTuning({}), {});
+  assert.deepEqual(resolveQueueTuning({ SLUICE_QUEUE_TUNING: '{"attempts":5,"backoffMs":100}' }), { attempts: 5, backoffMs: 100 });
+  assert.throws(() => resolveQueueTuning({ SLUICE_QUEUE_TUNING: "{attempts" }), /SLUICE_QUEUE_TUNING is not JSON/);
+  assert.throws(() => resolveQueueTuning({ SLUICE_QUEUE_TUNING: '{"attempts":"many"}' }), (e: unknown) => e instanceof UsageError && /SLUICE_QUEUE_TUNING attempts must be a number/.test(e.message));
+});
+
+test("a bad worker flag or queue URL is a one-line usage error before anything connects", async () => {
+  assertUsageError(await sluice(["worker", "--concurrency", "0", "--queue", "redis://127.0.0.1:1"]), /--concurrency "0" must be a whole number from 1 to 64/);
+  assertUsageError(await sluice(["worker", "--queue", "http://127.0.0.1:6379"]), /--queue "http:\/\/127.0.0.1:6379\/?" must start with redis:\/\//);
+  assertUsageError(await sluice(["status", "--queue", "not a url"]), /is not a URL/);
+  assertUsageError(await sluice(["demo-api", "--fault-rate", "2"]), /--fault-rate "2" must be a number from 0 to 1/);
 });

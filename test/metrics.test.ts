@@ -16,8 +16,8 @@ function step(kind: StepRecord["kind"], name: string, ms: number, details: Recor
   return { name, kind, ms, rows: 0, schema: [], head: [], details };
 }
 
-function check(table: string, name: string, passed: boolean, failingRows: number, severity: CheckResult["severity"] = "error"): CheckResult & { dt: string } {
-  return { check: name, table, columns: ["x"], severity, action: "quarantine", passed, failingRows, sample: [], dt: "2026-11-03" };
+function check(table: string, name: string, passed: boolean, failingRows: number, severity: CheckResult["severity"] = "error", action: CheckResult["action"] = "quarantine"): CheckResult & { dt: string } {
+  return { check: name, table, columns: ["x"], severity, action, passed, failingRows, sample: [], dt: "2026-11-03" };
 }
 
 function outcome(over: Partial<PartitionOutcome>): PartitionOutcome {
@@ -60,7 +60,7 @@ function syntheticOutcomes(): PartitionOutcome[] {
     rowsIn: 500,
     durationMs: 2000,
     error: "validation blocked",
-    checks: [check("events", "freshness", false, 500)],
+    checks: [check("events", "freshness", false, 500, "error", "block")],
     steps: [step("extract", "extract events", 700, { pages: 5, requests: 6, retries: 1, resumed: true, drift: ["new_field"], statusCounts: { "200": 5, "500": 1 } })],
   });
   const d = outcome({ dt: "2026-11-06", status: "skipped", runId: "" });
@@ -127,6 +127,9 @@ test("observed outcomes become the documented counters, histograms and gauge", a
   assert.equal(value(s, cf, { job: "events", table: "events", check: "not_null(user_id)", severity: "error" }), 1);
   assert.equal(value(s, cf, { job: "events", table: "sessions", check: "range(duration_s)", severity: "warn" }), 1);
   assert.equal(value(s, cf, { job: "events", table: "events", check: "freshness", severity: "error" }), 1);
+  // The action that applied tells a blocked partition (the alert rules' PipelineCheckBlocked) from quarantined rows.
+  assert.equal(value(s, cf, { job: "events", table: "events", check: "freshness", action: "block" }), 1);
+  assert.equal(value(s, cf, { job: "events", table: "events", check: "not_null(user_id)", action: "quarantine" }), 1);
   assert.equal(value(s, cf, { job: "events", table: "events", check: "unique(event_id)", severity: "error" }), undefined, "passed checks are not failures");
 
   // Histograms: one observation per non-skipped partition for run; stages only where steps ran.

@@ -21,22 +21,21 @@ import type { PartitionOutcome } from "../src/pipeline/index.ts";
 import { enqueueBackfill, type QueueBackfillOptions } from "../src/queue/backfill.ts";
 import { decode, decodeError, encode, encodeError } from "../src/queue/codec.ts";
 import { parseQueueUrl, type QueueTuning } from "../src/queue/connection.ts";
-import { printQueueStatus } from "../src/queue/cli.ts";
 import { startLoader } from "../src/queue/loader.ts";
 import { queueStatus, type QueueStatus } from "../src/queue/status.ts";
-import { getJob } from "../jobs/index.ts";
+import { printQueueStatus } from "../src/cli/commands/status.ts";
+import events from "../jobs/events.ts";
 import { redisUnavailable, startRedis, type RedisServer } from "./fixtures/redis.ts";
 import { tempDataDir } from "./helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const WORKER_MAIN = path.join(ROOT, "src", "queue", "worker-main.ts");
+const SLUICE = path.join(ROOT, "bin", "sluice.mjs");
 const DAYS = dayRange("2026-11-10", "2026-11-13");
 const EVENTS_PER_DAY = 2000;
 /** Short claims and stall checks, so a killed worker's task comes back within seconds. */
 const TUNING: Partial<QueueTuning> = { lockDurationMs: 5_000, stalledIntervalMs: 1_000, backoffMs: 200, attempts: 3 };
 const skip = redisUnavailable();
 const log = createLogger({ level: "silent", pretty: false });
-const events = getJob("events");
 
 /**
  * Cleanups that run last-in first-out, before the test's other after hooks (temp dirs): workers
@@ -71,7 +70,7 @@ interface WorkerProcess {
 /** Starts `sluice worker` as its own process; stopped (SIGTERM, then SIGKILL) after the test. */
 function spawnWorker(defer: (fn: () => Promise<void>) => void, queueUrl: string, dataDir: string, apiUrl: string, env: Record<string, string> = {}): WorkerProcess {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
-  const child = spawn(process.execPath, ["--import", "tsx", WORKER_MAIN, "worker", "--queue", queueUrl, "--data-dir", dataDir, "--api-url", apiUrl, "--concurrency", "1"], {
+  const child = spawn(process.execPath, [SLUICE, "worker", "--queue", queueUrl, "--data-dir", dataDir, "--api-url", apiUrl, "--concurrency", "1"], {
     cwd: ROOT,
     env: { ...base, SLUICE_LOG_LEVEL: "warn", SLUICE_QUEUE_TUNING: JSON.stringify(TUNING), ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -106,7 +105,7 @@ function queued(queueUrl: string, dataDir: string, signal: AbortSignal, extra: P
     events,
     DAYS,
     { queueUrl, force: false, retryFailed: false, tuning: TUNING, reconcileMs: 1_000, ...extra },
-    { dataDir, signal, log, refetch: false, keepRaw: false, env: {} },
+    { dataDir, signal, log, refetch: false, keepRaw: false },
   );
 }
 
@@ -277,9 +276,9 @@ test("a standalone loader serves a backfill, a second loader is refused, and the
   const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
   const shared = await tempDataDir(t);
   const days = DAYS.slice(0, 2);
-  const loader = await startLoader({ queueUrl: server.url, dataDir: shared, log, signal: new AbortController().signal, env: {} });
+  const loader = await startLoader({ queueUrl: server.url, dataDir: shared, log, signal: new AbortController().signal });
   defer(() => loader.close());
-  await assert.rejects(startLoader({ queueUrl: server.url, dataDir: shared, log, signal: new AbortController().signal, env: {} }), (e: unknown) => e instanceof UsageError && /another loader is already serving/.test(e.message));
+  await assert.rejects(startLoader({ queueUrl: server.url, dataDir: shared, log, signal: new AbortController().signal }), (e: unknown) => e instanceof UsageError && /another loader is already serving/.test(e.message));
   spawnWorker(defer, server.url, shared, api.url);
 
   const notes: string[] = [];
@@ -296,7 +295,7 @@ test("a standalone loader serves a backfill, a second loader is refused, and the
       // The standalone loader goes away after the first partition: the backfill must load the rest itself.
       onProgress: (p) => void (p.kind === "finish" && p.done === 1 ? loader.close() : undefined),
     },
-    { dataDir: shared, signal: new AbortController().signal, log, refetch: false, keepRaw: false, env: {} },
+    { dataDir: shared, signal: new AbortController().signal, log, refetch: false, keepRaw: false },
   );
   assert.deepEqual(outcomes.map((o) => o.status), ["succeeded", "succeeded"]);
   assert.ok(notes.some((n) => n.startsWith("using the loader already connected")), notes.join(" | "));

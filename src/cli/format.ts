@@ -89,3 +89,8 @@ export function printPreview(outcome: PartitionOutcome, write: (s: string) => vo
   }
   write("\npreview: nothing was loaded\n");
 }
+
+/** 0 when every requested partition succeeded (or was skipped), 1 otherwise. */
+export function exitCodeOf(outcomes: PartitionOutcome[]): number {
+  return outcomes.every((o) => o.status === "succeeded" || o.status === "skipped") ? 0 : 1;
+}

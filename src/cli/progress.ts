@@ -31,46 +31,169 @@ export interface Progress {
 
 /** Shows the progress of a backfill: a bar on a TTY, plain lines otherwise. */
 export function createProgress(options: ProgressOptions): Progress {
-  const now = options.now ?? Date.now;
-  const running: string[] = [];
-  let done = 0;
-  let failed = 0;
-  let rows = 0;
-  let startedAt: number | undefined;
+  const tally = new Tally(options.total, options.now ?? Date.now);
+  return options.tty ? new BarProgress(options, tally) : new LineProgress(options, tally);
+}
 
-  const elapsedMs = () => (startedAt === undefined ? 0 : Math.max(0, now() - startedAt));
-  const etaMs = (): number | undefined => (done === 0 ? undefined : (elapsedMs() / done) * (options.total - done));
-  const rate = () => {
-    const s = elapsedMs() / 1000;
-    return s > 0 ? rows / s : 0;
-  };
+/** What both views count: partitions running and done, failures, rows, and the rate and ETA from them. */
+class Tally {
+  readonly running: string[] = [];
+  done = 0;
+  failed = 0;
+  rows = 0;
+  private startedAt: number | undefined;
 
-  const plainLine = (o: PartitionOutcome): string => {
-    const eta = done < options.total ? ` (eta ${formatEta(etaMs())})` : "";
-    const error = o.error && o.status !== "succeeded" ? `: ${firstLine(o.error, 200)}` : "";
-    return `[${done}/${options.total}] ${o.job} ${o.dt} ${o.status} rows=${o.rowsLoaded} quarantined=${o.rowsQuarantined} ${(o.durationMs / 1000).toFixed(1)}s${eta}${error}\n`;
-  };
+  constructor(
+    readonly total: number,
+    private readonly now: () => number,
+  ) {}
 
-  if (!options.tty) {
-    return {
-      start(dt) {
-        startedAt ??= now();
-        running.push(dt);
-      },
-      finish(o) {
-        remove(running, o.dt);
-        done++;
-        rows += o.rowsLoaded;
-        options.write(plainLine(o));
-      },
-      log(message) {
-        options.write(message.endsWith("\n") ? message : `${message}\n`);
-      },
-      stop() {},
-    };
+  /** Starts the clock (once). */
+  begin(): void {
+    this.startedAt ??= this.now();
   }
 
-  const stream = {
+  started(dt: string): void {
+    this.running.push(dt);
+  }
+
+  finished(o: PartitionOutcome): void {
+    remove(this.running, o.dt);
+    this.done++;
+    this.rows += o.rowsLoaded;
+    if (o.status !== "succeeded" && o.status !== "skipped") this.failed++;
+  }
+
+  elapsedMs(): number {
+    return this.startedAt === undefined ? 0 : Math.max(0, this.now() - this.startedAt);
+  }
+
+  etaMs(): number | undefined {
+    return this.done === 0 ? undefined : (this.elapsedMs() / this.done) * (this.total - this.done);
+  }
+
+  /** Rows loaded per second since the first start. */
+  rate(): number {
+    const s = this.elapsedMs() / 1000;
+    return s > 0 ? this.rows / s : 0;
+  }
+
+  /** One finished partition as a plain line, with the ETA while partitions remain. */
+  line(o: PartitionOutcome): string {
+    const eta = this.done < this.total ? ` (eta ${formatEta(this.etaMs())})` : "";
+    const error = o.error && o.status !== "succeeded" ? `: ${firstLine(o.error, 200)}` : "";
+    return `[${this.done}/${this.total}] ${o.job} ${o.dt} ${o.status} rows=${o.rowsLoaded} quarantined=${o.rowsQuarantined} ${(o.durationMs / 1000).toFixed(1)}s${eta}${error}\n`;
+  }
+}
+
+/** Plain lines, one per finished partition (CI logs, cron mail, `2> file`). */
+class LineProgress implements Progress {
+  constructor(
+    private readonly options: ProgressOptions,
+    private readonly tally: Tally,
+  ) {}
+
+  start(dt: string): void {
+    this.tally.begin();
+    this.tally.started(dt);
+  }
+
+  finish(o: PartitionOutcome): void {
+    this.tally.finished(o);
+    this.options.write(this.tally.line(o));
+  }
+
+  log(message: string): void {
+    this.options.write(message.endsWith("\n") ? message : `${message}\n`);
+  }
+
+  stop(): void {}
+}
+
+/** A live cli-progress bar; failures and messages are printed above it. */
+class BarProgress implements Progress {
+  private readonly bar: cliProgress.SingleBar;
+  private active = false;
+
+  constructor(
+    private readonly options: ProgressOptions,
+    private readonly tally: Tally,
+  ) {
+    this.bar = new cliProgress.SingleBar({
+      stream: barStream(options) as unknown as NodeJS.WritableStream,
+      fps: 4,
+      // Lines printed above the bar clear its line: redraw even when the text did not change.
+      forceRedraw: true,
+      barsize: 24,
+      barCompleteChar: "█",
+      barIncompleteChar: "░",
+      hideCursor: true,
+      format: (opts, params) => this.format(cliProgress.Format.BarFormat(params.progress, opts)),
+    });
+  }
+
+  start(dt: string): void {
+    this.ensureStarted();
+    this.tally.started(dt);
+    this.bar.update(this.tally.done);
+  }
+
+  finish(o: PartitionOutcome): void {
+    this.ensureStarted();
+    this.tally.finished(o);
+    // Keep failures on screen, above the bar.
+    if (o.status !== "succeeded" && o.status !== "skipped") this.above(this.tally.line(o));
+    this.bar.update(this.tally.done);
+    this.bar.render();
+  }
+
+  log(message: string): void {
+    if (!this.active) {
+      this.options.write(message.endsWith("\n") ? message : `${message}\n`);
+      return;
+    }
+    this.above(message);
+    this.bar.render();
+  }
+
+  stop(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.bar.stop();
+  }
+
+  private format(bar: string): string {
+    const t = this.tally;
+    const parts = [
+      `${this.options.job} |${bar}| ${t.done}/${t.total} partitions`,
+      `${formatInt(t.rows)} rows`,
+      `${formatInt(Math.round(t.rate()))} rows/s`,
+      `ETA ${formatEta(t.etaMs())}`,
+    ];
+    if (t.failed > 0) parts.push(`${t.failed} failed`);
+    if (t.running.length > 0) parts.push(`running: ${t.running.slice(0, 3).join(", ")}${t.running.length > 3 ? ` +${t.running.length - 3}` : ""}`);
+    return parts.join(" | ");
+  }
+
+  /**
+   * Prints a line above the bar: clear the bar's line, print, and save the cursor at the start of
+   * the bar's new line (ESC 7), because cli-progress restores the cursor saved at start() on stop().
+   */
+  private above(line: string): void {
+    this.options.write(`\r\x1b[2K${line.endsWith("\n") ? line : `${line}\n`}\x1b7`);
+  }
+
+  private ensureStarted(): void {
+    if (this.active) return;
+    this.active = true;
+    this.tally.begin();
+    this.bar.start(this.tally.total, this.tally.done);
+  }
+}
+
+/** A terminal-like stream over `write`, as cli-progress expects one. */
+function barStream(options: ProgressOptions) {
+  return {
     isTTY: true,
     columns: options.columns ?? process.stderr.columns ?? 120,
     write(chunk: string | Uint8Array, ...rest: unknown[]): boolean {
@@ -79,75 +202,6 @@ export function createProgress(options: ProgressOptions): Progress {
       const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
       cb?.();
       return true;
-    },
-  };
-  const bar = new cliProgress.SingleBar({
-    stream: stream as unknown as NodeJS.WritableStream,
-    fps: 4,
-    // Lines printed above the bar clear its line: redraw even when the text did not change.
-    forceRedraw: true,
-    barsize: 24,
-    barCompleteChar: "█",
-    barIncompleteChar: "░",
-    hideCursor: true,
-    format: (opts, params) => {
-      const parts = [
-        `${options.job} |${cliProgress.Format.BarFormat(params.progress, opts)}| ${done}/${options.total} partitions`,
-        `${formatInt(rows)} rows`,
-        `${formatInt(Math.round(rate()))} rows/s`,
-        `ETA ${formatEta(etaMs())}`,
-      ];
-      if (failed > 0) parts.push(`${failed} failed`);
-      if (running.length > 0) parts.push(`running: ${running.slice(0, 3).join(", ")}${running.length > 3 ? ` +${running.length - 3}` : ""}`);
-      return parts.join(" | ");
-    },
-  });
-  let active = false;
-  /**
-   * Prints a line above the bar: clear the bar's line, print, and save the cursor at the start of
-   * the bar's new line (ESC 7), because cli-progress restores the cursor saved at start() on stop().
-   */
-  const above = (line: string) => {
-    options.write(`\r\x1b[2K${line.endsWith("\n") ? line : `${line}\n`}\x1b7`);
-  };
-  const ensureStarted = () => {
-    if (active) return;
-    active = true;
-    startedAt ??= now();
-    bar.start(options.total, done);
-  };
-
-  return {
-    start(dt) {
-      ensureStarted();
-      running.push(dt);
-      bar.update(done);
-    },
-    finish(o) {
-      ensureStarted();
-      remove(running, o.dt);
-      done++;
-      rows += o.rowsLoaded;
-      if (o.status !== "succeeded" && o.status !== "skipped") {
-        failed++;
-        // Keep failures on screen, above the bar.
-        above(plainLine(o));
-      }
-      bar.update(done);
-      bar.render();
-    },
-    log(message) {
-      if (!active) {
-        options.write(message.endsWith("\n") ? message : `${message}\n`);
-        return;
-      }
-      above(message);
-      bar.render();
-    },
-    stop() {
-      if (!active) return;
-      active = false;
-      bar.stop();
     },
   };
 }

@@ -1,9 +1,37 @@
-/** Settings validated once at the edge (flags + environment) with zod; plain typed objects inside. */
+/**
+ * Settings validated once at the edge (flags + environment) with zod; plain typed objects inside.
+ * Every environment variable Sluice reads is named here and nowhere else (source secrets excepted:
+ * a source declares the variable of its own secret).
+ */
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { UsageError } from "./errors.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The process environment as a plain record (process.env at the edge, a literal in tests). */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The jobs shipped with Sluice: used when neither --jobs-dir nor SLUICE_JOBS_DIR is given and ./jobs does not exist. */
+export const BUILTIN_JOBS_DIR = path.resolve(import.meta.dirname, "..", "..", "jobs");
+
+/** The SLUICE_* variables by setting; an empty value counts as unset. */
+function fromEnv(env: Env) {
+  const read = (name: string): string | undefined => env[name] || undefined;
+  return {
+    dataDir: read("SLUICE_DATA_DIR"),
+    apiUrl: read("SLUICE_API_URL"),
+    apiToken: read("SLUICE_API_TOKEN"),
+    logLevel: read("SLUICE_LOG_LEVEL"),
+    pushgatewayUrl: read("SLUICE_PUSHGATEWAY_URL"),
+    queueUrl: read("SLUICE_QUEUE_URL"),
+    queueTuning: read("SLUICE_QUEUE_TUNING"),
+    jobsDir: read("SLUICE_JOBS_DIR"),
+    failpoint: read("SLUICE_FAILPOINT"),
+  };
+}
 
 const SettingsSchema = z.object({
   dataDir: z.string().min(1).default("./data"),
@@ -23,19 +51,22 @@ export type Settings = z.infer<typeof SettingsSchema>;
 /** Raw inputs: CLI flags (already parsed by commander) and the environment. */
 export interface SettingsInput {
   flags: { dataDir?: string | undefined; apiUrl?: string | undefined; logLevel?: string | undefined; keepRaw?: boolean | undefined; refetch?: boolean | undefined };
-  env: Record<string, string | undefined>;
+  env: Env;
+  /** The log level when neither --log-level nor SLUICE_LOG_LEVEL is given (default info). */
+  defaultLogLevel?: LogLevel;
 }
 
 /** Flags win over the environment; defaults live in the schema. Throws UsageError on bad input. */
-export function resolveSettings({ flags, env }: SettingsInput): Settings {
+export function resolveSettings({ flags, env, defaultLogLevel }: SettingsInput): Settings {
+  const vars = fromEnv(env);
   const candidate = dropUndefined({
-    dataDir: flags.dataDir ?? env["SLUICE_DATA_DIR"],
-    apiUrl: flags.apiUrl ?? env["SLUICE_API_URL"],
-    apiToken: env["SLUICE_API_TOKEN"] || undefined,
-    logLevel: flags.logLevel ?? env["SLUICE_LOG_LEVEL"],
+    dataDir: flags.dataDir ?? vars.dataDir,
+    apiUrl: flags.apiUrl ?? vars.apiUrl,
+    apiToken: vars.apiToken,
+    logLevel: flags.logLevel ?? vars.logLevel ?? defaultLogLevel,
     keepRaw: flags.keepRaw,
     refetch: flags.refetch,
-    pushgatewayUrl: env["SLUICE_PUSHGATEWAY_URL"] || undefined,
+    pushgatewayUrl: vars.pushgatewayUrl,
   });
   const parsed = SettingsSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -44,6 +75,72 @@ export function resolveSettings({ flags, env }: SettingsInput): Settings {
     throw new UsageError(issue?.message.includes("--") ? issue.message : `invalid ${where}: ${issue?.message ?? "unknown problem"}`);
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}
+
+/** The bearer token of the demo API and the built-in jobs (SLUICE_API_TOKEN), if set. */
+export function resolveApiToken(env: Env): string | undefined {
+  return fromEnv(env).apiToken;
+}
+
+/** The queue of `sluice worker` and `sluice loader` when neither --queue nor SLUICE_QUEUE_URL is given. */
+export const DEFAULT_QUEUE_URL = "redis://127.0.0.1:6379";
+
+/** The queue URL from --queue or SLUICE_QUEUE_URL, unvalidated (the queue checks its form), or undefined: run locally. */
+export function resolveQueueUrl(flag: string | undefined, env: Env): string | undefined {
+  return flag ?? fromEnv(env).queueUrl;
+}
+
+const TuningSchema = z.record(z.string(), z.number({ error: (issue) => `must be a number, got ${JSON.stringify(issue.input)}` }), {
+  error: "must be a JSON object",
+});
+
+/** Queue timings overridden by SLUICE_QUEUE_TUNING (a JSON object, for tests); the queue checks the ranges. */
+export type QueueTuningOverrides = Readonly<Record<string, number>>;
+
+/** Parses SLUICE_QUEUE_TUNING; empty when unset. Throws UsageError when it is not a JSON object of numbers. */
+export function resolveQueueTuning(env: Env): QueueTuningOverrides {
+  const raw = fromEnv(env).queueTuning;
+  if (raw === undefined) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new UsageError(`SLUICE_QUEUE_TUNING is not JSON: ${raw}`);
+  }
+  const parsed = TuningSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new UsageError(`SLUICE_QUEUE_TUNING${issue && issue.path.length > 0 ? ` ${issue.path.join(".")}` : ""} ${issue?.message ?? "is invalid"}: ${raw}`);
+}
+
+/**
+ * The jobs directory: --jobs-dir, else SLUICE_JOBS_DIR (both must be directories), else ./jobs
+ * under `cwd` when it exists, else the jobs shipped with Sluice.
+ */
+export function resolveJobsDir({ flag, env, cwd = process.cwd() }: { flag: string | undefined; env: Env; cwd?: string }): string {
+  const given = flag ?? fromEnv(env).jobsDir;
+  if (given !== undefined) {
+    const dir = path.resolve(cwd, given);
+    if (!isDirectory(dir)) {
+      throw new UsageError(`jobs directory "${given}" ${existsSync(dir) ? "is not a directory" : "does not exist"}`, { hint: "pass --jobs-dir <dir> or set SLUICE_JOBS_DIR to the folder of your job files" });
+    }
+    return dir;
+  }
+  const local = path.resolve(cwd, "jobs");
+  return isDirectory(local) ? local : BUILTIN_JOBS_DIR;
+}
+
+/** The failpoint a test armed with SLUICE_FAILPOINT (see core/failpoints.ts), if any. */
+export function resolveFailpoint(env: Env): string | undefined {
+  return fromEnv(env).failpoint;
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function dropUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {

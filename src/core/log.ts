@@ -4,6 +4,7 @@ import { pino, type Logger } from "pino";
 export type { Logger };
 
 export interface LoggerOptions {
+  /** Default info; the CLI passes the configured level (flag or SLUICE_LOG_LEVEL). */
   level?: string;
   /** Human-readable output (pino-pretty); default: when stderr is a TTY. */
   pretty?: boolean;
@@ -21,7 +22,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
   const base: pino.LoggerOptions = {
-    level: options.level ?? process.env["SLUICE_LOG_LEVEL"] ?? "info",
+    level: options.level ?? "info",
     base: null,
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },

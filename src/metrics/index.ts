@@ -28,7 +28,7 @@ export class RunMetrics {
   private readonly httpRequests: Counter<"job" | "status">;
   private readonly httpRetries: Counter<"job">;
   private readonly quarantined: Counter<"job" | "table">;
-  private readonly checkFailures: Counter<"job" | "table" | "check" | "severity">;
+  private readonly checkFailures: Counter<"job" | "table" | "check" | "severity" | "action">;
   private readonly partitions: Counter<"job" | "outcome">;
   private readonly lastSuccess: Gauge<"job">;
   private readonly lastSuccessByJob = new Map<string, number>();
@@ -69,8 +69,8 @@ export class RunMetrics {
     });
     this.checkFailures = new Counter({
       name: "pipeline_check_failures_total",
-      help: "Validation checks that failed on a partition.",
-      labelNames: ["job", "table", "check", "severity"],
+      help: "Validation checks that failed on a partition; action is what applied (block stopped the partition's load).",
+      labelNames: ["job", "table", "check", "severity", "action"],
       registers,
     });
     this.partitions = new Counter({
@@ -113,7 +113,8 @@ export class RunMetrics {
       }
     }
     for (const check of failedChecks(outcome)) {
-      this.checkFailures.inc({ job, table: check.table, check: check.check, severity: check.severity });
+      // action tells a blocking failure (nothing loaded) from a quarantining one: the alert rules need it.
+      this.checkFailures.inc({ job, table: check.table, check: check.check, severity: check.severity, action: check.action });
     }
     if (outcome.status === "succeeded") this.setLastSuccess(job, Date.now() / 1000);
   }

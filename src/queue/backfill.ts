@@ -40,27 +40,22 @@ export interface QueueBackfillSettings {
   log: Logger;
   refetch: boolean;
   keepRaw: boolean;
-  env?: Record<string, string | undefined>;
 }
 
 /** Enqueues the days of `job` for workers and waits for them; one outcome per requested day, in date order. */
 export async function enqueueBackfill(job: JobDefinition, days: readonly string[], options: QueueBackfillOptions, settings: QueueBackfillSettings): Promise<PartitionOutcome[]> {
-  const tuning = resolveTuning(settings.env, options.tuning);
+  const tuning = resolveTuning(options.tuning);
   const log = settings.log.child({ component: "backfill", queue: redact(options.queueUrl) });
   const note = (m: string): void => {
     log.info(m);
     options.onNote?.(m);
   };
   await pingRedis(options.queueUrl);
+  const loader = new BackfillLoader(options.queueUrl, settings.dataDir, tuning, log, note);
+  await loader.startUnlessConnected();
 
-  let loader: LoaderHandle | undefined;
-  const others = await connectedLoaders(options.queueUrl);
-  if (others.length > 0) note(`using the loader already connected at ${others.join(", ")} for the warehouse`);
-  else loader = await startLoader({ queueUrl: options.queueUrl, dataDir: settings.dataDir, log, signal: new AbortController().signal, tuning, ...(settings.env ? { env: settings.env } : {}) });
-
-  const connection = connectionFor(options.queueUrl);
   const warehouse = new WarehouseClient(options.queueUrl, settings.dataDir, tuning, log);
-  const queue = new Queue(PARTITION_QUEUE, { connection });
+  const queue = new Queue(PARTITION_QUEUE, { connection: connectionFor(options.queueUrl) });
   let events: QueueEvents | undefined;
   queue.on("error", (e) => log.warn({ err: e.message }, "partition queue connection error"));
   try {
@@ -74,143 +69,209 @@ export async function enqueueBackfill(job: JobDefinition, days: readonly string[
       if (skip) outcomes.set(dt, blank(job.name, dt, "skipped", null));
       else todo.push(dt);
     }
-    if (todo.length === 0) return days.map((dt) => outcomes.get(dt) as PartitionOutcome);
+    if (todo.length > 0) {
+      const tasks = new BackfillTasks(job.name, todo, outcomes, options.queueUrl, queue, tuning, options.onProgress, note);
+      events = await tasks.listen(log);
+      await tasks.enqueue(settings, log);
+      await tasks.done(settings.signal, loader, options.reconcileMs ?? 5_000, log);
+    }
+    return days.map((dt) => outcomes.get(dt) as PartitionOutcome);
+  } finally {
+    await closeWithin(Promise.allSettled([events?.close(), queue.close(), warehouse.close()]), 10_000);
+    await loader.close();
+  }
+}
 
-    const backfillId = `bf-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-    const ids = new Map(todo.map((dt, index) => [taskId(backfillId, job.name, dt), { dt, index }]));
-    const started = new Set<string>();
-    const finished = new Set<string>();
-    let done = 0;
-    let allDone: () => void = () => undefined;
-    const complete = new Promise<void>((resolve) => (allDone = resolve));
+/** The loader a backfill relies on: one already connected, else its own (also when the other one stops). */
+class BackfillLoader {
+  private handle: LoaderHandle | undefined;
 
-    const start = (id: string): void => {
-      const task = ids.get(id);
-      if (!task || started.has(id)) return;
-      started.add(id);
-      options.onProgress?.({ kind: "start", dt: task.dt, index: task.index, total: todo.length, done });
-    };
-    const finish = (id: string, outcome: PartitionOutcome): void => {
-      const task = ids.get(id);
-      if (!task || finished.has(id)) return;
-      start(id);
-      finished.add(id);
-      outcomes.set(task.dt, outcome);
-      done++;
-      options.onProgress?.({ kind: "finish", dt: task.dt, index: task.index, total: todo.length, done, outcome });
-      if (done === todo.length) allDone();
-    };
-    const failedOutcome = (dt: string, bullJob: Job | undefined, reason: string): PartitionOutcome => {
-      // The worker's own failure carries the run's outcome; BullMQ's (stalled too often) does not,
-      // and then an earlier attempt's outcome would tell the wrong story.
-      const progress = bullJob?.progress as Partial<TaskProgress> | undefined;
-      const last = progress && typeof progress === "object" && progress.outcome ? (decode(progress.outcome) as PartitionOutcome) : undefined;
-      return last && last.error === reason ? last : blank(job.name, dt, "failed", reason);
-    };
-    /** Reads a task's state from Redis and reports it if finished (also covers events we missed). */
-    const reconcile = async (id: string): Promise<void> => {
-      const task = ids.get(id);
-      if (!task || finished.has(id)) return;
-      const bullJob = await queue.getJob(id);
-      if (!bullJob) return finish(id, blank(job.name, task.dt, "cancelled", "the task was removed from the queue before it finished"));
-      if (bullJob.finishedOn && bullJob.failedReason) return finish(id, failedOutcome(task.dt, bullJob, bullJob.failedReason));
-      if (bullJob.finishedOn) return finish(id, decode(bullJob.returnvalue as Wire) as PartitionOutcome);
-      if (bullJob.processedOn) start(id);
-    };
+  constructor(
+    private readonly queueUrl: string,
+    private readonly dataDir: string,
+    private readonly tuning: QueueTuning,
+    private readonly log: Logger,
+    private readonly note: (message: string) => void,
+  ) {}
 
-    // Listen from the stream's current end, taken before adding, so no event of ours is missed.
-    events = new QueueEvents(PARTITION_QUEUE, { connection, lastEventId: await lastEventId(options.queueUrl, queue.keys["events"] ?? "") });
+  /** Uses the loader already connected, or starts one in this process. */
+  async startUnlessConnected(): Promise<void> {
+    const others = await connectedLoaders(this.queueUrl);
+    if (others.length > 0) this.note(`using the loader already connected at ${others.join(", ")} for the warehouse`);
+    else this.handle = await this.start();
+  }
+
+  /**
+   * A loader of another process that we relied on may stop before our tasks are done (another
+   * backfill's, finished): then this process becomes the loader.
+   */
+  async ensure(): Promise<void> {
+    if (this.handle || (await connectedLoaders(this.queueUrl)).length > 0) return;
+    this.note("no loader is connected any more: this process takes over the warehouse loads");
+    this.handle = await this.start();
+  }
+
+  async close(): Promise<void> {
+    await this.handle?.close();
+  }
+
+  private start(): Promise<LoaderHandle> {
+    return startLoader({ queueUrl: this.queueUrl, dataDir: this.dataDir, log: this.log, signal: new AbortController().signal, tuning: this.tuning });
+  }
+}
+
+/** The tasks of one backfill: enqueued, followed through queue events (and polling), finished into outcomes. */
+class BackfillTasks {
+  private readonly backfillId = `bf-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  private readonly ids: Map<string, { dt: string; index: number }>;
+  private readonly started = new Set<string>();
+  private readonly finished = new Set<string>();
+  private count = 0;
+  private allDone: () => void = () => undefined;
+  private readonly complete = new Promise<void>((resolve) => (this.allDone = resolve));
+
+  constructor(
+    private readonly job: string,
+    private readonly todo: readonly string[],
+    /** Filled in as tasks finish (the skipped days are already in). */
+    private readonly outcomes: Map<string, PartitionOutcome>,
+    private readonly queueUrl: string,
+    private readonly queue: Queue,
+    private readonly tuning: QueueTuning,
+    private readonly onProgress: ((event: BackfillProgress) => void) | undefined,
+    private readonly note: (message: string) => void,
+  ) {
+    this.ids = new Map(todo.map((dt, index) => [taskId(this.backfillId, job, dt), { dt, index }]));
+  }
+
+  /** Subscribes to the queue's events from the stream's current end, taken before adding, so no event of ours is missed. */
+  async listen(log: Logger): Promise<QueueEvents> {
+    const events = new QueueEvents(PARTITION_QUEUE, { connection: connectionFor(this.queueUrl), lastEventId: await lastEventId(this.queueUrl, this.queue.keys["events"] ?? "") });
     events.on("error", (e) => log.warn({ err: e.message }, "queue events connection error"));
-    events.on("active", ({ jobId }) => start(jobId));
+    events.on("active", ({ jobId }) => this.start(jobId));
     events.on("completed", ({ jobId, returnvalue }) => {
-      const task = ids.get(jobId);
-      if (task) finish(jobId, decode(returnvalue as Wire) as PartitionOutcome);
+      if (this.ids.has(jobId)) this.finish(jobId, decode(returnvalue as Wire) as PartitionOutcome);
     });
     events.on("failed", ({ jobId, failedReason }) => {
-      const task = ids.get(jobId);
+      const task = this.ids.get(jobId);
       if (!task) return;
-      void queue.getJob(jobId).then(
-        (bullJob) => finish(jobId, failedOutcome(task.dt, bullJob, failedReason)),
-        () => finish(jobId, blank(job.name, task.dt, "failed", failedReason)),
+      void this.queue.getJob(jobId).then(
+        (bullJob) => this.finish(jobId, this.failedOutcome(task.dt, bullJob, failedReason)),
+        () => this.finish(jobId, blank(this.job, task.dt, "failed", failedReason)),
       );
     });
-    events.on("delayed", ({ jobId, delay }) => {
-      const task = ids.get(jobId);
-      if (!task) return;
-      void queue.getJob(jobId).then((bullJob) => {
-        const progress = bullJob?.progress as Partial<TaskProgress> | undefined;
-        const error = progress?.outcome ? (decode(progress.outcome) as PartitionOutcome).error : null;
-        const wait = Math.max(0, Math.round((delay - Date.now()) / 1000));
-        note(`${job.name} ${task.dt}: attempt ${bullJob?.attemptsMade ?? "?"} of ${tuning.attempts} failed, retrying in ${wait}s${error ? `: ${firstLine(error)}` : ""}`);
-      }, () => undefined);
-    });
+    events.on("delayed", ({ jobId, delay }) => this.retrying(jobId, delay));
     events.on("stalled", ({ jobId }) => {
-      const task = ids.get(jobId);
-      if (task) note(`${job.name} ${task.dt}: its worker stopped answering (killed?); the task is back in the queue for another worker`);
+      const task = this.ids.get(jobId);
+      if (task) this.note(`${this.job} ${task.dt}: its worker stopped answering (killed?); the task is back in the queue for another worker`);
     });
     await events.waitUntilReady();
+    return events;
+  }
 
-    const tasks = todo.map((dt) => {
-      const data: PartitionTask = { job: job.name, dt, refetch: settings.refetch, keepRaw: settings.keepRaw, backfillId };
+  /** Adds one task per day to the partition queue. */
+  async enqueue(settings: Pick<QueueBackfillSettings, "refetch" | "keepRaw">, log: Logger): Promise<void> {
+    const tasks = this.todo.map((dt) => {
+      const data: PartitionTask = { job: this.job, dt, refetch: settings.refetch, keepRaw: settings.keepRaw, backfillId: this.backfillId };
       return {
-        name: job.name,
+        name: this.job,
         data,
         opts: {
-          jobId: taskId(backfillId, job.name, dt),
-          attempts: tuning.attempts,
-          backoff: { type: "exponential", delay: tuning.backoffMs },
+          jobId: taskId(this.backfillId, this.job, dt),
+          attempts: this.tuning.attempts,
+          backoff: { type: "exponential", delay: this.tuning.backoffMs },
           // Done tasks stay a week for `sluice status --queue`; failed ones stay (dead letters).
           removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
           removeOnFail: false,
         },
       };
     });
-    await queue.addBulk(tasks);
-    log.info({ backfill: backfillId, tasks: tasks.length }, "partitions enqueued");
-    if ((await queue.getWorkers()).length === 0) {
-      note(`no worker is connected to ${redact(options.queueUrl)} yet: the partitions wait until one starts (sluice worker --queue ...)`);
+    await this.queue.addBulk(tasks);
+    log.info({ backfill: this.backfillId, tasks: tasks.length }, "partitions enqueued");
+    if ((await this.queue.getWorkers()).length === 0) {
+      this.note(`no worker is connected to ${redact(this.queueUrl)} yet: the partitions wait until one starts (sluice worker --queue ...)`);
     }
+  }
 
-    const cancel = async (): Promise<void> => {
-      let removed = 0;
-      for (const [id, task] of ids) {
-        if (finished.has(id)) continue;
-        // 1 when it was still waiting or delayed; an active task is left to finish on its worker.
-        if ((await queue.remove(id).catch(() => 0)) === 1) {
-          removed++;
-          finish(id, blank(job.name, task.dt, "cancelled", "not started: the backfill was cancelled"));
-        }
-      }
-      const running = todo.length - done;
-      note(`cancelled: ${removed} queued partition(s) withdrawn${running > 0 ? `; waiting for the ${running} running on workers to finish (the loader keeps serving them)` : ""}`);
-    };
-    const onAbort = (): void => void cancel().catch((e: unknown) => log.warn({ err: String(e) }, "could not withdraw queued partitions"));
-    settings.signal.addEventListener("abort", onAbort, { once: true });
-    if (settings.signal.aborted) onAbort();
-    // A loader of another process that we relied on may stop before our tasks are done (another
-    // backfill's, finished): then this process becomes the loader.
-    const ensureLoader = async (): Promise<void> => {
-      if (loader || (await connectedLoaders(options.queueUrl)).length > 0) return;
-      note("no loader is connected any more: this process takes over the warehouse loads");
-      loader = await startLoader({ queueUrl: options.queueUrl, dataDir: settings.dataDir, log, signal: new AbortController().signal, tuning, ...(settings.env ? { env: settings.env } : {}) });
-    };
+  /** Resolves once every task finished; on abort, withdraws the tasks no worker has started. Re-reads task states every reconcileMs. */
+  async done(signal: AbortSignal, loader: BackfillLoader, reconcileMs: number, log: Logger): Promise<void> {
+    const onAbort = (): void => void this.cancel().catch((e: unknown) => log.warn({ err: String(e) }, "could not withdraw queued partitions"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
     let checking: Promise<void> = Promise.resolve();
-    const reconcileMs = options.reconcileMs ?? 5_000;
     const timer = setInterval(() => {
-      for (const id of ids.keys()) if (!finished.has(id)) void reconcile(id).catch(() => undefined);
-      checking = checking.then(ensureLoader).catch((e: unknown) => log.warn({ err: String(e) }, "could not start a loader"));
+      for (const id of this.ids.keys()) if (!this.finished.has(id)) void this.reconcile(id).catch(() => undefined);
+      checking = checking.then(() => loader.ensure()).catch((e: unknown) => log.warn({ err: String(e) }, "could not start a loader"));
     }, reconcileMs);
     try {
-      await complete;
+      await this.complete;
     } finally {
       clearInterval(timer);
-      settings.signal.removeEventListener("abort", onAbort);
-      await checking; // a loader being started is closed below with the rest
+      signal.removeEventListener("abort", onAbort);
+      await checking; // a loader being started is closed with the rest
     }
-    return days.map((dt) => outcomes.get(dt) as PartitionOutcome);
-  } finally {
-    await closeWithin(Promise.allSettled([events?.close(), queue.close(), warehouse.close()]), 10_000);
-    await loader?.close();
+  }
+
+  private start(id: string): void {
+    const task = this.ids.get(id);
+    if (!task || this.started.has(id)) return;
+    this.started.add(id);
+    this.onProgress?.({ kind: "start", dt: task.dt, index: task.index, total: this.todo.length, done: this.count });
+  }
+
+  private finish(id: string, outcome: PartitionOutcome): void {
+    const task = this.ids.get(id);
+    if (!task || this.finished.has(id)) return;
+    this.start(id);
+    this.finished.add(id);
+    this.outcomes.set(task.dt, outcome);
+    this.count++;
+    this.onProgress?.({ kind: "finish", dt: task.dt, index: task.index, total: this.todo.length, done: this.count, outcome });
+    if (this.count === this.todo.length) this.allDone();
+  }
+
+  /** The worker's own failure carries the run's outcome; BullMQ's (stalled too often) does not, and then an earlier attempt's outcome would tell the wrong story. */
+  private failedOutcome(dt: string, bullJob: Job | undefined, reason: string): PartitionOutcome {
+    const progress = bullJob?.progress as Partial<TaskProgress> | undefined;
+    const last = progress && typeof progress === "object" && progress.outcome ? (decode(progress.outcome) as PartitionOutcome) : undefined;
+    return last && last.error === reason ? last : blank(this.job, dt, "failed", reason);
+  }
+
+  /** Announces a failed attempt that BullMQ will retry after its backoff. */
+  private retrying(id: string, delay: number): void {
+    const task = this.ids.get(id);
+    if (!task) return;
+    void this.queue.getJob(id).then((bullJob) => {
+      const progress = bullJob?.progress as Partial<TaskProgress> | undefined;
+      const error = progress?.outcome ? (decode(progress.outcome) as PartitionOutcome).error : null;
+      const wait = Math.max(0, Math.round((delay - Date.now()) / 1000));
+      this.note(`${this.job} ${task.dt}: attempt ${bullJob?.attemptsMade ?? "?"} of ${this.tuning.attempts} failed, retrying in ${wait}s${error ? `: ${firstLine(error)}` : ""}`);
+    }, () => undefined);
+  }
+
+  /** Reads a task's state from Redis and reports it if finished (also covers events we missed). */
+  private async reconcile(id: string): Promise<void> {
+    const task = this.ids.get(id);
+    if (!task || this.finished.has(id)) return;
+    const bullJob = await this.queue.getJob(id);
+    if (!bullJob) return this.finish(id, blank(this.job, task.dt, "cancelled", "the task was removed from the queue before it finished"));
+    if (bullJob.finishedOn && bullJob.failedReason) return this.finish(id, this.failedOutcome(task.dt, bullJob, bullJob.failedReason));
+    if (bullJob.finishedOn) return this.finish(id, decode(bullJob.returnvalue as Wire) as PartitionOutcome);
+    if (bullJob.processedOn) this.start(id);
+  }
+
+  /** Withdraws the tasks still waiting or delayed; an active task is left to finish on its worker. */
+  private async cancel(): Promise<void> {
+    let removed = 0;
+    for (const [id, task] of this.ids) {
+      if (this.finished.has(id)) continue;
+      if ((await this.queue.remove(id).catch(() => 0)) === 1) {
+        removed++;
+        this.finish(id, blank(this.job, task.dt, "cancelled", "not started: the backfill was cancelled"));
+      }
+    }
+    const running = this.todo.length - this.count;
+    this.note(`cancelled: ${removed} queued partition(s) withdrawn${running > 0 ? `; waiting for the ${running} running on workers to finish (the loader keeps serving them)` : ""}`);
   }
 }
 

@@ -44,7 +44,7 @@ export interface QueueTuning {
   loaderWaitMs: number;
 }
 
-/** The defaults of every process; SLUICE_QUEUE_TUNING (JSON, for tests) overrides fields. */
+/** The defaults of every process; the CLI's configuration (SLUICE_QUEUE_TUNING, for tests) overrides fields. */
 export const DEFAULT_TUNING: QueueTuning = {
   attempts: 3,
   backoffMs: 5_000,
@@ -54,18 +54,9 @@ export const DEFAULT_TUNING: QueueTuning = {
   loaderWaitMs: 10 * 60_000,
 };
 
-/** Tuning from defaults, an SLUICE_QUEUE_TUNING JSON object in `env`, and explicit overrides (later wins). */
-export function resolveTuning(env: Record<string, string | undefined> = process.env, overrides: Partial<QueueTuning> = {}): QueueTuning {
-  const raw = env["SLUICE_QUEUE_TUNING"];
-  let fromEnv: Partial<QueueTuning> = {};
-  if (raw) {
-    try {
-      fromEnv = JSON.parse(raw) as Partial<QueueTuning>;
-    } catch {
-      throw new UsageError(`SLUICE_QUEUE_TUNING is not JSON: ${raw}`);
-    }
-  }
-  const tuning = { ...DEFAULT_TUNING, ...fromEnv, ...overrides };
+/** Tuning from the defaults and overrides (configured at the edge, or a test's); throws UsageError on a bad value. */
+export function resolveTuning(overrides: Partial<QueueTuning> = {}): QueueTuning {
+  const tuning = { ...DEFAULT_TUNING, ...overrides };
   for (const [key, value] of Object.entries(tuning)) {
     if (typeof value !== "number" || !Number.isFinite(value) || value < (key === "maxStalledCount" ? 0 : 1)) {
       throw new UsageError(`queue tuning ${key} must be a positive number, got ${JSON.stringify(value)}`);
@@ -148,4 +139,21 @@ export async function closeWithin(closing: Promise<unknown>, ms: number): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** BullMQ options of a partition task: the queue's attempts and backoff, kept a week when done (for `sluice status --queue`, and so a second add of the same id is ignored), kept when failed (dead letters). */
+export function partitionTaskOptions(jobId: string, tuning: QueueTuning): {
+  jobId: string;
+  attempts: number;
+  backoff: { type: "exponential"; delay: number };
+  removeOnComplete: { age: number; count: number };
+  removeOnFail: false;
+} {
+  return {
+    jobId,
+    attempts: tuning.attempts,
+    backoff: { type: "exponential", delay: tuning.backoffMs },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+    removeOnFail: false,
+  };
 }

@@ -21,7 +21,6 @@ export interface LoaderOptions {
   /** Stops the loader (after the operation in progress). */
   signal: AbortSignal;
   tuning?: Partial<QueueTuning>;
-  env?: Record<string, string | undefined>;
 }
 
 /** A running loader. */
@@ -34,7 +33,7 @@ export interface LoaderHandle {
 
 /** Starts the loader and returns once it consumes the warehouse queue; refuses when another loader is connected. */
 export async function startLoader(options: LoaderOptions): Promise<LoaderHandle> {
-  const tuning = resolveTuning(options.env, options.tuning);
+  const tuning = resolveTuning(options.tuning);
   await pingRedis(options.queueUrl);
   const other = await connectedLoaders(options.queueUrl);
   if (other.length > 0) {

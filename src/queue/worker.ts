@@ -9,9 +9,9 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import { SluiceError, formatError, worthRetrying } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { startDemoApi, type DemoApi } from "../demo-api/index.ts";
+import { startDemoApi } from "../demo-api/index.ts";
+import type { JobLookup } from "../pipeline/job-catalog.ts";
 import { runPartition, type PartitionOutcome } from "../pipeline/index.ts";
-import { getJob } from "../../jobs/index.ts";
 import { encode, type Wire } from "./codec.ts";
 import { PARTITION_QUEUE, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
 import { WarehouseClient } from "./warehouse-client.ts";
@@ -24,6 +24,8 @@ export interface WorkerOptions {
   dataDir: string;
   /** Source API base URL; default: the built-in demo API, started in this process. */
   apiUrl?: string;
+  /** Where the worker finds the job a task names (the CLI passes its job catalog). */
+  jobs: JobLookup;
   log: Logger;
   /** Stops taking tasks; running partitions are cancelled and go back to the queue. */
   signal: AbortSignal;
@@ -45,58 +47,13 @@ export interface TaskProgress {
 /** Runs a worker until the signal aborts; resolves with the number of tasks it finished. */
 export async function runWorker(options: WorkerOptions): Promise<{ processed: number }> {
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new SluiceError(`worker concurrency must be a whole number >= 1, got ${options.concurrency}`);
-  const tuning = resolveTuning(options.env, options.tuning);
+  const tuning = resolveTuning(options.tuning);
   await pingRedis(options.queueUrl);
   const log = options.log.child({ component: "worker", worker: processLabel() });
-  let demo: DemoApi | undefined;
-  let apiUrl = options.apiUrl;
-  if (apiUrl === undefined) {
-    demo = await startDemoApi({});
-    apiUrl = demo.url;
-    log.warn({ api_url: apiUrl }, "no API URL given: using the built-in demo API");
-  }
+  const source = await sourceApi(options.apiUrl, log);
   const warehouse = new WarehouseClient(options.queueUrl, options.dataDir, tuning, log);
-  let processed = 0;
-  const source = apiUrl;
-
-  const processor = async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<Wire> => {
-    const task = job.data as PartitionTask;
-    const attempt = job.attemptsMade + 1;
-    let def;
-    try {
-      def = getJob(task.job);
-    } catch (error) {
-      throw new UnrecoverableError(formatError(error));
-    }
-    const signal = jobSignal ? AbortSignal.any([options.signal, jobSignal]) : options.signal;
-    log.info({ job: task.job, dt: task.dt, attempt, task: job.id }, "task started");
-    const outcome = await runPartition(def, task.dt, {
-      dataDir: options.dataDir,
-      signal,
-      log,
-      // the worker's API URL is what SLUICE_API_URL means for the demo jobs' sources
-      env: { ...(options.env ?? process.env), SLUICE_API_URL: source },
-      refetch: task.refetch,
-      keepRaw: task.keepRaw,
-      preview: false,
-      warehouse: warehouse.gateway(signal),
-    });
-    processed++;
-    options.onTask?.(outcome, attempt);
-    const wire = outcomeToWire(outcome);
-    if (outcome.status === "succeeded") return wire;
-    if (outcome.status === "cancelled" && options.signal.aborted && token) {
-      // This worker is shutting down: the task goes back to the queue without using up an attempt.
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
-    const progress: TaskProgress = { attempt, worker: processLabel(), outcome: wire };
-    await job.updateProgress(progress as unknown as object);
-    const message = outcome.error ?? `partition ${outcome.status}`;
-    throw worthRetrying(outcome.cause) ? new Error(message) : new UnrecoverableError(message);
-  };
-
-  const worker = new Worker(PARTITION_QUEUE, processor, {
+  const tasks = new TaskRunner(options, source.url, warehouse, log);
+  const worker = new Worker(PARTITION_QUEUE, (job, token, signal) => tasks.run(job, token, signal), {
     connection: connectionFor(options.queueUrl),
     concurrency: options.concurrency,
     name: `sluice-worker@${processLabel()}`,
@@ -112,7 +69,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
     running.catch(() => undefined);
     await worker.waitUntilReady();
     log.info({ queue: redact(options.queueUrl), concurrency: options.concurrency, data_dir: options.dataDir }, "worker started");
-    options.onReady?.({ apiUrl: source, name: processLabel() });
+    options.onReady?.({ apiUrl: source.url, name: processLabel() });
     await new Promise<void>((resolve) => {
       if (options.signal.aborted) resolve();
       options.signal.addEventListener("abort", () => resolve(), { once: true });
@@ -122,10 +79,71 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
     // worker.close() lets running partitions (already cancelled) finish; bounded, since it needs Redis.
     if (!(await closeWithin(worker.close(), 30_000))) log.warn("could not close the queue connections cleanly (Redis gone?)");
     await closeWithin(warehouse.close(), 5_000);
-    await demo?.close();
+    await source.close();
   }
-  log.info({ processed }, "worker stopped");
-  return { processed };
+  log.info({ processed: tasks.processed }, "worker stopped");
+  return { processed: tasks.processed };
+}
+
+/** The source API: the given URL, or the built-in demo API started in this process. */
+async function sourceApi(apiUrl: string | undefined, log: Logger): Promise<{ url: string; close: () => Promise<void> }> {
+  if (apiUrl !== undefined) return { url: apiUrl, close: async () => undefined };
+  const demo = await startDemoApi({});
+  log.warn({ api_url: demo.url }, "no API URL given: using the built-in demo API");
+  return { url: demo.url, close: () => demo.close() };
+}
+
+/** Runs one attempt of a partition task as BullMQ's processor, and counts the attempts it finished. */
+class TaskRunner {
+  processed = 0;
+
+  constructor(
+    private readonly options: WorkerOptions,
+    private readonly apiUrl: string,
+    private readonly warehouse: WarehouseClient,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves with the outcome of a succeeded run; throws so that BullMQ retries, fails or hands back the task. */
+  async run(job: Job, token?: string, jobSignal?: AbortSignal): Promise<Wire> {
+    const { options, log } = this;
+    const task = job.data as PartitionTask;
+    const attempt = job.attemptsMade + 1;
+    let def;
+    try {
+      def = options.jobs.get(task.job);
+    } catch (error) {
+      throw new UnrecoverableError(formatError(error));
+    }
+    const signal = jobSignal ? AbortSignal.any([options.signal, jobSignal]) : options.signal;
+    log.info({ job: task.job, dt: task.dt, attempt, task: job.id }, "task started");
+    const env = options.env ?? {};
+    const outcome = await runPartition(def, task.dt, {
+      dataDir: options.dataDir,
+      signal,
+      log,
+      // the worker's API URL (given, or its demo API) is what SLUICE_API_URL means for the demo jobs' sources
+      env: options.apiUrl === undefined ? env : { ...env, SLUICE_API_URL: options.apiUrl },
+      demoApi: async () => this.apiUrl,
+      refetch: task.refetch,
+      keepRaw: task.keepRaw,
+      preview: false,
+      warehouse: this.warehouse.gateway(signal),
+    });
+    this.processed++;
+    options.onTask?.(outcome, attempt);
+    const wire = outcomeToWire(outcome);
+    if (outcome.status === "succeeded") return wire;
+    if (outcome.status === "cancelled" && options.signal.aborted && token) {
+      // This worker is shutting down: the task goes back to the queue without using up an attempt.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    const progress: TaskProgress = { attempt, worker: processLabel(), outcome: wire };
+    await job.updateProgress(progress as unknown as object);
+    const message = outcome.error ?? `partition ${outcome.status}`;
+    throw worthRetrying(outcome.cause) ? new Error(message) : new UnrecoverableError(message);
+  }
 }
 
 /** The outcome as JSON (without the error object, whose class the message and status already tell). */

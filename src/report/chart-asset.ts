@@ -5,7 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
@@ -40,6 +40,9 @@ export async function ensureChartAsset(dataDir: string): Promise<string> {
     if (error.code === "ENOENT") return null;
     throw error;
   });
-  if (present === null || !present.equals(wanted)) await writeFileAtomic(target, wanted, { durable: true });
+  if (present === null || !present.equals(wanted)) {
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFileAtomic(target, wanted, { durable: true });
+  }
   return target;
 }

@@ -1,4 +1,6 @@
 /** Writing a partition's report: the shared Chart.js asset first, then the page, each atomically. */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import { SluiceError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
 import type { PartitionOutcome } from "../pipeline/index.ts";
@@ -23,6 +25,7 @@ export async function writeRunReport(outcome: PartitionOutcome, options: RunRepo
   // and a browser refreshing the page never see half a file.
   try {
     await ensureChartAsset(options.dataDir);
+    await mkdir(path.dirname(target), { recursive: true });
     await writeFileAtomic(target, html, { durable: true });
   } catch (error) {
     throw new SluiceError(`could not write report ${target}: ${(error as Error).message}`, { cause: error, context: { job: outcome.job, partition: outcome.dt, stage: "report" } });

@@ -1,0 +1,119 @@
+/** `sluice backfill <job>`: every day of a range, here or (--queue) on workers. */
+import type { Command } from "commander";
+import { resolveQueueTuning, resolveSettings, type QueueTuningOverrides } from "../../core/config.ts";
+import { dayRange, parseDay } from "../../core/dates.ts";
+import { runBackfill, type BackfillProgress } from "../../pipeline/backfill.ts";
+import type { JobDefinition } from "../../pipeline/job.ts";
+import type { PartitionOutcome } from "../../pipeline/index.ts";
+import { findJob } from "../catalog.ts";
+import type { CliContext, Io } from "../context.ts";
+import { exitCodeOf, formatOutcomes } from "../format.ts";
+import { RunObserver } from "../observe.ts";
+import { addRunOptions, concurrencyOption, jobArgument, queueOption, queueUrlOf, type RunFlags } from "../options.ts";
+import { createProgress, type Progress } from "../progress.ts";
+import { withRunEnvironment, type RunEnvironment } from "../run-environment.ts";
+
+interface BackfillFlags extends RunFlags {
+  from: string;
+  to: string;
+  concurrency: number;
+  force?: boolean;
+  retryFailed?: boolean;
+  queue?: string;
+}
+
+/** Adds `sluice backfill`. */
+export function registerBackfill(program: Command, ctx: CliContext): void {
+  const command = program
+    .command("backfill")
+    .description("Run every day of an inclusive date range; partitions already loaded are skipped unless --force")
+    .addArgument(jobArgument())
+    .requiredOption("--from <YYYY-MM-DD>", "first day")
+    .requiredOption("--to <YYYY-MM-DD>", "last day (inclusive)")
+    .addOption(concurrencyOption("partitions extracted and transformed at once (loads stay serialized)"))
+    .option("--force", "rerun partitions that already succeeded")
+    .option("--retry-failed", "rerun only the partitions whose last run did not succeed");
+  addRunOptions(command)
+    .addOption(queueOption())
+    .action((jobName: string, flags: BackfillFlags) => backfill(jobName, flags, ctx));
+}
+
+async function backfill(jobName: string, flags: BackfillFlags, { io, env, setExit }: CliContext): Promise<void> {
+  const job = await findJob(jobName, flags, env);
+  const days = dayRange(parseDay(flags.from, "from"), parseDay(flags.to, "to"));
+  // With a queue, workers run the partitions (their own --concurrency) and this process is the loader.
+  const queueUrl = queueUrlOf(flags.queue, env);
+  const queue = queueUrl === undefined ? undefined : { url: queueUrl, tuning: resolveQueueTuning(env) };
+  // A live bar and info log lines fight over the terminal: on a TTY, log warnings only unless asked.
+  const settings = resolveSettings({ flags, env, ...(process.stderr.isTTY ? { defaultLogLevel: "warn" as const } : {}) });
+  await withRunEnvironment(
+    settings,
+    { io, env },
+    async (environment) => {
+      const view = new BackfillView(io, job.name, new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl));
+      try {
+        const outcomes = await runDays(job, days, flags, queue, environment, view);
+        await view.finish();
+        io.stdout(formatOutcomes(outcomes) + "\n");
+        setExit(exitCodeOf(outcomes));
+      } finally {
+        view.stop();
+      }
+    },
+    { demoApi: queue === undefined },
+  );
+}
+
+/** Runs the days here, or enqueues them for workers when a queue is given. */
+async function runDays(
+  job: JobDefinition,
+  days: string[],
+  flags: BackfillFlags,
+  queue: { url: string; tuning: QueueTuningOverrides } | undefined,
+  run: RunEnvironment,
+  view: BackfillView,
+): Promise<PartitionOutcome[]> {
+  const choice = { force: Boolean(flags.force), retryFailed: Boolean(flags.retryFailed), onProgress: view.onProgress };
+  if (queue === undefined) return runBackfill(job, days, { concurrency: flags.concurrency, ...choice }, { ...run, preview: false, onWait: view.say });
+  // bullmq loads only when a queue is used: it costs every other command start-up time.
+  const { enqueueBackfill } = await import("../../queue/backfill.ts");
+  const options = { queueUrl: queue.url, ...choice, onNote: view.say, tuning: queue.tuning };
+  return enqueueBackfill(job, days, options, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw });
+}
+
+/** The progress bar (or lines) of a backfill, and the metrics and report of each finished partition. */
+class BackfillView {
+  private progress: Progress | undefined;
+  private readonly pending: Array<Promise<unknown>> = [];
+
+  constructor(
+    private readonly io: Io,
+    private readonly job: string,
+    private readonly observer: RunObserver,
+  ) {}
+
+  readonly onProgress = (p: BackfillProgress): void => {
+    this.progress ??= createProgress({ total: p.total, job: this.job, tty: Boolean(process.stderr.isTTY), write: this.io.stderr });
+    if (p.kind === "start") this.progress.start(p.dt);
+    if (p.kind === "finish" && p.outcome) {
+      this.progress.finish(p.outcome);
+      this.pending.push(this.observer.partition(p.outcome));
+    }
+  };
+
+  /** A message line that does not break the bar. */
+  readonly say = (message: string): void => (this.progress ? this.progress.log(message) : this.io.stderr(`${message}\n`));
+
+  /** Waits for the reports, clears the bar, and writes the metrics of the command. */
+  async finish(): Promise<void> {
+    await Promise.all(this.pending);
+    this.stop();
+    await this.observer.finish();
+  }
+
+  /** Stops the bar (idempotent; also on errors: a TTY bar holds a redraw timer). */
+  stop(): void {
+    this.progress?.stop();
+    this.progress = undefined;
+  }
+}

@@ -1,0 +1,47 @@
+/** `sluice run <job>`: one partition, always (a rerun replaces it). */
+import type { Command } from "commander";
+import { resolveSettings } from "../../core/config.ts";
+import { parseDay, yesterday } from "../../core/dates.ts";
+import { runPartition } from "../../pipeline/index.ts";
+import { findJob } from "../catalog.ts";
+import type { CliContext } from "../context.ts";
+import { exitCodeOf, formatOutcomes, printPreview } from "../format.ts";
+import { RunObserver } from "../observe.ts";
+import { addRunOptions, jobArgument, type RunFlags } from "../options.ts";
+import { withRunEnvironment } from "../run-environment.ts";
+
+interface RunCommandFlags extends RunFlags {
+  date?: string;
+  preview?: boolean;
+}
+
+/** Adds `sluice run`. */
+export function registerRun(program: Command, ctx: CliContext): void {
+  const command = program
+    .command("run")
+    .description("Run one partition of a job (a rerun replaces the partition)")
+    .addArgument(jobArgument())
+    .option("--date <YYYY-MM-DD>", "the UTC day to run (default: yesterday, UTC)");
+  addRunOptions(command)
+    .option("--preview", "print each step's schema, first rows and counts; load nothing")
+    .action((jobName: string, flags: RunCommandFlags) => run(jobName, flags, ctx));
+}
+
+async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }: CliContext): Promise<void> {
+  const job = await findJob(jobName, flags, env);
+  const dt = flags.date === undefined ? yesterday() : parseDay(flags.date);
+  const settings = resolveSettings({ flags, env });
+  await withRunEnvironment(settings, { io, env }, async (environment) => {
+    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview) });
+    if (flags.preview) {
+      printPreview(outcome, io.stdout);
+    } else {
+      const observer = new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl);
+      const report = await observer.partition(outcome);
+      await observer.finish();
+      if (report) io.stderr(`report: ${report}\n`);
+    }
+    io.stdout(formatOutcomes([outcome]) + "\n");
+    setExit(exitCodeOf([outcome]));
+  });
+}

@@ -1,0 +1,66 @@
+/** `sluice status [job]`: each partition's last run, or (--queue) the partition tasks in Redis. */
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { resolveSettings } from "../../core/config.ts";
+import { readPartitionStatus, warehousePath, withWarehouse } from "../../load/warehouse.ts";
+import { findJob } from "../catalog.ts";
+import type { CliContext, Io } from "../context.ts";
+import { formatRows } from "../format.ts";
+import { dataDirOption, formatOption, jobsDirOption, queueOption, queueUrlOf, type OutputFormat } from "../options.ts";
+
+interface StatusFlags {
+  dataDir?: string;
+  jobsDir?: string;
+  format: OutputFormat;
+  queue?: string;
+}
+
+const COLUMNS = ["job", "dt", "status", "rows_loaded", "rows_quarantined", "started_at", "finished_at", "error"];
+
+/** Adds `sluice status`. */
+export function registerStatus(program: Command, { io, env }: CliContext): void {
+  program
+    .command("status")
+    .description("Each partition with its last run's outcome, rows and time")
+    .argument("[job]", "only this job")
+    .addOption(dataDirOption())
+    .addOption(formatOption())
+    .addOption(queueOption())
+    .addOption(jobsDirOption())
+    .action(async (jobName: string | undefined, flags: StatusFlags) => {
+      // Only a named job needs the catalog: plain `status` imports no job file.
+      if (jobName !== undefined) await findJob(jobName, flags, env);
+      // --queue (or SLUICE_QUEUE_URL): the partition tasks in Redis by state instead of sluice.runs.
+      const queueUrl = queueUrlOf(flags.queue, env);
+      if (queueUrl !== undefined) {
+        await printQueueStatus(queueUrl, jobName, flags.format, io);
+        return;
+      }
+      const settings = resolveSettings({ flags, env });
+      if (!existsSync(warehousePath(settings.dataDir))) {
+        io.stdout(`no runs yet in ${settings.dataDir}\n`);
+        return;
+      }
+      const rows = await withWarehouse(settings.dataDir, "read", (conn) => readPartitionStatus(conn, jobName), { onWait: (m) => io.stderr(`${m}\n`) });
+      io.stdout(formatRows({ columns: COLUMNS, rows: rows.map((r) => COLUMNS.map((c) => (r as unknown as Record<string, unknown>)[c] ?? null)) }, flags.format) + "\n");
+    });
+}
+
+/** Prints `sluice status --queue`: counts per state, workers, then one row per partition task. */
+export async function printQueueStatus(queueUrl: string, jobName: string | undefined, format: OutputFormat, io: Io): Promise<void> {
+  // bullmq loads only when a queue command runs: it costs every other command start-up time.
+  const { queueStatus } = await import("../../queue/status.ts");
+  const status = await queueStatus(queueUrl, jobName === undefined ? {} : { job: jobName });
+  const columns = ["job", "dt", "state", "attempts", "rows_loaded", "worker", "backfill", "enqueued_at", "finished_at", "error"];
+  const rows = status.partitions.map((p) => [p.job, p.dt, p.state, p.attemptsMade, p.rowsLoaded, p.worker, p.backfill, p.enqueuedAt, p.finishedAt, p.error]);
+  if (format === "json") {
+    io.stdout(`${JSON.stringify(status, null, 2)}\n`);
+    return;
+  }
+  if (format === "table") {
+    const c = status.counts;
+    io.stdout(`queued ${c.waiting + c.delayed} (waiting ${c.waiting}, retrying ${c.delayed}), active ${c.active}, failed ${c.failed}, done ${c.completed}\n`);
+    io.stdout(`workers: ${status.workers.length > 0 ? status.workers.join(", ") : "none"}; loader: ${status.loaders.length > 0 ? status.loaders.join(", ") : "none"}; warehouse operations waiting: ${status.warehouseBacklog}\n`);
+  }
+  io.stdout(formatRows({ columns, rows }, format) + "\n");
+}

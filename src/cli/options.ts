@@ -1,0 +1,98 @@
+/** The options and value parsers several commands share: one definition each, one message per bad value. */
+import { Argument, Option, type Command } from "commander";
+import { LOG_LEVELS, resolveQueueUrl, type Env } from "../core/config.ts";
+import { UsageError } from "../core/errors.ts";
+import { parseQueueUrl } from "../queue/connection.ts";
+
+export type OutputFormat = "table" | "csv" | "json";
+
+/** `<job>`: a job of the catalog. */
+export function jobArgument(): Argument {
+  return new Argument("<job>", "job name (list them with: sluice jobs)");
+}
+
+/** --data-dir; `what` says what the command keeps there. */
+export function dataDirOption(what = "data directory (lake, warehouse, reports)"): Option {
+  return new Option("--data-dir <dir>", `${what} [env SLUICE_DATA_DIR, default ./data]`);
+}
+
+/** --api-url of the source API. */
+export function apiUrlOption(): Option {
+  return new Option("--api-url <url>", "source API base URL [env SLUICE_API_URL; default: start the demo API in-process]");
+}
+
+/** --log-level, one of pino's levels. */
+export function logLevelOption(): Option {
+  return new Option("--log-level <level>", "log level [env SLUICE_LOG_LEVEL]").choices(LOG_LEVELS);
+}
+
+/** --queue, for commands that can use the BullMQ queue. */
+export function queueOption(): Option {
+  return new Option("--queue <url>", "Redis URL of the BullMQ queue, e.g. redis://127.0.0.1:6379 [env SLUICE_QUEUE_URL]");
+}
+
+/** --jobs-dir, for commands that look up jobs. */
+export function jobsDirOption(): Option {
+  return new Option("--jobs-dir <dir>", "folder of job files [env SLUICE_JOBS_DIR; default ./jobs if it exists, else the built-in jobs]");
+}
+
+/** The flags of the commands that run partitions (`run`, `backfill`). */
+export interface RunFlags {
+  apiUrl?: string;
+  dataDir?: string;
+  logLevel?: string;
+  jobsDir?: string;
+  refetch?: boolean;
+  keepRaw?: boolean;
+}
+
+/** Adds the options of RunFlags, in the order `--help` shows them. */
+export function addRunOptions(command: Command): Command {
+  return command
+    .addOption(apiUrlOption())
+    .addOption(dataDirOption())
+    .addOption(logLevelOption())
+    .addOption(jobsDirOption())
+    .option("--refetch", "ignore landed raw pages and fetch again")
+    .option("--keep-raw", "keep landed raw pages after successful runs");
+}
+
+/** --format of tabular output. */
+export function formatOption(): Option {
+  return new Option("--format <format>", "output format").choices(["table", "csv", "json"]).default("table");
+}
+
+/** --concurrency: partitions at once, a whole number from 1 to 64 (default 2). */
+export function concurrencyOption(description: string): Option {
+  return new Option("--concurrency <n>", description).argParser((value: string) => parseIntFlag("concurrency", value, 1, 64)).default(2);
+}
+
+/** A whole-number option from `min` to `max`. */
+export function intOption(name: string, description: string, min: number, max: number, fallback: number): Option {
+  return new Option(`--${name} <n>`, description).argParser((value: string) => parseIntFlag(name, value, min, max)).default(fallback);
+}
+
+/** A number option from 0 to 1. */
+export function fractionOption(name: string, description: string, fallback: number): Option {
+  return new Option(`--${name} <r>`, description).argParser((value: string) => parseFraction(name, value)).default(fallback);
+}
+
+/** `value` as a whole number from min to max; UsageError naming the flag otherwise. */
+export function parseIntFlag(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} "${value}" must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** `value` as a number from 0 to 1; UsageError naming the flag otherwise. */
+export function parseFraction(name: string, value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new UsageError(`--${name} "${value}" must be a number from 0 to 1`);
+  return n;
+}
+
+/** The queue URL from --queue or SLUICE_QUEUE_URL (validated), or undefined: run locally. */
+export function queueUrlOf(flag: string | undefined, env: Env): string | undefined {
+  const url = resolveQueueUrl(flag, env);
+  return url === undefined ? undefined : parseQueueUrl(url);
+}
