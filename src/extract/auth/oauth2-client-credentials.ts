@@ -85,20 +85,20 @@ export class ClientCredentialsAuth implements AuthProvider {
     const { tokenUrl, clientId, clientSecret, scope } = this.creds;
     const form = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, ...(scope ? { scope } : {}) });
     const shown = this.redactor.url(tokenUrl);
-    let res;
+    let answer: { status: number; headers: Record<string, string | string[] | undefined>; text: string };
     try {
-      res = await request(tokenUrl, {
+      const res = await request(tokenUrl, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
         body: form.toString(),
         signal: AbortSignal.any([signal, AbortSignal.timeout(TOKEN_TIMEOUT_MS)]),
       });
+      answer = { status: res.statusCode, headers: res.headers, text: await res.body.text() };
     } catch (cause) {
       if (signal.aborted) throw abortReason(signal);
       throw new NetworkError(`could not reach the token endpoint ${shown}: ${this.redactor.text(String((cause as Error).message))}`, { cause });
     }
-    const text = await res.body.text();
-    return this.tokenFrom(res.statusCode, res.headers, text, shown);
+    return this.tokenFrom(answer.status, answer.headers, answer.text, shown);
   }
 
   private tokenFrom(status: number, headers: Record<string, string | string[] | undefined>, text: string, shown: string): Token {

@@ -12,10 +12,12 @@ export interface BodyTokenPaginator {
   nextPath: JsonPath;
   /** Key path in the request body that carries the token, e.g. "after". */
   bodyPath: JsonPath;
+  /** The API drops the token on its last page (HubSpot's paging): absence ends the listing even on a full page. */
+  absentAtEnd?: boolean;
 }
 
 /** How the declaration of a BodyTokenPaginator is checked. */
-export const BODY_TOKEN_SCHEMA = z.strictObject({ kind: z.literal("body_token"), nextPath: jsonPathSchema, bodyPath: jsonPathSchema });
+export const BODY_TOKEN_SCHEMA = z.strictObject({ kind: z.literal("body_token"), nextPath: jsonPathSchema, bodyPath: jsonPathSchema, absentAtEnd: z.boolean().optional() });
 
 export class BodyTokenListing extends BasePaginator {
   readonly kind = "body_token" as const;
@@ -27,7 +29,7 @@ export class BodyTokenListing extends BasePaginator {
     template: RequestTemplate,
   ) {
     super(template);
-    this.pointer = new NextPointer(spec.nextPath, "next page token", requestedPageSize(template));
+    this.pointer = new NextPointer(spec.nextPath, "next page token", spec.absentAtEnd ? undefined : requestedPageSize(template));
   }
 
   start(): Position {

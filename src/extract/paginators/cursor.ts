@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { jsonPathSchema } from "../json-path.ts";
 import { pathKeys } from "../json-path.ts";
-import { BasePaginator, NextPointer, SeenSet, buildUrl, loopError, requestedPageSize, saysNoMore, shorten, type PageView, type Position, type RawPage, type RequestTemplate } from "./paginator.ts";
+import { BasePaginator, NextPointer, SeenSet, buildUrl, loopError, requestedPageSize, saysEnd, saysNoMore, shorten, type PageView, type Position, type RawPage, type RequestTemplate } from "./paginator.ts";
 import { scanLastKeyValue } from "./scan.ts";
 import type { JsonPath } from "../json-path.ts";
 
@@ -14,10 +14,14 @@ export interface CursorPaginator {
   param: string;
   /** Path of a has_more-style flag: false ends the listing whatever the cursor says. */
   hasMorePath?: JsonPath;
+  /** Path of an end-of-stream flag: true ends the listing (Zendesk's end_of_stream). */
+  endPath?: JsonPath;
+  /** The API drops the cursor key on its last page: absence ends the listing even on a full page. */
+  absentAtEnd?: boolean;
 }
 
 /** How the declaration of a CursorPaginator is checked. */
-export const CURSOR_SCHEMA = z.strictObject({ kind: z.literal("cursor"), nextPath: jsonPathSchema, param: z.string().min(1), hasMorePath: jsonPathSchema.optional() });
+export const CURSOR_SCHEMA = z.strictObject({ kind: z.literal("cursor"), nextPath: jsonPathSchema, param: z.string().min(1), hasMorePath: jsonPathSchema.optional(), endPath: jsonPathSchema.optional(), absentAtEnd: z.boolean().optional() });
 
 export class CursorListing extends BasePaginator {
   readonly kind = "cursor" as const;
@@ -29,7 +33,7 @@ export class CursorListing extends BasePaginator {
     template: RequestTemplate,
   ) {
     super(template);
-    this.pointer = new NextPointer(spec.nextPath, "next cursor", requestedPageSize(template));
+    this.pointer = new NextPointer(spec.nextPath, "next cursor", spec.absentAtEnd ? undefined : requestedPageSize(template));
   }
 
   start(): Position {
@@ -43,7 +47,7 @@ export class CursorListing extends BasePaginator {
   }
 
   next(pos: Position, page: PageView): Position | null {
-    if (saysNoMore(page.json, this.spec.hasMorePath)) return null;
+    if (saysNoMore(page.json, this.spec.hasMorePath) || saysEnd(page.json, this.spec.endPath)) return null;
     const cursor = this.pointer.read(page);
     if (cursor === null) return null;
     if (pos["cursor"] === cursor) throw loopError(`cursor "${shorten(cursor)}" was returned twice`, page.pageNo);

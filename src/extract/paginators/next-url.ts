@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { jsonPathSchema } from "../json-path.ts";
 import { pathKeys } from "../json-path.ts";
-import { BasePaginator, NextPointer, SeenSet, buildUrl, requestedPageSize, type PageView, type Position, type RawPage, type RequestTemplate } from "./paginator.ts";
+import { BasePaginator, NextPointer, SeenSet, buildUrl, requestedPageSize, saysEnd, type PageView, type Position, type RawPage, type RequestTemplate } from "./paginator.ts";
 import { scanLastKeyValue } from "./scan.ts";
 import type { JsonPath } from "../json-path.ts";
 
@@ -11,10 +11,14 @@ import type { JsonPath } from "../json-path.ts";
 export interface NextUrlPaginator {
   kind: "next_url";
   nextPath: JsonPath;
+  /** Path of an end-of-stream flag: true ends the listing (Zendesk's end_of_stream). */
+  endPath?: JsonPath;
+  /** The API drops the next URL on its last page (Graph's @odata.nextLink): absence ends the listing even on a full page. */
+  absentAtEnd?: boolean;
 }
 
 /** How the declaration of a NextUrlPaginator is checked. */
-export const NEXT_URL_SCHEMA = z.strictObject({ kind: z.literal("next_url"), nextPath: jsonPathSchema });
+export const NEXT_URL_SCHEMA = z.strictObject({ kind: z.literal("next_url"), nextPath: jsonPathSchema, endPath: jsonPathSchema.optional(), absentAtEnd: z.boolean().optional() });
 
 export class NextUrlListing extends BasePaginator {
   readonly kind = "next_url" as const;
@@ -26,7 +30,7 @@ export class NextUrlListing extends BasePaginator {
     template: RequestTemplate,
   ) {
     super(template);
-    this.pointer = new NextPointer(spec.nextPath, "next URL", requestedPageSize(template));
+    this.pointer = new NextPointer(spec.nextPath, "next URL", spec.absentAtEnd ? undefined : requestedPageSize(template));
     this.seen.add(buildUrl(template.base, template.params));
   }
 
@@ -40,6 +44,7 @@ export class NextUrlListing extends BasePaginator {
   }
 
   next(_pos: Position, page: PageView): Position | null {
+    if (saysEnd(page.json, this.spec.endPath)) return null;
     const next = this.pointer.read(page);
     if (next === null) return null;
     const url = this.withoutSecrets(new URL(next, page.url).href);

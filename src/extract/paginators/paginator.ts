@@ -163,6 +163,13 @@ export function saysNoMore(json: unknown, path: JsonPath | undefined): boolean {
   return v === false || v === "false" || v === 0;
 }
 
+/** True when a declared end-of-stream flag says the listing is over (true, "true"). */
+export function saysEnd(json: unknown, path: JsonPath | undefined): boolean {
+  if (path === undefined) return false;
+  const v = readPath(json, path).value;
+  return v === true || v === "true";
+}
+
 /**
  * Reads a next pointer (cursor, token, URL). null, "" or undefined end the listing. An ABSENT path
  * ends it only if the path was seen on an earlier page (APIs drop the key on the last page) or the
@@ -184,7 +191,9 @@ export class NextPointer {
       if (full && !this.seenPresent) {
         throw new PaginationError(
           `the ${this.what} at ${showPath(this.path)} is absent from page ${page.pageNo}, which is full (${page.records.length} records); the body has the keys ${describeKeys(page.json)}`,
-          { hint: "declare the path as the API sends it: dotted (\"links.next\"), a list of keys for keys with dots ([\"@odata.nextLink\"]), or a JSON Pointer (\"/links/next\")" },
+          {
+            hint: "declare the path as the API sends it: dotted (\"links.next\"), a list of keys for keys with dots ([\"@odata.nextLink\"]) or a JSON Pointer (\"/links/next\"); if the API leaves it out of its last page, declare absentAtEnd: true",
+          },
         );
       }
       return null;
