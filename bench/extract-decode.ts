@@ -6,7 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
-import { batchesToFrame, columnsFromSchema, decodeRecords } from "../src/extract/arrow.ts";
+import { batchesToFrame, columnsFromSchema, decodeRecords } from "../src/extract/index.ts";
 import type { RecordBatch } from "apache-arrow";
 import { seededRandom } from "../src/core/random.ts";
 

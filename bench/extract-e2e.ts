@@ -95,7 +95,7 @@ if (process.env["BENCH_SERVER"] === "1") {
     name: "events",
     path: "/v1/events",
     params: () => ({ limit: PER_PAGE }),
-    recordsPath: "data",
+    records: "data",
     paginator: { kind: "cursor", nextPath: "next_cursor", param: "cursor" },
     schema,
   };

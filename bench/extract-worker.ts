@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { RecordBatchReader, tableToIPC, Table, type RecordBatch } from "apache-arrow";
 import { z } from "zod";
-import { batchesToFrame, columnsFromSchema, decodeRecords, type ColumnSpec } from "../src/extract/arrow.ts";
+import { batchesToFrame, columnsFromSchema, decodeRecords, type ColumnSpec } from "../src/extract/index.ts";
 
 const schema = z.object({
   event_id: z.string(),

@@ -127,10 +127,9 @@ async function local(dataDir: string, concurrency: number): Promise<number> {
   const t0 = performance.now();
   const outcomes = await runBackfill(events, days, { concurrency, force: false, retryFailed: false }, {
     dataDir,
-    apiUrl,
     signal: new AbortController().signal,
     log,
-    env: {},
+    env: { SLUICE_API_URL: apiUrl },
     refetch: false,
     keepRaw: false,
     preview: false,

@@ -2,7 +2,7 @@
  * Job `users`: the current snapshot of users from /v1/users, upserted by user_id.
  * The lake keeps one snapshot per run date; the warehouse table holds the latest version of each user.
  */
-import { defineJob } from "../src/pipeline/job.ts";
+import { defineJob } from "../src/index.ts";
 import { usersSuite } from "../validations/users.ts";
 import { usersSource } from "./sources.ts";
 import { USERS } from "./tables.ts";
@@ -16,14 +16,14 @@ export default defineJob({
     const raw = await ctx.extract(usersSource);
 
     // 2. Validate: bad records go to quarantine.
-    const valid = await ctx.validate("users", raw, usersSuite);
+    const valid = await ctx.validate(raw, usersSuite);
 
     // 3. Transform: one row per user (a user may appear twice if the snapshot moved while paging).
-    const users = await ctx.transform("latest version per user", () =>
+    const users = await ctx.step("latest version per user", () =>
       valid.sort("updated_at", true).unique({ subset: ["user_id"], keep: "first", maintainOrder: true }).sort("user_id"),
     );
 
     // 4. Materialize: this run date's snapshot in the lake, upserted into the warehouse.
-    await ctx.materialize([{ table: USERS, partitions: new Map([[ctx.dt, users]]) }]);
+    await ctx.materialize(USERS, users);
   },
 });

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pl from "nodejs-polars";
 import { lakePartitionPath } from "../src/load/lake.ts";
-import type { PartitionOutcome, StepRecord } from "../src/pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
 import { eventsCharts } from "../jobs/events-charts.ts";
 import { lakeFiles, writeRunReport } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
@@ -47,7 +47,7 @@ async function pipelineOutcome(dataDir: string, dt: string): Promise<PartitionOu
   try {
     const [{ get: getJob }, { runPartition }, { startDemoApi }, { createLogger }] = await Promise.all([
       Promise.all([import("../src/pipeline/job-catalog.ts"), import("../src/core/config.ts")]).then(([{ JobCatalog }, { BUILTIN_JOBS_DIR }]) => JobCatalog.load(BUILTIN_JOBS_DIR)),
-      import("../src/pipeline/run.ts"),
+      import("../src/pipeline/index.ts"),
       import("../src/demo-api/index.ts"),
       import("../src/core/log.ts"),
     ]);

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { test, type TestContext } from "node:test";
 import { hasFailures, postAlertWebhook, summarizeOutcomes, webhookPayload, type AlertSummary, type WebhookPayload } from "../src/operate/alert-webhook.ts";
-import type { PartitionOutcome } from "../src/pipeline/run.ts";
+import type { PartitionOutcome } from "../src/pipeline/index.ts";
 
 const TOKEN = "tok-3f9a7c1e-secret/with+chars";
 

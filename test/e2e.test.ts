@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { addDays } from "../src/core/dates.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
-import { runPartition, type RunSettings } from "../src/pipeline/run.ts";
+import { runPartition, type RunSettings } from "../src/pipeline/index.ts";
 import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);

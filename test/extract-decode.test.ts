@@ -4,8 +4,8 @@ import { describe, it } from "node:test";
 import pl from "nodejs-polars";
 import { z } from "zod";
 import { ConfigError } from "../src/core/errors.ts";
-import { batchesToFrame, columnsFromSchema, decodeRecords, deriveColumns } from "../src/extract/arrow.ts";
-import { registerLooseObjects } from "../src/extract/arrow.ts";
+import { batchesToFrame, columnsFromSchema, decodeRecords, deriveColumns } from "../src/extract/index.ts";
+import { registerLooseObjects } from "../src/extract/index.ts";
 import { daysFromCivil, parseRfc3339, rfc3339ToMicros } from "../src/extract/timestamp.ts";
 
 const eventSchema = z.object({

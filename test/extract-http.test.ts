@@ -5,7 +5,7 @@ import { createServer } from "node:http";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { dayWindow } from "../src/core/dates.ts";
-import { CancelledError, ConfigError, HttpError, SluiceError, SourceFormatError } from "../src/core/errors.ts";
+import { CancelledError, ConfigError, DeadlineExceededError, HttpError, SluiceError, SourceFormatError } from "../src/core/errors.ts";
 import { silentLogger } from "../src/core/log.ts";
 import {
   DEFAULT_POLICY,
@@ -20,16 +20,20 @@ import {
   recordsOf,
   scanLastKeyValue,
   redactUrl,
+  Redactor,
+  judge,
+  resolveResponseRules,
   type ExtractOptions,
 } from "../src/extract/index.ts";
 import type { RequestPolicy } from "../src/extract/types.ts";
+import { HeaderAuth } from "../src/extract/auth/static-auth.ts";
 import { FAST_FAULTS, FakeClock, capturingLogger, makeEvents, specFor, startFaultServer } from "./fixtures/fault-server.ts";
 import { tempDataDir } from "./helpers.ts";
 
 const policy = (over: Partial<RequestPolicy> = {}): RequestPolicy => ({
   ...DEFAULT_POLICY,
   timeoutMs: 2000,
-  retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000 },
+  retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000, maxRateLimitWaits: 20 },
   ...over,
 });
 const parseJson = (body: Buffer) => JSON.parse(body.toString()) as unknown;
@@ -53,11 +57,21 @@ describe("backoff and Retry-After", () => {
     assert.equal(backoffDelay(2, policy(), () => 0.5), 100);
   });
 
-  it("honours Retry-After exactly, clamped to the cap", () => {
-    const retry = { maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 5000 };
-    assert.equal(backoffDelay(1, retry, () => 0.9, 3000), 3000);
-    assert.equal(backoffDelay(1, retry, () => 0.9, 120_000), 5000);
-    assert.equal(backoffDelay(3, retry, () => 0.9, 0), 0);
+  it("reads the wait a server asks for from Retry-After or a rate-limit reset header, never from the backoff cap", () => {
+    const now = Date.parse("2026-11-20T10:00:00Z");
+    const rules = resolveResponseRules({ rateLimitStatuses: [403] });
+    assert.deepEqual(judge(429, { "retry-after": "3" }, rules, now), { kind: "rate_limited", waitMs: 3000 });
+    assert.deepEqual(judge(429, { "retry-after": "120" }, rules, now), { kind: "rate_limited", waitMs: 120_000 });
+    assert.deepEqual(judge(429, {}, rules, now), { kind: "rate_limited", waitMs: undefined });
+    // GitHub's primary limit: 403 with remaining 0 and the reset as epoch seconds
+    assert.deepEqual(judge(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 42) }, rules, now), { kind: "rate_limited", waitMs: 42_000 });
+    // a 403 that is not about the rate limit stays a failure
+    assert.deepEqual(judge(403, { "x-ratelimit-remaining": "17" }, rules, now), { kind: "fail" });
+    assert.deepEqual(judge(503, { "retry-after": "0" }, rules, now), { kind: "retry", waitMs: 0 });
+    assert.deepEqual(judge(522, {}, rules, now), { kind: "retry", waitMs: undefined });
+    assert.deepEqual(judge(204, {}, rules, now), { kind: "empty" });
+    assert.deepEqual(judge(404, {}, resolveResponseRules({ empty: [404] }), now), { kind: "empty" });
+    assert.deepEqual(judge(404, {}, rules, now), { kind: "fail" });
   });
 
   it("parses Retry-After as delta-seconds or an HTTP date relative to now", () => {
@@ -76,33 +90,33 @@ describe("retries", () => {
     const server = await startFaultServer({ faultRate: 1, faults: ["503"], maxConsecutiveFaults: 1000 });
     t.after(() => server.close());
     const clock = new FakeClock();
-    const p = policy({ retry: { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 700 } });
+    const p = policy({ retry: { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 700, maxRateLimitWaits: 20 } });
     const err = await fetchPage(`${server.url}/v1/events?limit=5`, { policy: p, signal: new AbortController().signal, log: silentLogger(), clock, random: () => 0.999 }, parseJson).then(
       () => assert.fail("should have failed"),
       (e: unknown) => e,
     );
     assert.ok(err instanceof HttpError);
     assert.equal(err.status, 503);
-    assert.equal(err.retryable, true);
+    assert.equal(err.transient, true);
     assert.match(err.message, /HTTP 503/);
     assert.match(err.message, /gave up after 6 attempts/);
     assert.equal(server.dataRequests(), 6);
     assert.deepEqual(clock.sleeps, [99, 199, 399, 699, 699]);
   });
 
-  it("waits what Retry-After says, in seconds or as an HTTP date, but never longer than the cap", async (t) => {
+  it("waits what Retry-After says, in seconds or as an HTTP date, without using up attempts", async (t) => {
     const seconds = await startFaultServer({ faultRate: 1, faults: ["429-seconds"], maxConsecutiveFaults: 2, retryAfterSeconds: 120 });
     const dated = await startFaultServer({ faultRate: 1, faults: ["429-date"], maxConsecutiveFaults: 2 });
     t.after(() => Promise.all([seconds.close(), dated.close()]));
-    const p = policy({ retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 5000 } });
+    const p = policy({ retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 5000, maxRateLimitWaits: 20 } });
     const c1 = new FakeClock();
     const r1 = await fetchPage(`${seconds.url}/v1/events`, { policy: p, signal: new AbortController().signal, log: silentLogger(), clock: c1, random: () => 0.5 }, parseJson);
-    assert.equal(r1.attempts, 3);
-    assert.deepEqual(c1.sleeps, [5000, 5000]); // 120 s asked, clamped to the 5 s cap
+    assert.equal(r1.attempts, 1); // waiting out a rate limit is not a failed attempt
+    assert.deepEqual(c1.sleeps, [120_000, 120_000]); // what the server asked, not the 5 s backoff cap
     // sleeps return at once but time is real: the HTTP date is compared with the server's clock
     const c2 = Object.assign(new FakeClock(), { now: () => Date.now() });
     const r2 = await fetchPage(`${dated.url}/v1/events`, { policy: p, signal: new AbortController().signal, log: silentLogger(), clock: c2, random: () => 0.5 }, parseJson);
-    assert.equal(r2.attempts, 3);
+    assert.equal(r2.attempts, 1);
     assert.equal(c2.sleeps.length, 2);
     // the date is 2 s ahead of the server's clock, floored to the second by the HTTP date format
     for (const s of c2.sleeps) assert.ok(s > 500 && s <= 2000, `slept ${s}`);
@@ -112,17 +126,17 @@ describe("retries", () => {
   it("retries resets, stalls, truncated JSON, HTML 200s and 5xx, and counts each kind", async (t) => {
     const server = await startFaultServer({ faultRate: 1, faults: ["reset", "stall", "truncated", "html", "500", "502", "504", "wrong-shape"], maxConsecutiveFaults: 1 });
     t.after(() => server.close());
-    const client = new HttpClient({ policy: policy({ timeoutMs: 150, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 } }), signal: new AbortController().signal, log: silentLogger(), clock: new FakeClock() });
+    const client = new HttpClient({ policy: policy({ timeoutMs: 150, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1, maxRateLimitWaits: 20 } }), signal: new AbortController().signal, log: silentLogger(), clock: new FakeClock() });
     t.after(() => client.close());
     const parse = (body: Buffer) => {
       const parsed = recordsOf(body, "data");
-      if (!parsed) throw new SourceFormatError("not JSON with a data array", { retryable: true });
+      if (!parsed) throw new SourceFormatError("not JSON with a data array");
       return parsed.records;
     };
     for (let i = 0; i < 24; i++) {
       const page = await client.fetchPage(`${server.url}/v1/events?limit=3&i=${i}`, parse);
       assert.equal(page.attempts, 2);
-      assert.equal(page.value.length, 3);
+      assert.equal(page.value?.length, 3);
     }
     const counts = client.stats.statusCounts;
     assert.equal(client.stats.requests, 48);
@@ -137,12 +151,12 @@ describe("retries", () => {
       const server = await startFaultServer({ fixedStatus: status });
       t.after(() => server.close());
       const url = `${server.url}/v1/events?api_key=${SECRET}&limit=5`;
-      const err = await fetchPage(url, { policy: policy(), signal: new AbortController().signal, log: silentLogger(), clock: new FakeClock(), auth: { header: "authorization", value: `Bearer ${SECRET}`, origin: server.origin }, secrets: [SECRET] }, parseJson).then(
+      const err = await fetchPage(url, { policy: policy(), signal: new AbortController().signal, log: silentLogger(), clock: new FakeClock(), auth: new HeaderAuth("authorization", `Bearer ${SECRET}`), authOrigin: server.origin, redactor: new Redactor([SECRET]) }, parseJson).then(
         () => assert.fail("should have failed"),
         (e: unknown) => e,
       );
       assert.ok(err instanceof HttpError);
-      assert.equal(err.retryable, false);
+      assert.equal(err.transient, false);
       assert.equal(err.status, status);
       assert.equal(server.dataRequests(), 1);
       assert.match(err.message, new RegExp(`^HTTP ${status} `));
@@ -167,7 +181,7 @@ describe("retries", () => {
     const port = typeof address === "object" && address ? address.port : 0;
     await assert.rejects(
       fetchPage(`http://127.0.0.1:${port}/start`, { policy: policy(), signal: new AbortController().signal, log: silentLogger(), clock: new FakeClock() }, parseJson),
-      (e: unknown) => e instanceof HttpError && !e.retryable && /too many redirects/.test(e.message),
+      (e: unknown) => e instanceof HttpError && !e.transient && /too many redirects/.test(e.message),
     );
     assert.equal(hits, 6);
   });
@@ -254,7 +268,7 @@ describe("auth and redirects", () => {
     const haystacks: string[] = [...lines, failure.message, JSON.stringify(failure.context), String(failure.stack)];
     haystacks.push(JSON.stringify({ ...result, frame: undefined }), result.frame.toString(), JSON.stringify(result.frame.toRecords()));
     for (const job of ["events", "other"]) {
-      const dir = path.join(dataDir, "raw", job, "dt=2026-11-20");
+      const dir = path.join(dataDir, "raw", job, "dt=2026-11-20", spec.name);
       for (const f of await readdir(dir).catch(() => [] as string[])) haystacks.push(await readFile(path.join(dir, f), "utf8"));
     }
     assert.ok(lines.length > 5, "the logger captured lines");
@@ -262,14 +276,26 @@ describe("auth and redirects", () => {
     for (const h of haystacks) assert.ok(!h.includes(SECRET), `secret leaked into: ${h.slice(0, 300)}`);
   });
 
-  it("goes without the token when its env var is unset, and fails fast on the 401 that follows", async (t) => {
+  it("fails before any request when a declared secret's env var is unset, naming the variable", async (t) => {
     const server = await startFaultServer({ records: makeEvents(20), token: SECRET });
     t.after(() => server.close());
     const dataDir = await tempDataDir(t);
     const spec = specFor("cursor", { auth: { kind: "bearer", env: "SLUICE_API_TOKEN" } });
     await assert.rejects(
       extractPartition(spec, extractOptions(server.url, dataDir, { env: {} })),
-      (e: unknown) => e instanceof HttpError && e.status === 401 && !e.retryable && /missing or invalid token/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && e.exitCode === 2 && /needs the environment variable SLUICE_API_TOKEN, and it is not set/.test(e.message),
+    );
+    assert.equal(server.requests.length, 0);
+  });
+
+  it("goes without an optional token when its env var is unset, and fails fast on the 401 that follows", async (t) => {
+    const server = await startFaultServer({ records: makeEvents(20), token: SECRET });
+    t.after(() => server.close());
+    const dataDir = await tempDataDir(t);
+    const spec = specFor("cursor", { auth: { kind: "bearer", env: "SLUICE_API_TOKEN", optional: true } });
+    await assert.rejects(
+      extractPartition(spec, extractOptions(server.url, dataDir, { env: {} })),
+      (e: unknown) => e instanceof HttpError && e.status === 401 && !e.transient && /missing or invalid token/.test(e.message),
     );
     assert.equal(server.dataRequests(), 1);
     assert.equal(server.requests[0]!.headers["authorization"], undefined);
@@ -368,7 +394,7 @@ describe("cancellation and deadlines", () => {
     const started = Date.now();
     await assert.rejects(
       extractPartition(specFor("offset", { policy: { timeoutMs: 30_000, partitionDeadlineMs: 300 } }), extractOptions(server.url, dataDir)),
-      (e: unknown) => e instanceof CancelledError && /deadline of 300 ms/.test(e.message),
+      (e: unknown) => e instanceof DeadlineExceededError && !(e instanceof CancelledError) && e.transient && /deadline of 300 ms/.test(e.message),
     );
     const took = Date.now() - started;
     assert.ok(took >= 290 && took < 1500, `took ${took} ms`);

@@ -125,7 +125,7 @@ describe("every paginator under faults", () => {
         server.resetLog();
         await assert.rejects(
           extractPartition(specFor(style, { pageSize: 10, policy: { concurrency } }), options(server.url, dataDir, { refetch: true })),
-          (e: unknown) => e instanceof SourceFormatError && !e.retryable && /pagination loop/.test(e.message),
+          (e: unknown) => e instanceof SourceFormatError && !e.transient && /pagination loop/.test(e.message),
         );
         assert.ok(server.dataRequests() <= 2 + concurrency, `${server.dataRequests()} requests`);
       }
@@ -236,7 +236,7 @@ describe("landing and resume", () => {
         extractPartition(spec, options(server.url, dataDir, { signal: controller.signal, onPage: (p) => (p.page === 4 || (concurrency > 1 && p.page >= 4) ? controller.abort() : undefined) })),
         CancelledError,
       );
-      const state = await readState(landingDirFor(dataDir, "events", DT));
+      const state = await readState(landingDirFor(dataDir, "events", DT, spec.name));
       assert.ok(state && !state.complete);
       const landed = state.landed.length;
       assert.ok(landed >= 4 && landed < 20, `${landed} pages landed`);
@@ -305,7 +305,7 @@ describe("landing and resume", () => {
     assert.equal(await readFile(path.join(result.landingDir, "page-000002.json"), "utf8"), expected);
     const state = await readFile(path.join(result.landingDir, "_state.json"), "utf8");
     assert.ok(!state.includes("zz-secret-zz"));
-    assert.equal(result.landingDir, path.join(dataDir, "raw", "events", `dt=${DT}`));
+    assert.equal(result.landingDir, path.join(dataDir, "raw", "events", `dt=${DT}`, spec.name));
     await removeLanding(dataDir, "events", DT);
     await assert.rejects(readdir(result.landingDir));
   });

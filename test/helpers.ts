@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import type { TestContext } from "node:test";
 import { silentLogger } from "../src/core/log.ts";
-import type { RunSettings } from "../src/pipeline/run.ts";
+import type { RunSettings } from "../src/pipeline/index.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 
 /** A fresh temporary data directory, removed after the test unless SLUICE_KEEP_TEST_DIRS is set. */
@@ -85,5 +85,5 @@ export function runSluice(args: string[], env: Record<string, string> = {}): Pro
 
 /** Settings for running partitions in-process in a test: silent, never cancelled, nothing kept. */
 export function testRunSettings(dataDir: string, apiUrl: string, env: Record<string, string> = {}): RunSettings {
-  return { dataDir, apiUrl, signal: new AbortController().signal, log: silentLogger(), env, refetch: false, keepRaw: false, preview: false };
+  return { dataDir, signal: new AbortController().signal, log: silentLogger(), env: { SLUICE_API_URL: apiUrl, ...env }, refetch: false, keepRaw: false, preview: false };
 }

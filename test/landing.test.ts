@@ -1,7 +1,7 @@
 /** Raw records out of landed pages: the scanner that slices records without parsing the page. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { recordSpans } from "../src/extract/landing.ts";
+import { recordSpans } from "../src/extract/landed-records.ts";
 import { seededRandom } from "../src/core/random.ts";
 
 function slices(text: string, path: string[]): unknown[] | null {

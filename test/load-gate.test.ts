@@ -40,7 +40,7 @@ describe("warehouse sessions", () => {
     const t1 = Date.now();
     await assert.rejects(withWarehouse(dataDir, "read", async () => 1, { waitMs: 300 }), (e: unknown) => {
       assert.ok(e instanceof LockError, String(e));
-      assert.equal(e.retryable, true);
+      assert.equal(e.transient, true);
       assert.ok(e.hint?.includes("another process"));
       return true;
     });

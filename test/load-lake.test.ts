@@ -75,9 +75,11 @@ describe("lake", () => {
     const dataDir = await tempDataDir(t);
     const file = await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
     const fixtures = pathToFileURL(path.join(import.meta.dirname, "fixtures", "load.ts")).href;
+    const failpoints = pathToFileURL(path.join(import.meta.dirname, "..", "src", "core", "failpoints.ts")).href;
     const { child, exited } = await spawnChild(
       `(async () => {
         const { eventRows, writeEvents } = await import(${JSON.stringify(fixtures)});
+        (await import(${JSON.stringify(failpoints)})).armFailpoint(process.env.SLUICE_FAILPOINT);
         process.stdout.write("ready\\n");
         await writeEvents(process.env.DATA_DIR, "2026-11-20", eventRows([7, 8, 9]));
         process.stdout.write("not killed\\n");

@@ -8,7 +8,7 @@ import { test, type TestContext } from "node:test";
 import { register as globalRegistry } from "prom-client";
 import { SluiceError } from "../src/core/errors.ts";
 import { RunMetrics, metricsTextfilePath, pushMetrics, writeMetricsTextfile } from "../src/metrics/index.ts";
-import type { PartitionOutcome, StepRecord } from "../src/pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
 import { tempDataDir } from "./helpers.ts";
 
@@ -233,7 +233,7 @@ test("a push to a gateway that is down or refuses fails with a SluiceError namin
   await assert.rejects(pushMetrics(`http://127.0.0.1:${port}`, "events", new RunMetrics()), (error: unknown) => {
     assert.ok(error instanceof SluiceError);
     assert.equal(error.context.url, `http://127.0.0.1:${port}/metrics/job/events`);
-    assert.equal(error.retryable, true);
+    assert.equal(error.transient, true);
     return true;
   });
   if (!which("prometheus-pushgateway")) return;

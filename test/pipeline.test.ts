@@ -10,7 +10,7 @@ import path from "node:path";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import { defineJob } from "../src/pipeline/job.ts";
-import { runPartition } from "../src/pipeline/run.ts";
+import { runPartition } from "../src/pipeline/index.ts";
 import { defineSuite } from "../src/validate/index.ts";
 import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
@@ -138,7 +138,7 @@ test("landed raw pages are removed after a successful run, and kept with keepRaw
     assert.equal(outcome.status, "succeeded");
     const landing = path.join(dataDir, "raw", "events", `dt=${DAYS[0]}`);
     assert.equal(existsSync(landing), keepRaw, `landing dir with keepRaw=${keepRaw}`);
-    if (keepRaw) assert.ok((await readdir(landing)).filter((f) => f.startsWith("page-")).length >= 4, "every page was landed");
+    if (keepRaw) assert.ok((await readdir(path.join(landing, "events"))).filter((f) => f.startsWith("page-")).length >= 4, "every page was landed, under its source's directory");
   }
 });
 
@@ -158,8 +158,8 @@ test("a blocking check fails the run, names the check and values, and leaves the
     tables: [EVENTS],
     async run(ctx) {
       const raw = await ctx.extract(eventsSource);
-      const valid = await ctx.validate("events", raw, suite);
-      await ctx.materialize([{ table: EVENTS, partitions: new Map([[ctx.dt, valid]]) }]);
+      const valid = await ctx.validate(raw, suite);
+      await ctx.materialize(EVENTS, valid);
     },
   });
   const outcome = await runPartition(strict, DAYS[0] as string, settingsFor(dataDir, server.url));

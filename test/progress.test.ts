@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createProgress, formatEta } from "../src/cli/progress.ts";
-import type { PartitionOutcome } from "../src/pipeline/run.ts";
+import type { PartitionOutcome } from "../src/pipeline/index.ts";
 
 function outcome(dt: string, over: Partial<PartitionOutcome> = {}): PartitionOutcome {
   return { job: "events", dt, runId: `r-${dt}`, status: "succeeded", rowsIn: 0, rowsLoaded: 0, rowsQuarantined: 0, failedChecks: 0, checks: [], steps: [], durationMs: 0, error: null, ...over };

@@ -11,13 +11,13 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dayRange } from "../src/core/dates.ts";
-import { HttpError, LockError, SchemaError, UsageError, ValidationBlockedError } from "../src/core/errors.ts";
+import { LockError, SchemaError, TransientHttpError, UsageError, ValidationBlockedError } from "../src/core/errors.ts";
 import { createLogger } from "../src/core/log.ts";
 import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
 import { acquireLock } from "../src/load/locks.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
-import type { PartitionOutcome } from "../src/pipeline/run.ts";
+import type { PartitionOutcome } from "../src/pipeline/index.ts";
 import { enqueueBackfill, type QueueBackfillOptions } from "../src/queue/backfill.ts";
 import { decode, decodeError, encode, encodeError } from "../src/queue/codec.ts";
 import { parseQueueUrl, type QueueTuning } from "../src/queue/connection.ts";
@@ -126,10 +126,9 @@ async function localReference(t: TestContext, apiUrl: string): Promise<Awaited<R
   const dataDir = await tempDataDir(t);
   const outcomes = await runBackfill(events, DAYS, { concurrency: 2, force: false, retryFailed: false }, {
     dataDir,
-    apiUrl,
     signal: new AbortController().signal,
     log,
-    env: {},
+    env: { SLUICE_API_URL: apiUrl },
     refetch: false,
     keepRaw: false,
     preview: false,
@@ -353,12 +352,16 @@ test("a bad queue URL is a usage error, and values and errors cross the queue in
   const roundTrip = (e: Error): Error => decodeError(JSON.parse(JSON.stringify(encodeError(e))));
   const blocked = roundTrip(new ValidationBlockedError("blocked", { context: { job: "events", partition: "2026-11-10" }, hint: "look" }));
   assert.ok(blocked instanceof ValidationBlockedError);
-  assert.equal(blocked.retryable, false);
+  assert.equal(blocked.transient, false);
   assert.deepEqual(blocked.context, { job: "events", partition: "2026-11-10" });
   assert.equal(blocked.hint, "look");
-  const http = roundTrip(new HttpError("HTTP 503", { retryable: true, status: 503 }));
-  assert.ok(http instanceof HttpError && http.retryable && http.status === 503);
-  assert.ok(roundTrip(new LockError("held", { retryable: true })) instanceof LockError);
+  const http = roundTrip(new TransientHttpError("HTTP 503", { status: 503, retryAfterMs: 2000 }));
+  assert.ok(http instanceof TransientHttpError && http.transient && http.status === 503 && http.retryAfterMs === 2000);
+  const lock = roundTrip(new LockError("held"));
+  assert.ok(lock instanceof LockError && lock.transient);
+  const blockedChecks = roundTrip(new ValidationBlockedError("blocked", { blocked: [{ check: "c", table: "t", failingRows: 3 }] }));
+  assert.ok(blockedChecks instanceof ValidationBlockedError);
+  assert.deepEqual(blockedChecks.blocked, [{ check: "c", table: "t", failingRows: 3 }]);
   assert.ok(roundTrip(new SchemaError("bad type")) instanceof SchemaError);
   const plain = roundTrip(new TypeError("boom"));
   assert.equal(plain.message, "boom");

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import pl from "nodejs-polars";
 import { SluiceError } from "../src/core/errors.ts";
 import { lakePartitionPath } from "../src/load/lake.ts";
-import type { PartitionOutcome, StepRecord } from "../src/pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
 import { eventsCharts } from "../jobs/events-charts.ts";
 import eventsJob from "../jobs/events.ts";
 import usersJob from "../jobs/users.ts";

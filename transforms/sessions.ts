@@ -10,6 +10,7 @@
 import pl from "nodejs-polars";
 import type { Expr } from "nodejs-polars";
 import { CancelledError, ConfigError, SchemaError } from "../src/core/errors.ts";
+import type { ColumnSpec } from "../src/load/types.ts";
 
 /** The product's definition of a session. */
 export interface SessionRules {
@@ -25,26 +26,30 @@ export const DEFAULT_SESSION_RULES: SessionRules = Object.freeze({
   maxSessionMs: 24 * 60 * 60 * 1000,
 });
 
+/** The event columns sessionization reads (a lake partition carries more, which it recomputes). */
+export const SESSION_INPUT_COLUMNS = ["event_id", "user_id", "ts", "event_type", "page", "amount"] as const;
+
 /** Columns of assignSessions' output, in order. */
-export const SESSION_EVENT_COLUMNS = ["event_id", "user_id", "ts", "event_type", "page", "amount", "session_id", "dt"] as const;
+export const SESSION_EVENT_COLUMNS = [...SESSION_INPUT_COLUMNS, "session_id", "dt"] as const;
+
+/** The sessions table this transform produces: its columns and their warehouse types, in order. */
+export const SESSIONS_SCHEMA: ReadonlyArray<ColumnSpec> = [
+  { name: "session_id", type: "VARCHAR" },
+  { name: "user_id", type: "BIGINT" },
+  { name: "session_start", type: "TIMESTAMPTZ" },
+  { name: "session_end", type: "TIMESTAMPTZ" },
+  { name: "duration_s", type: "DOUBLE" },
+  { name: "event_count", type: "INTEGER" },
+  { name: "first_event_type", type: "VARCHAR" },
+  { name: "last_event_type", type: "VARCHAR" },
+  { name: "primary_action", type: "VARCHAR" },
+  { name: "has_purchase", type: "BOOLEAN" },
+  { name: "revenue", type: "DOUBLE" },
+  { name: "dt", type: "DATE" },
+];
 
 /** Columns of the sessions table, in order. */
-export const SESSION_COLUMNS = [
-  "session_id",
-  "user_id",
-  "session_start",
-  "session_end",
-  "duration_s",
-  "event_count",
-  "first_event_type",
-  "last_event_type",
-  "primary_action",
-  "has_purchase",
-  "revenue",
-  "dt",
-] as const;
-
-const INPUT_COLUMNS = ["event_id", "user_id", "ts", "event_type", "page", "amount"] as const;
+export const SESSION_COLUMNS = SESSIONS_SCHEMA.map((c) => c.name);
 
 /** Event types that never count as a session's primary action. */
 const NON_ACTIONS = ["login", "logout"];
@@ -281,7 +286,7 @@ function summarizeSorted(sorted: pl.LazyDataFrame, givenIds: boolean): pl.LazyDa
 /** Assigns session_id to every event; output columns exactly SESSION_EVENT_COLUMNS, sorted by (user_id, ts, event_id). */
 export function assignSessions(events: pl.LazyDataFrame, rules: SessionRules = DEFAULT_SESSION_RULES): pl.LazyDataFrame {
   checkRules(rules);
-  requireColumns(events, INPUT_COLUMNS, "assignSessions");
+  requireColumns(events, SESSION_INPUT_COLUMNS, "assignSessions");
   return eventsOutput(markSessions(sortedEvents(events, sharedExprs().normalize), rules));
 }
 
@@ -290,7 +295,7 @@ export function assignSessions(events: pl.LazyDataFrame, rules: SessionRules = D
  * sorted by (user_id, session_start). Trusts the given session_id: rows sharing it form a session.
  */
 export function summarizeSessions(eventsWithSessions: pl.LazyDataFrame): pl.LazyDataFrame {
-  requireColumns(eventsWithSessions, [...INPUT_COLUMNS, "session_id"], "summarizeSessions");
+  requireColumns(eventsWithSessions, [...SESSION_INPUT_COLUMNS, "session_id"], "summarizeSessions");
   const x = sharedExprs();
   return summarizeSorted(sortedEvents(eventsWithSessions, x.normalizeWithId).withColumns(x.sessionKeyFromId), true);
 }
@@ -306,7 +311,7 @@ export function sessionize(
   rules: SessionRules = DEFAULT_SESSION_RULES,
 ): { events: pl.LazyDataFrame; sessions: pl.LazyDataFrame } {
   checkRules(rules);
-  requireColumns(events, INPUT_COLUMNS, "sessionize");
+  requireColumns(events, SESSION_INPUT_COLUMNS, "sessionize");
   const marked = markSessions(sortedEvents(events, sharedExprs().normalize), rules);
   return { events: eventsOutput(marked), sessions: summarizeSorted(marked, false) };
 }
@@ -322,7 +327,7 @@ export async function collectSessionized(
   signal?: AbortSignal,
 ): Promise<{ events: pl.DataFrame; sessions: pl.DataFrame }> {
   checkRules(rules);
-  requireColumns(events, INPUT_COLUMNS, "collectSessionized");
+  requireColumns(events, SESSION_INPUT_COLUMNS, "collectSessionized");
   checkAborted(signal);
   const marked = (await markSessions(sortedEvents(events, sharedExprs().normalize), rules).collect()).lazy();
   checkAborted(signal);

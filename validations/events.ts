@@ -3,15 +3,16 @@
  * names the field and the rule. Frame: event_id Utf8, user_id Int64, ts Datetime(us, UTC),
  * event_type Utf8, page Utf8, amount Float64, plus the extract stage's _page/_row/_error.
  */
-import { defineSuite } from "../src/validate/index.ts";
+import { defineSuite } from "../src/index.ts";
+import { EVENT_TYPES } from "../jobs/sources.ts";
+import { EVENTS } from "../jobs/tables.ts";
 
-/** The event types the contract allows. */
-export const EVENT_TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"] as const;
-
-/** Validation of one day of raw events, before deduplication. */
+/**
+ * Validation of one day of raw events, before deduplication. Checks run and reasons are listed in
+ * this order (a row failing several gets them all, joined by "; ").
+ */
 export const eventsSuite = defineSuite({
-  table: "events",
-  key: ["event_id"],
+  table: EVENTS,
   checks: [
     { name: "event_id: not_null", kind: "not_null", column: "event_id", description: "every event is identified by an event_id" },
     { name: "user_id: not_null", kind: "not_null", column: "user_id", description: "every event belongs to a user" },

@@ -2,12 +2,12 @@
  * Invariants of the sessions our own transform produces. Every check blocks: a violation is a bug
  * in sessionization, and loading half of a buggy partition would hide it.
  */
-import { defineSuite } from "../src/validate/index.ts";
+import { defineSuite } from "../src/index.ts";
+import { SESSIONS } from "../jobs/tables.ts";
 
 /** Validation of sessionized output before it is materialized. */
 export const sessionsSuite = defineSuite({
-  table: "sessions",
-  key: ["session_id"],
+  table: SESSIONS,
   checks: [
     { name: "session_id: not_null", kind: "not_null", column: "session_id", onFail: "block" },
     { name: "session_id: unique", kind: "unique", columns: ["session_id"], onFail: "block" },

@@ -2,15 +2,13 @@
  * The users contract (/v1/users) as checks; failing users are quarantined, the rest load.
  * Frame: user_id Int64, country Utf8, plan Utf8, signup_ts and updated_at Datetime, plus _page/_row/_error.
  */
-import { defineSuite } from "../src/validate/index.ts";
-
-/** The plans the contract allows. */
-export const PLANS = ["free", "pro", "enterprise"] as const;
+import { defineSuite } from "../src/index.ts";
+import { PLANS } from "../jobs/sources.ts";
+import { USERS } from "../jobs/tables.ts";
 
 /** Validation of one users snapshot. */
 export const usersSuite = defineSuite({
-  table: "users",
-  key: ["user_id"],
+  table: USERS,
   checks: [
     { name: "user_id: not_null", kind: "not_null", column: "user_id", description: "every user has an id" },
     { name: "user_id: greater than 0", kind: "compare", column: "user_id", op: "gt", value: 0, description: "user ids are positive integers" },

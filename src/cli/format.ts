@@ -1,5 +1,5 @@
 /** Text output of the CLI: aligned tables, CSV, JSON, run summaries and preview cells. */
-import type { PartitionOutcome } from "../pipeline/run.ts";
+import type { PartitionOutcome } from "../pipeline/index.ts";
 
 export interface Rows {
   columns: string[];

@@ -3,7 +3,7 @@ import { formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { RunMetrics, pushMetrics, writeMetricsTextfile } from "../metrics/index.ts";
 import type { JobDefinition, ReportChart } from "../pipeline/job.ts";
-import type { PartitionOutcome } from "../pipeline/run.ts";
+import type { PartitionOutcome } from "../pipeline/index.ts";
 import { jobCharts, writeRunReport } from "../report/index.ts";
 
 /** Observes the partitions of one command; reporting failures never change a run's outcome. */

@@ -3,7 +3,7 @@
  * partition otherwise (CI logs, cron mail, `2> file`), where a redrawn bar would be garbage.
  */
 import cliProgress from "cli-progress";
-import type { PartitionOutcome } from "../pipeline/run.ts";
+import type { PartitionOutcome } from "../pipeline/index.ts";
 
 export interface ProgressOptions {
   /** Partitions that will run (skipped ones excluded). */

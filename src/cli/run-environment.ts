@@ -2,7 +2,7 @@
 import type { Settings } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { startDemoApi, type DemoApi } from "../demo-api/index.ts";
-import type { RunSettings } from "../pipeline/run.ts";
+import type { RunSettings } from "../pipeline/index.ts";
 import type { CliContext } from "./context.ts";
 import { untilSignal } from "./signals.ts";
 
@@ -17,28 +17,32 @@ export async function withRunEnvironment(
   options: { demoApi: boolean } = { demoApi: true },
 ): Promise<void> {
   const log = createLogger({ level: settings.logLevel, secrets: settings.apiToken ? [settings.apiToken] : [] });
-  let demo: DemoApi | undefined;
+  // Sources read their base URL from the environment: --api-url is SLUICE_API_URL, the demo API's override.
+  const sourceEnv = settings.apiUrl === undefined ? env : { ...env, SLUICE_API_URL: settings.apiUrl };
+  // The demo API starts only when a source of the job needs it (no override given).
+  let demo: Promise<DemoApi> | undefined;
+  const demoApi = async (): Promise<string> => {
+    demo ??= startDemoApi(settings.apiToken ? { token: settings.apiToken } : {}).then((api) => {
+      io.stderr(`no --api-url or SLUICE_API_URL given: using the built-in demo API at ${api.url}\n`);
+      return api;
+    });
+    return (await demo).url;
+  };
   try {
     await untilSignal(io, "stopping; no new partitions start, running ones roll back", async (signal) => {
-      let apiUrl = settings.apiUrl;
-      if (apiUrl === undefined && options.demoApi) {
-        demo = await startDemoApi(settings.apiToken ? { token: settings.apiToken } : {});
-        apiUrl = demo.url;
-        io.stderr(`no --api-url or SLUICE_API_URL given: using the built-in demo API at ${apiUrl}\n`);
-      }
       await fn({
         dataDir: settings.dataDir,
-        apiUrl: apiUrl ?? "",
         signal,
         log,
-        env,
+        env: sourceEnv,
+        ...(options.demoApi ? { demoApi } : {}),
         refetch: settings.refetch,
         keepRaw: settings.keepRaw,
         onWait: (m) => io.stderr(`${m}\n`),
       });
     });
   } finally {
-    await demo?.close();
+    await (await demo?.catch(() => undefined))?.close();
     log.flush();
   }
 }

@@ -12,6 +12,9 @@ export interface PartitionWindow {
   /** RFC 3339 strings of start and end, e.g. 2026-11-20T00:00:00Z. */
   startIso: string;
   endIso: string;
+  /** Unix seconds of start and end (Stripe's created[gte], Zendesk's start_time). */
+  startEpoch: number;
+  endEpoch: number;
 }
 
 /** Parses YYYY-MM-DD strictly (real calendar dates only); throws UsageError naming the value. */
@@ -50,5 +53,5 @@ export function dayRange(from: string, to: string): string[] {
 export function dayWindow(dt: string): PartitionWindow {
   const start = new Date(`${dt}T00:00:00Z`);
   const end = new Date(start.getTime() + DAY_MS);
-  return { dt, start, end, startIso: `${dt}T00:00:00Z`, endIso: `${formatDay(end)}T00:00:00Z` };
+  return { dt, start, end, startIso: `${dt}T00:00:00Z`, endIso: `${formatDay(end)}T00:00:00Z`, startEpoch: start.getTime() / 1000, endEpoch: end.getTime() / 1000 };
 }

@@ -1,8 +1,14 @@
 /** Client-side rate limit: a token bucket shared by every request of a source. */
 import { systemClock, type Clock } from "./clock.ts";
 
+/** Anything that makes a request wait for its turn: the in-process bucket, or a limiter shared through Redis. */
+export interface RequestLimiter {
+  /** Waits until a request may go; rejects if the signal aborts while waiting. */
+  acquire(signal?: AbortSignal): Promise<void>;
+}
+
 /** A token bucket of `burst` tokens refilled at `rps` per second; waiters are served in FIFO order. */
-export class TokenBucket {
+export class TokenBucket implements RequestLimiter {
   private tokens: number;
   private last: number;
   private queue: Promise<void> = Promise.resolve();

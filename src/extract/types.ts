@@ -2,55 +2,79 @@
 import type { z } from "zod";
 import type { PartitionWindow } from "../core/dates.ts";
 
-/** Cursor pagination: the next token is at `nextPath` in the body, sent back as query param `param`. */
-export interface CursorPaginator {
-  kind: "cursor";
-  /** Dotted JSON path of the next cursor in the response body; null/absent/"" ends the listing. */
-  nextPath: string;
-  param: string;
+export type { JsonPath } from "./json-path.ts";
+import type { JsonPath } from "./json-path.ts";
+import type { PaginatorSpec } from "./paginators/index.ts";
+export type { PaginatorSpec };
+
+/** A value read from the environment at run time (a secret, a URL); never stored in a spec. */
+export interface EnvRef {
+  env: string;
 }
 
-/** Offset/limit pagination: stops on `offset >= total`, an empty page or a short page. */
-export interface OffsetPaginator {
-  kind: "offset";
-  offsetParam: string;
-  limitParam: string;
-  limit: number;
-  /** Dotted JSON path of the total count, when the API reports it. */
-  totalPath?: string;
+/** A URL with an optional environment override: `{ default: "https://api.stripe.com", env: "STRIPE_API_URL" }`. */
+export interface EndpointSpec {
+  /** Used when the environment variable is unset. Omit to make the variable required. */
+  default?: string;
+  env?: string;
+  /** The built-in demo API, started in-process when no override is set. */
+  demo?: true;
 }
 
-/** Page-number pagination: stops after the total number of pages or on an empty page. */
-export interface PageNumberPaginator {
-  kind: "page";
-  pageParam: string;
-  /** First page number, usually 1. */
-  firstPage: number;
-  sizeParam?: string;
-  size?: number;
-  /** Dotted JSON path of the total number of pages, when the API reports it. */
-  totalPagesPath?: string;
-}
-
-/** RFC 8288 Link header pagination: follow rel="next" until there is none. */
-export interface LinkHeaderPaginator {
-  kind: "link";
-}
-
-export type PaginatorSpec = CursorPaginator | OffsetPaginator | PageNumberPaginator | LinkHeaderPaginator;
-
-/** Where a secret comes from and how it is sent. The secret itself is never stored in a spec. */
+/** Offset/limit pagination: stops on `offset >= total`, a has_more flag, an empty page or a short page. */
+/**
+ * How a source authenticates. Secrets come from the environment at run time and go only to their
+ * own origin. An unset variable fails before the first request, unless the auth is `optional`.
+ */
 export type AuthSpec =
-  | { kind: "bearer"; env: string }
-  | { kind: "header"; header: string; env: string };
+  | { kind: "bearer"; env: string; optional?: boolean }
+  | { kind: "header"; header: string; env: string; optional?: boolean }
+  | { kind: "query"; param: string; env: string }
+  | { kind: "basic"; username: EnvRef & { suffix?: string }; password?: EnvRef }
+  | {
+      kind: "oauth2_client_credentials";
+      tokenUrl: EndpointSpec;
+      clientId: EnvRef;
+      clientSecret: EnvRef;
+      scope?: string;
+      /** Refresh this long before the token expires; default 30 s (or a tenth of its lifetime if shorter). */
+      refreshMarginMs?: number;
+    };
+
+/** Rate-limit headers that say when to come back. */
+export interface RateLimitHeaders {
+  /** Remaining requests in the window, e.g. "x-ratelimit-remaining" or "ratelimit-remaining". */
+  remaining?: string;
+  /** When the window resets, e.g. "x-ratelimit-reset". */
+  reset?: string;
+  /** "epoch": unix seconds (GitHub); "seconds": seconds from now (IETF RateLimit). */
+  resetKind?: "epoch" | "seconds";
+}
+
+/** What statuses and headers mean for this source, on top of the defaults. */
+export interface ResponseRules {
+  /** Statuses that mean "no records": an empty page that ends the listing (404 on a child, 204). */
+  empty?: number[];
+  /** Extra statuses worth retrying (the defaults are 408, 429, 500, 502-504, 520-524). */
+  retry?: number[];
+  /** Statuses retried only when the remaining-requests header says 0 (GitHub's 403). */
+  rateLimitStatuses?: number[];
+  rateLimitHeaders?: RateLimitHeaders;
+  /** Longest wait the server may ask for (Retry-After, reset header) before the partition fails; default 15 min. */
+  maxWaitMs?: number;
+  /** Spread the remaining requests until the reset once fewer than this many remain (adaptive slowdown); default 0: off. */
+  slowDownBelow?: number;
+}
 
 export interface RetryPolicy {
-  /** Total attempts per request, including the first. */
+  /** Total attempts per request, including the first (rate-limit waits do not count). */
   maxAttempts: number;
   /** Base delay of the exponential backoff (full jitter: uniform in [0, min(cap, base * 2^n)]). */
   baseDelayMs: number;
-  /** Cap of any single delay, Retry-After included. */
+  /** Cap of one backoff delay (waits the server asks for are capped by responses.maxWaitMs instead). */
   maxDelayMs: number;
+  /** Rate-limit waits one request may make before it fails. */
+  maxRateLimitWaits: number;
 }
 
 export interface RequestPolicy {
@@ -63,22 +87,37 @@ export interface RequestPolicy {
   rateLimit?: { rps: number; burst: number };
   /** Pages in flight at once, for paginators that allow parallel pages (offset, page number). */
   concurrency: number;
+  /** A listing longer than this fails (a server that returns new cursors forever). */
+  maxPages: number;
+  /** A listing with more records than this fails. */
+  maxRecords: number;
 }
 
 /** A source declared by a job: an HTTP API endpoint bound to a partition's time window. */
 export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   /** Short name used in logs, metrics and the landing directory. */
   name: string;
+  /** The API's base URL; default: the demo API with SLUICE_API_URL as override. */
+  baseUrl?: EndpointSpec;
   /** Path below the base URL, e.g. /v1/events. */
   path: string;
+  /** GET (default) or POST for listings that take a JSON body (search endpoints). */
+  method?: "GET" | "POST";
   /** Query parameters for a partition (pagination params are added by the paginator). */
-  params: (window: PartitionWindow) => Record<string, string | number>;
-  /** Dotted JSON path of the records array in a response body, e.g. "data". */
-  recordsPath: string;
+  params?: (window: PartitionWindow) => Record<string, string | number | boolean>;
+  /** JSON request body for a partition (POST listings). */
+  body?: (window: PartitionWindow) => Record<string, unknown>;
+  /** Extra request headers, e.g. { "Stripe-Version": "2024-06-20" }. Not for secrets: use auth. */
+  headers?: Record<string, string>;
+  /** Path of the records array in a response body, e.g. "data"; "" for a body that is the array. */
+  records: JsonPath;
+  /** The value at `records` is one record object, not an array of them. */
+  single?: boolean;
   paginator: PaginatorSpec;
-  /** The record schema. Column names and Arrow types are derived from it (see extract/arrow.ts). */
+  /** The record schema. Column names and Arrow types are derived from it (see extract/record-columns.ts). */
   schema: Schema;
   auth?: AuthSpec;
+  responses?: ResponseRules;
   /** Overrides of the default request policy. */
   policy?: Partial<Omit<RequestPolicy, "retry">> & { retry?: Partial<RetryPolicy> };
 }

@@ -11,7 +11,7 @@ import { failpoint } from "../core/failpoints.ts";
 import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
-import { SchemaError, SluiceError } from "../core/errors.ts";
+import { SchemaError, SluiceError, StorageError } from "../core/errors.ts";
 import { removeStaleTemps, replaceAtomically } from "../core/fs.ts";
 
 const DATA_FILE = "data.parquet";
@@ -51,10 +51,9 @@ export async function writeLakePartition(dataDir: string, table: string, dt: str
       { durable: true },
     );
   } catch (error) {
-    throw new SluiceError(`could not write lake partition ${table}/dt=${dt}: ${(error as Error).message}`, {
+    throw new StorageError(`could not write lake partition ${table}/dt=${dt}: ${(error as Error).message}`, {
       cause: error,
       context: { table, partition: dt, stage: "lake" },
-      retryable: true,
     });
   }
   return target;

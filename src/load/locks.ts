@@ -60,7 +60,6 @@ export async function acquireLock(
     if (!options.wait || Date.now() >= deadline) {
       const who = holder ? `run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.since})` : "an unknown holder";
       throw new LockError(`lock ${name} is held by ${who}`, {
-        retryable: true,
         hint: holder && holder.host !== hostname()
           ? `the holder runs on another host and renews its lease every ${HEARTBEAT_MS / 1000} s; if it died, the lock is taken over ${LEASE_MS / 1000} s after its last renewal`
           : `wait for it to finish; if pid ${holder?.pid ?? "?"} is not a sluice process, remove ${file}`,

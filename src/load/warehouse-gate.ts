@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { CancelledError, LockError, SluiceError } from "../core/errors.ts";
+import { CancelledError, LockError, SluiceError, WarehouseBusyError } from "../core/errors.ts";
 import { ReadersWriterGate, type AccessMode, type WaitPolicy } from "./readers-writer-gate.ts";
 
 export type { DuckDBConnection };
@@ -162,8 +162,7 @@ function isLockConflict(error: unknown): boolean {
 }
 
 function busyError(file: string, waitMs: number): LockError {
-  return new LockError(`the warehouse ${file} stayed busy for ${Math.round(waitMs / 1000)} s`, {
-    retryable: true,
+  return new WarehouseBusyError(`the warehouse ${file} stayed busy for ${Math.round(waitMs / 1000)} s`, {
     context: { stage: "warehouse" },
     hint: "another process has it open (a sluice load, or a DuckDB session on the file); retry when it is done, and close long-lived DuckDB sessions (query through `sluice query` instead)",
   });

@@ -7,9 +7,9 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { SluiceError } from "../core/errors.ts";
+import { ServiceUnavailableError, SluiceError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
-import type { PartitionOutcome, StepRecord } from "../pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../pipeline/index.ts";
 import type { CheckResult } from "../validate/types.ts";
 
 /** Seconds: partitions take from milliseconds (tiny days) to tens of minutes (1M+ events, slow APIs). */
@@ -246,14 +246,12 @@ export async function pushMetrics(gatewayUrl: string, job: string, metrics: RunM
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
   } catch (error) {
-    throw new SluiceError(`could not push metrics to ${shown}: ${(error as Error).message}`, { cause: error, retryable: true, context: { job, url: shown, stage: "metrics" } });
+    throw new ServiceUnavailableError(`could not push metrics to ${shown}: ${(error as Error).message}`, { cause: error, context: { job, url: shown, stage: "metrics" } });
   }
   if (!response.ok) {
     const snippet = (await response.text().catch(() => "")).slice(0, 300).trim();
-    throw new SluiceError(`Pushgateway at ${shown} answered ${response.status}${snippet ? `: ${snippet}` : ""}`, {
-      retryable: response.status >= 500,
-      context: { job, url: shown, stage: "metrics" },
-    });
+    const Class = response.status >= 500 ? ServiceUnavailableError : SluiceError;
+    throw new Class(`Pushgateway at ${shown} answered ${response.status}${snippet ? `: ${snippet}` : ""}`, { context: { job, url: shown, stage: "metrics" } });
   }
   await response.body?.cancel().catch(() => undefined);
 }

@@ -8,7 +8,7 @@
 import { request } from "undici";
 import { scrub } from "../core/log.ts";
 import { systemClock } from "../extract/clock.ts";
-import type { PartitionOutcome, PartitionStatus } from "../pipeline/run.ts";
+import type { PartitionOutcome, PartitionStatus } from "../pipeline/index.ts";
 
 /** Failed partitions listed in a summary; the rest are counted in failedOmitted. */
 const MAX_FAILED_LISTED = 20;

@@ -1,6 +1,7 @@
 /** Backfill: many partitions of a job with bounded parallelism; one failure never stops the others. */
 import type { JobDefinition } from "./job.ts";
-import { runPartition, type PartitionOutcome, type RunSettings } from "./run.ts";
+import { notRun, type PartitionOutcome } from "./outcome.ts";
+import { runPartition, type RunSettings } from "./run-partition.ts";
 import { readPartitionStatus, withWarehouse } from "../load/warehouse.ts";
 import { existsSync } from "node:fs";
 import { warehousePath } from "../load/warehouse.ts";
@@ -32,7 +33,7 @@ export async function runBackfill(job: JobDefinition, days: readonly string[], o
   for (const dt of days) {
     const status = last.get(dt);
     const skip = options.retryFailed ? status === undefined || status === "succeeded" : !options.force && status === "succeeded";
-    if (skip) outcomes.set(dt, skipped(job.name, dt));
+    if (skip) outcomes.set(dt, notRun(job.name, dt, "skipped"));
     else todo.push(dt);
   }
   let next = 0;
@@ -51,7 +52,7 @@ export async function runBackfill(job: JobDefinition, days: readonly string[], o
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, todo.length)) }, worker));
   for (const dt of todo) {
-    if (!outcomes.has(dt)) outcomes.set(dt, { ...skipped(job.name, dt), status: "cancelled", error: "not started: the backfill was cancelled" });
+    if (!outcomes.has(dt)) outcomes.set(dt, notRun(job.name, dt, "cancelled", "not started: the backfill was cancelled"));
   }
   return days.map((dt) => outcomes.get(dt) as PartitionOutcome);
 }
@@ -60,8 +61,4 @@ async function lastStatuses(job: JobDefinition, settings: RunSettings): Promise<
   if (!existsSync(warehousePath(settings.dataDir))) return new Map();
   const rows = await withWarehouse(settings.dataDir, "read", (conn) => readPartitionStatus(conn, job.name), settings.onWait ? { signal: settings.signal, onWait: settings.onWait } : { signal: settings.signal });
   return new Map(rows.map((r) => [r.dt, r.status]));
-}
-
-function skipped(job: string, dt: string): PartitionOutcome {
-  return { job, dt, runId: "", status: "skipped", rowsIn: 0, rowsLoaded: 0, rowsQuarantined: 0, failedChecks: 0, checks: [], steps: [], durationMs: 0, error: null };
 }

@@ -1,24 +1,39 @@
-/** What a job is: a name, the tables it writes, and a notebook-style `run` over a JobContext. */
+/** What a job is: a name, the tables it writes, what it reads around its partition, and a notebook-style `run`. */
 import type pl from "nodejs-polars";
+import { z } from "zod";
 import type { PartitionWindow } from "../core/dates.ts";
+import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import type { TableSpec } from "../load/types.ts";
 import type { Suite } from "../validate/index.ts";
+import { defineTable } from "./define-table.ts";
 import type { ChartsHook } from "./job-charts.ts";
 
 export type { ChartsHook, ChartsInput, LakeFiles, ReportChart } from "./job-charts.ts";
 
-/** Frames for one table, keyed by partition dt (for unpartitioned tables: the run's dt). */
+/** Frames for one table: split by its `dt` column into the partitions `dts` (default: the run's day). */
 export interface TableOutput {
   table: TableSpec;
-  partitions: Map<string, pl.DataFrame>;
+  frame: pl.DataFrame;
+  /** Partitions to replace; a partition with no rows in `frame` is replaced by an empty one. Unpartitioned tables: ignored. */
+  dts?: readonly string[];
 }
 
-/** Options for ctx.validate. */
-export interface ValidateOptions {
-  /** Values of referenced warehouse columns for foreign-key checks, read before validation. */
-  foreignKeys?: Array<{ table: string; column: string }>;
+/**
+ * Lake partitions of another (or the same) table a job reads around its own, like Dagster's
+ * TimeWindowPartitionMapping: days `from`..`to` relative to the run's day (the day itself excluded).
+ */
+export interface LakeWindow {
+  from: number;
+  to: number;
+}
+
+/** What ctx.extract hands to ctx.validate: the frame, and where its raw records landed (for quarantine). */
+export interface Extracted {
+  readonly source: string;
+  /** Declared columns, then _page, _row, _error. */
+  readonly frame: pl.DataFrame;
 }
 
 /** What a job's `run` gets: the partition, and one method per pipeline stage. */
@@ -30,19 +45,18 @@ export interface JobContext {
   readonly dataDir: string;
   readonly signal: AbortSignal;
   readonly log: Logger;
-  /** Stage 1: pulls every page of the source for this partition into a frame (with _page/_row/_error). */
-  extract(source: SourceSpec): Promise<pl.DataFrame>;
-  /** Stage 3: runs a suite in one pass; failing rows go to quarantine, blocking checks fail the run. */
-  validate(table: string, frame: pl.DataFrame, suite: Suite, options?: ValidateOptions): Promise<pl.DataFrame>;
-  /** Stage 2 helper: times a transform and records its output for the run report. */
-  transform<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T>;
-  /** Reads partitions of a table already in the lake (for transforms that span days). */
-  readLake(table: string, dts: readonly string[]): Promise<pl.DataFrame | null>;
+  /** Stage 1: pulls every page of the source for this partition (landed first, resumable). */
+  extract(source: SourceSpec): Promise<Extracted>;
+  /** Stage 2: runs the suite of its table in one pass; failing rows go to quarantine with their raw record, blocking checks fail the run. */
+  validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame>;
+  /** Stage 3: runs one named transform step, timing it and recording its output for the report. */
+  step<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  /** The lake partitions of `table` in the job's declared window around its day (its own day excluded); holds the job's lock until the load. */
+  readWindow(table: string): Promise<pl.DataFrame | null>;
   /** Partitions of a table that exist in the lake. */
   lakePartitions(table: string): Promise<string[]>;
-  /** Runs `fn` holding the job's write lock: transforms that read neighbouring partitions go here. */
-  exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** Stage 4: writes the lake partitions atomically, then loads them into the warehouse in one transaction. */
+  materialize(table: TableSpec, frame: pl.DataFrame): Promise<void>;
   materialize(outputs: TableOutput[]): Promise<void>;
 }
 
@@ -50,15 +64,38 @@ export interface JobContext {
 export interface JobDefinition {
   name: string;
   description: string;
-  /** Tables the job writes; created in the warehouse before the first load. */
+  /** Tables the job writes; created in the warehouse before the first load. The first is its main table (rows_loaded). */
   tables: TableSpec[];
-  /** The number of records the run counts as rows_in / rows_loaded is reported by the context. */
+  /** Lake windows the job reads by table name (ctx.readWindow); the engine takes the job's lock for them. */
+  reads?: Record<string, LakeWindow>;
+  /** The first partition there is (catch-up starts here when nothing ran yet). */
+  start?: string;
   run(ctx: JobContext): Promise<void>;
   /** The job's own charts in the run report of a partition that succeeded, computed from the lake. */
   charts?: ChartsHook;
 }
 
-/** Declares a job; a typed identity that keeps job files short. */
-export function defineJob(job: JobDefinition): JobDefinition {
+const JOB = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_-]*$/, "lowercase letters, digits, _ and -, starting with a letter"),
+  description: z.string().min(1, "say in a sentence what the job loads"),
+  tables: z.array(z.looseObject({ name: z.string() })).min(1, "a job writes at least one table"),
+  reads: z.record(z.string(), z.strictObject({ from: z.number().int().max(0), to: z.number().int().min(0) })).optional(),
+  start: z.iso.date().optional(),
+  run: z.custom<JobDefinition["run"]>((v) => typeof v === "function", { message: "expected a function run(ctx)" }),
+  charts: z.custom<ChartsHook>((v) => typeof v === "function", { message: "expected a function charts({ dt, lake })" }).optional(),
+});
+
+/** Checks a job declaration (and its tables) and returns it; ConfigError naming the job and the problem. */
+export function defineJob<J extends JobDefinition>(job: J): J {
+  const name = typeof job?.name === "string" ? job.name : "?";
+  const parsed = JOB.safeParse(job);
+  if (!parsed.success) {
+    const message = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+    throw new ConfigError(`job "${name}": ${message}`, { context: { job: name } });
+  }
+  for (const table of job.tables) defineTable(table);
+  const names = job.tables.map((t) => t.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new ConfigError(`job "${name}": table "${dup}" is listed twice`, { context: { job: name } });
   return job;
 }

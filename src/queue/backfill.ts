@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import type { Logger } from "../core/log.ts";
 import type { BackfillProgress } from "../pipeline/backfill.ts";
 import type { JobDefinition } from "../pipeline/job.ts";
-import type { PartitionOutcome } from "../pipeline/run.ts";
+import type { PartitionOutcome } from "../pipeline/index.ts";
 import { decode, type Wire } from "./codec.ts";
 import { PARTITION_QUEUE, closeWithin, connectionFor, pingRedis, redact, resolveTuning, taskId, type PartitionTask, type QueueTuning } from "./connection.ts";
 import { connectedLoaders, startLoader, type LoaderHandle } from "./loader.ts";

@@ -1,20 +1,7 @@
 /**
  * What crosses Redis is JSON. Runs, loads and warehouse values carry Dates and bigints (BIGINT
- * columns come back from DuckDB as bigint), and errors must keep their class and `retryable`
- * flag, since retry decisions read them and never parse messages. This module keeps both intact.
+ * columns come back from DuckDB as bigint); errors cross as core/error-codec.ts describes them.
  */
-import {
-  CancelledError,
-  ConfigError,
-  HttpError,
-  LockError,
-  SchemaError,
-  SluiceError,
-  SourceFormatError,
-  UsageError,
-  ValidationBlockedError,
-  type ErrorContext,
-} from "../core/errors.ts";
 
 /** A JSON value. */
 export type Wire = null | boolean | number | string | Wire[] | { [key: string]: Wire };
@@ -55,42 +42,4 @@ export function decode(value: Wire): unknown {
   return out;
 }
 
-/** An error as data: enough to rebuild the same Sluice error class on the other side. */
-export interface WireError {
-  code: string | null;
-  message: string;
-  retryable: boolean;
-  hint: string | null;
-  context: Record<string, string>;
-  status: number | null;
-}
-
-/** Describes an error for the wire. */
-export function encodeError(error: unknown): WireError {
-  if (error instanceof SluiceError) {
-    const context: Record<string, string> = {};
-    for (const [k, v] of Object.entries(error.context)) if (v !== undefined) context[k] = String(v);
-    return { code: error.code, message: error.message, retryable: error.retryable, hint: error.hint ?? null, context, status: error instanceof HttpError ? (error.status ?? null) : null };
-  }
-  return { code: null, message: error instanceof Error ? error.message : String(error), retryable: true, hint: null, context: {}, status: null };
-}
-
-const CLASSES: Record<string, new (message: string, options: ConstructorParameters<typeof SluiceError>[1]) => SluiceError> = {
-  SLUICE_ERROR: SluiceError,
-  USAGE: UsageError,
-  CONFIG: ConfigError,
-  SOURCE_FORMAT: SourceFormatError,
-  VALIDATION_BLOCKED: ValidationBlockedError,
-  SCHEMA: SchemaError,
-  LOCKED: LockError,
-  CANCELLED: CancelledError,
-};
-
-/** Rebuilds an error of the same class, message, hint, context and retryability (a plain Error when it was not a Sluice error). */
-export function decodeError(wire: WireError): Error {
-  const options = { retryable: wire.retryable, context: wire.context as ErrorContext, ...(wire.hint === null ? {} : { hint: wire.hint }) };
-  if (wire.code === "HTTP") return new HttpError(wire.message, { ...options, ...(wire.status === null ? {} : { status: wire.status }) });
-  const Class = wire.code === null ? undefined : CLASSES[wire.code];
-  if (Class) return new Class(wire.message, options);
-  return new Error(wire.message);
-}
+export { decodeError, encodeError, type WireError } from "../core/error-codec.ts";

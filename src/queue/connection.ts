@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import type { ConnectionOptions } from "bullmq";
 import { Redis } from "ioredis";
-import { SluiceError, UsageError } from "../core/errors.ts";
+import { ServiceUnavailableError, UsageError } from "../core/errors.ts";
 
 /** Partition tasks {job, dt, refetch, keepRaw}: consumed by `sluice worker`. */
 export const PARTITION_QUEUE = "sluice-partitions";
@@ -98,9 +98,8 @@ export async function pingRedis(url: string, timeoutMs = 5_000): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new SluiceError(`cannot reach the queue at ${redact(url)}: ${error instanceof Error ? error.message : String(error)}`, {
+    throw new ServiceUnavailableError(`cannot reach the queue at ${redact(url)}: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
-      retryable: true,
       context: { stage: "queue" },
       hint: "start Redis (redis-server) or fix --queue / SLUICE_QUEUE_URL",
     });

@@ -2,7 +2,7 @@
 import { Queue } from "bullmq";
 import { decode, type Wire } from "./codec.ts";
 import { LOADER_NAME, PARTITION_QUEUE, WAREHOUSE_QUEUE, connectionFor, pingRedis, type PartitionTask } from "./connection.ts";
-import type { PartitionOutcome } from "../pipeline/run.ts";
+import type { PartitionOutcome } from "../pipeline/index.ts";
 import type { TaskProgress } from "./worker.ts";
 
 /** Task states as `sluice status --queue` names them (BullMQ's: waiting+prioritized, active, delayed, failed, completed). */

@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { Queue, QueueEvents, type Job } from "bullmq";
-import { CancelledError, SluiceError } from "../core/errors.ts";
+import { CancelledError, ServiceUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import type { LoadTransaction, PartitionStatusRow } from "../load/warehouse.ts";
@@ -87,7 +87,7 @@ export class WarehouseClient {
           break;
         }
         if (outcome.kind === "error") {
-          throw new SluiceError(`warehouse ${op.op} failed in the loader: ${outcome.message}`, { retryable: true, context: { stage: "warehouse" } });
+          throw new ServiceUnavailableError(`warehouse ${op.op} failed in the loader: ${outcome.message}`, { context: { stage: "warehouse" } });
         }
         // Withdraw the operation if the loader has not taken it up yet (remove() returns 0 when it is active).
         if ((await this.queue.remove(id)) === 1) {
@@ -102,8 +102,7 @@ export class WarehouseClient {
     }
     if (withdrawn === "cancelled") throw new CancelledError(`cancelled while waiting for the warehouse ${op.op}`, { context: { stage: "warehouse" } });
     if (!reply) {
-      throw new SluiceError(`no loader took up the warehouse ${op.op} within ${Math.round(this.tuning.loaderWaitMs / 1000)} s (queue ${redact(this.queueUrl)})`, {
-        retryable: true,
+      throw new ServiceUnavailableError(`no loader took up the warehouse ${op.op} within ${Math.round(this.tuning.loaderWaitMs / 1000)} s (queue ${redact(this.queueUrl)})`, {
         context: { stage: "warehouse" },
         hint: "run the loader: sluice backfill ... --queue (runs one while it waits) or sluice loader --queue ... on the warehouse's machine",
       });

@@ -7,11 +7,11 @@
  * its claim, so another worker's stall check puts the task back in the queue.
  */
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
-import { LockError, SluiceError, formatError } from "../core/errors.ts";
+import { SluiceError, formatError, worthRetrying } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { startDemoApi } from "../demo-api/index.ts";
 import type { JobLookup } from "../pipeline/job-catalog.ts";
-import { runPartition, type PartitionOutcome } from "../pipeline/run.ts";
+import { runPartition, type PartitionOutcome } from "../pipeline/index.ts";
 import { encode, type Wire } from "./codec.ts";
 import { PARTITION_QUEUE, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
 import { WarehouseClient } from "./warehouse-client.ts";
@@ -117,12 +117,14 @@ class TaskRunner {
     }
     const signal = jobSignal ? AbortSignal.any([options.signal, jobSignal]) : options.signal;
     log.info({ job: task.job, dt: task.dt, attempt, task: job.id }, "task started");
+    const env = options.env ?? {};
     const outcome = await runPartition(def, task.dt, {
       dataDir: options.dataDir,
-      apiUrl: this.apiUrl,
       signal,
       log,
-      env: options.env ?? process.env,
+      // the worker's API URL (given, or its demo API) is what SLUICE_API_URL means for the demo jobs' sources
+      env: options.apiUrl === undefined ? env : { ...env, SLUICE_API_URL: options.apiUrl },
+      demoApi: async () => this.apiUrl,
       refetch: task.refetch,
       keepRaw: task.keepRaw,
       preview: false,
@@ -140,19 +142,8 @@ class TaskRunner {
     const progress: TaskProgress = { attempt, worker: processLabel(), outcome: wire };
     await job.updateProgress(progress as unknown as object);
     const message = outcome.error ?? `partition ${outcome.status}`;
-    throw retryable(outcome.cause) ? new Error(message) : new UnrecoverableError(message);
+    throw worthRetrying(outcome.cause) ? new Error(message) : new UnrecoverableError(message);
   }
-}
-
-/**
- * Whether another attempt may succeed. Sluice errors say so themselves; a lock held by another
- * run (a worker still finishing the same partition) clears up; unknown errors get the benefit of
- * the doubt. A block by validation or a 4xx goes straight to the failed set.
- */
-function retryable(cause: unknown): boolean {
-  if (cause instanceof LockError) return true;
-  if (cause instanceof SluiceError) return cause.retryable;
-  return true;
 }
 
 /** The outcome as JSON (without the error object, whose class the message and status already tell). */

@@ -1,5 +1,5 @@
 /** The notebook cells of the report: the header, then one cell per step with its facts, schema and first rows. */
-import type { PartitionOutcome, StepRecord } from "../pipeline/run.ts";
+import type { PartitionOutcome, StepRecord } from "../pipeline/index.ts";
 import type { CheckResult } from "../validate/types.ts";
 import { shortDtype } from "./dtypes.ts";
 import { esc, formatInt, formatMaybeInt, formatMs, isCheckResult, isRecord, plural, truncate } from "./format.ts";

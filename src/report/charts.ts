@@ -2,7 +2,7 @@
  * The charts cell: a figure per chart (with its data as a table), and the script that draws them
  * with Chart.js (loaded from the data dir's shared asset, see chart-asset.ts).
  */
-import type { StepRecord } from "../pipeline/run.ts";
+import type { StepRecord } from "../pipeline/index.ts";
 import type { ReportChart } from "../pipeline/job-charts.ts";
 import { esc, formatNumber } from "./format.ts";
 

@@ -3,7 +3,7 @@
  * first rows and facts, then charts. CSS and data are inlined; Chart.js is the data dir's shared
  * asset (chart-asset.ts), so nothing is fetched from the network.
  */
-import type { PartitionOutcome } from "../pipeline/run.ts";
+import type { PartitionOutcome } from "../pipeline/index.ts";
 import { renderCells, renderHeader } from "./cells.ts";
 import { CHART_JS_SRC } from "./chart-asset.ts";
 import { RENDER_SCRIPT, renderCharts, stepTimingChart, type ReportCharts } from "./charts.ts";

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { SluiceError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
-import type { PartitionOutcome } from "../pipeline/run.ts";
+import type { PartitionOutcome } from "../pipeline/index.ts";
 import { ensureChartAsset } from "./chart-asset.ts";
 import type { ReportCharts } from "./charts.ts";
 import { reportPath } from "./paths.ts";

@@ -121,8 +121,10 @@ export type CheckInput = CheckCommonInput & BodyInput;
 
 /** A suite as written: the table, its row key (for samples) and its checks. */
 export interface SuiteInput {
-  table: string;
-  key: string[];
+  /** The table the suite validates: its declaration (the key then comes from it), or its name. */
+  table: string | { name: string; key: string[] };
+  /** The row key shown with samples; default: the declared table's key. */
+  key?: string[];
   checks: CheckInput[];
   /** Allowance of the built-in "decodes" check (records the extract stage could not decode). */
   decodeAllowance?: number;
@@ -185,18 +187,20 @@ const schemas = Object.fromEntries(
 
 /** Validates a suite definition and fills defaults; throws ConfigError naming the faulty check. */
 export function defineSuite(input: SuiteInput): Suite {
-  const table = typeof input?.table === "string" && input.table ? input.table : "?";
+  const declared = typeof input?.table === "object" && input.table !== null ? input.table : undefined;
+  const table = declared ? declared.name : typeof input?.table === "string" && input.table ? input.table : "?";
+  const key = input?.key ?? declared?.key;
   const fail = (message: string): never => {
     throw new ConfigError(`validation suite "${table}": ${message}`, { context: { table, stage: "validate" } });
   };
   const head = z
     .object({
-      table: z.string().min(1),
-      key: z.array(column),
+      table: z.union([z.string().min(1), z.looseObject({ name: z.string().min(1), key: z.array(column) })]),
+      key: z.array(column, { message: "a suite of a table named by a string needs its key" }),
       checks: z.array(z.unknown()),
       decodeAllowance: z.number().min(0).max(1).optional(),
     })
-    .safeParse(input);
+    .safeParse({ ...input, key });
   if (!head.success) fail(formatIssues(head.error));
 
   const seen = new Set<string>();
@@ -215,7 +219,7 @@ export function defineSuite(input: SuiteInput): Suite {
     if (problem) fail(`${label} (${kind}): ${problem}`);
     return normalize(raw);
   });
-  return { table: input.table, key: [...input.key], checks, decodeAllowance: input.decodeAllowance ?? DEFAULT_ALLOWANCE };
+  return { table, key: [...(key ?? [])], checks, decodeAllowance: input.decodeAllowance ?? DEFAULT_ALLOWANCE };
 }
 
 function formatIssues(error: z.ZodError): string {

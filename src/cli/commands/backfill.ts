@@ -4,7 +4,7 @@ import { resolveQueueTuning, resolveSettings, type QueueTuningOverrides } from "
 import { dayRange, parseDay } from "../../core/dates.ts";
 import { runBackfill, type BackfillProgress } from "../../pipeline/backfill.ts";
 import type { JobDefinition } from "../../pipeline/job.ts";
-import type { PartitionOutcome } from "../../pipeline/run.ts";
+import type { PartitionOutcome } from "../../pipeline/index.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext, Io } from "../context.ts";
 import { exitCodeOf, formatOutcomes } from "../format.ts";

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { resolveSettings } from "../../core/config.ts";
 import { parseDay, yesterday } from "../../core/dates.ts";
-import { runPartition } from "../../pipeline/run.ts";
+import { runPartition } from "../../pipeline/index.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext } from "../context.ts";
 import { exitCodeOf, formatOutcomes, printPreview } from "../format.ts";

@@ -1,0 +1,150 @@
+/**
+ * Raw records back out of landed pages, for quarantine: the exact text the source sent, sliced out
+ * by a scanner (strings and nesting aware) instead of a full parse of every page.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { SluiceError } from "../core/errors.ts";
+import { pathKeys, type JsonPath } from "./json-path.ts";
+import { pageFileName, recordsOf, type RecordsLocation } from "./landing.ts";
+
+/**
+ * Raw JSON text of landed records by (page, row) as found in an extracted frame's _page/_row,
+ * in the order of `refs`. Each page file is parsed once.
+ */
+export async function readLandedRecords(landingDir: string, at: RecordsLocation | JsonPath, refs: ReadonlyArray<{ page: number; row: number }>): Promise<string[]> {
+  const where: RecordsLocation = typeof at === "object" && !Array.isArray(at) ? (at as RecordsLocation) : { path: at as JsonPath, single: false };
+  const byPage = new Map<number, number[]>();
+  refs.forEach((r, i) => {
+    const list = byPage.get(r.page);
+    if (list) list.push(i);
+    else byPage.set(r.page, [i]);
+  });
+  const out = new Array<string>(refs.length);
+  for (const [page, indexes] of byPage) {
+    const file = path.join(landingDir, pageFileName(page));
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch (cause) {
+      throw new SluiceError(`landed page ${page} is missing (${file})`, { cause, hint: "re-extract the partition (--refetch)" });
+    }
+    // A few records of a page are wanted: slice their exact text out with a scanner (no objects
+    // built), and fall back to a full parse only when the scanner cannot follow the body.
+    const text = body.toString("utf8").replace(/^\uFEFF/, "");
+    const spans = where.single ? null : recordSpans(text, pathKeys(where.path));
+    const parsed = spans ? null : recordsOf(text, where);
+    if (!spans && !parsed) throw new SluiceError(`landed page ${file} holds no records at ${JSON.stringify(where.path)}`);
+    const count = spans ? spans.length : (parsed?.records.length ?? 0);
+    for (const i of indexes) {
+      const row = refs[i]!.row;
+      if (row < 0 || row >= count) throw new SluiceError(`landed page ${page} has no row ${row} (it has ${count})`);
+      const span = spans?.[row];
+      out[i] = span ? text.slice(span[0], span[1]) : JSON.stringify(parsed?.records[row]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Start and end offsets of each element of the array at `path` in a JSON text, found by scanning
+ * (strings and nesting aware) instead of parsing; null when the text is not shaped as expected.
+ */
+export function recordSpans(text: string, path: readonly string[]): Array<[number, number]> | null {
+  try {
+    let i = skipWs(text, 0);
+    for (const key of path) {
+      i = valueOfKey(text, i, key);
+      if (i < 0) return null;
+    }
+    if (text.charCodeAt(i) !== 0x5b /* [ */) return null;
+    const spans: Array<[number, number]> = [];
+    i = skipWs(text, i + 1);
+    if (text.charCodeAt(i) === 0x5d /* ] */) return spans;
+    for (;;) {
+      const start = i;
+      i = skipValue(text, i);
+      if (i < 0) return null;
+      spans.push([start, i]);
+      i = skipWs(text, i);
+      const c = text.charCodeAt(i);
+      if (c === 0x5d) return spans;
+      if (c !== 0x2c /* , */) return null;
+      i = skipWs(text, i + 1);
+    }
+  } catch {
+    return null;
+  }
+}
+
+function skipWs(text: string, i: number): number {
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}
+
+/** Index just past the string starting at i (a quote), or -1. */
+function skipString(text: string, i: number): number {
+  for (i++; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c /* \ */) i++;
+    else if (c === 0x22 /* " */) return i + 1;
+  }
+  return -1;
+}
+
+/** Index just past the JSON value starting at i, or -1. */
+function skipValue(text: string, i: number): number {
+  const first = text.charCodeAt(i);
+  if (first === 0x22) return skipString(text, i);
+  if (first !== 0x7b && first !== 0x5b) {
+    // number, true, false, null: up to the next delimiter
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x2c || c === 0x5d || c === 0x7d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) break;
+      i++;
+    }
+    return i;
+  }
+  let depth = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i = skipString(text, i);
+      if (i < 0) return -1;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** In the object starting at i, the index of the value of `key`, or -1. */
+function valueOfKey(text: string, i: number, key: string): number {
+  if (text.charCodeAt(i) !== 0x7b /* { */) return -1;
+  i = skipWs(text, i + 1);
+  while (text.charCodeAt(i) === 0x22) {
+    const end = skipString(text, i);
+    if (end < 0) return -1;
+    const raw = text.slice(i + 1, end - 1);
+    const name = raw.includes("\\") ? (JSON.parse(text.slice(i, end)) as string) : raw;
+    i = skipWs(text, end);
+    if (text.charCodeAt(i) !== 0x3a /* : */) return -1;
+    i = skipWs(text, i + 1);
+    if (name === key) return i;
+    i = skipValue(text, i);
+    if (i < 0) return -1;
+    i = skipWs(text, i);
+    if (text.charCodeAt(i) !== 0x2c) return -1;
+    i = skipWs(text, i + 1);
+  }
+  return -1;
+}
+

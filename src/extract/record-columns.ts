@@ -1,0 +1,181 @@
+/**
+ * A record schema's columns: derived from a zod object schema (nested objects flattened to their
+ * leaves), with their Arrow types. The decoder (record-decoder.ts) fills them.
+ */
+import { Bool, Field, Float64, Int32, Int64, Schema, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import type { z } from "zod";
+import { ConfigError } from "../core/errors.ts";
+
+/** Arrow type of a declared column. `json` columns hold the JSON text of arrays/records/unknown values. */
+export type ColumnKind = "utf8" | "int64" | "float64" | "bool" | "timestamp" | "json";
+
+/** What a `json` column accepts: an array, an object (record/map) or any value. */
+export type JsonShape = "array" | "object" | "any";
+
+/** One output column: a leaf of the (possibly nested) record schema. Plain data (worker-transferable). */
+export interface ColumnSpec {
+  /** Column name in the frame: the leaf key, or the path joined with `_` when leaf keys collide. */
+  name: string;
+  /** Keys from the record root to the leaf. */
+  path: string[];
+  kind: ColumnKind;
+  /** Only for `json` columns. */
+  json?: JsonShape;
+}
+
+/** Nested objects declared loose (catchall) do not report drift; their paths are listed here. */
+export interface DerivedColumns {
+  columns: ColumnSpec[];
+  /** Dotted paths of objects whose unknown keys are expected (z.looseObject / catchall). */
+  looseObjects: string[];
+}
+
+/** Columns every extracted frame carries after the declared ones. */
+export const META_COLUMNS = ["_page", "_row", "_error"] as const;
+
+interface ZodDefLike {
+  type: string;
+  innerType?: ZodLike;
+  in?: ZodLike;
+  shape?: Record<string, ZodLike>;
+  catchall?: ZodLike;
+  format?: string;
+  checks?: ZodLike[];
+  check?: string;
+  values?: unknown[];
+  entries?: Record<string, unknown>;
+  getter?: () => ZodLike;
+}
+interface ZodLike {
+  _zod: { def: ZodDefLike };
+}
+
+const INTEGER_FORMATS = new Set(["safeint", "int32", "uint32", "int64", "uint64"]);
+const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "catch", "readonly", "nonoptional", "success"]);
+
+function unwrap(t: ZodLike): ZodLike {
+  for (let depth = 0; depth < 32; depth++) {
+    const def = t._zod.def;
+    if (WRAPPERS.has(def.type) && def.innerType) t = def.innerType;
+    else if (def.type === "pipe" && def.in) t = def.in;
+    else if (def.type === "lazy" && def.getter) t = def.getter();
+    else return t;
+  }
+  return t;
+}
+
+function hasFormat(def: ZodDefLike, accept: (format: string) => boolean): boolean {
+  if (def.format !== undefined && accept(def.format)) return true;
+  for (const c of def.checks ?? []) {
+    const f = c._zod.def.format;
+    if (f !== undefined && accept(f)) return true;
+  }
+  return false;
+}
+
+function leafKind(def: ZodDefLike): { kind: ColumnKind; json?: JsonShape } {
+  switch (def.type) {
+    case "string":
+      return { kind: hasFormat(def, (f) => f === "datetime") ? "timestamp" : "utf8" };
+    case "number":
+      return { kind: hasFormat(def, (f) => INTEGER_FORMATS.has(f)) ? "int64" : "float64" };
+    case "int":
+    case "bigint":
+      return { kind: "int64" };
+    case "boolean":
+      return { kind: "bool" };
+    case "enum": {
+      const values = Object.values(def.entries ?? {});
+      return values.every((v) => typeof v === "string") ? { kind: "utf8" } : { kind: "json", json: "any" };
+    }
+    case "literal": {
+      const values = def.values ?? [];
+      if (values.length > 0 && values.every((v) => typeof v === "string")) return { kind: "utf8" };
+      if (values.length > 0 && values.every((v) => typeof v === "boolean")) return { kind: "bool" };
+      if (values.length > 0 && values.every((v) => typeof v === "number"))
+        return { kind: values.every((v) => Number.isInteger(v)) ? "int64" : "float64" };
+      return { kind: "json", json: "any" };
+    }
+    case "array":
+    case "tuple":
+    case "set":
+      return { kind: "json", json: "array" };
+    case "record":
+    case "map":
+      return { kind: "json", json: "object" };
+    default:
+      // unknown, any, union, ...: keep the JSON text, a later stage can parse it
+      return { kind: "json", json: "any" };
+  }
+}
+
+/** Derives the frame's columns from a zod object schema (nested objects flattened to their leaves). */
+export function columnsFromSchema(schema: z.ZodObject): ColumnSpec[] {
+  return deriveColumns(schema).columns;
+}
+
+/** Like columnsFromSchema, plus the nested objects declared loose (no drift reported under them). */
+export function deriveColumns(schema: z.ZodObject): DerivedColumns {
+  const leaves: Array<{ path: string[]; kind: ColumnKind; json?: JsonShape }> = [];
+  const looseObjects: string[] = [];
+  const walk = (obj: ZodLike, prefix: string[]): void => {
+    const def = obj._zod.def;
+    if (def.catchall && unwrap(def.catchall)._zod.def.type !== "never") looseObjects.push(prefix.join("."));
+    for (const [key, fieldType] of Object.entries(def.shape ?? {})) {
+      const inner = unwrap(fieldType);
+      const path = [...prefix, key];
+      if (inner._zod.def.type === "object") walk(inner, path);
+      else leaves.push({ path, ...leafKind(inner._zod.def) });
+    }
+  };
+  const root = unwrap(schema as unknown as ZodLike);
+  if (root._zod.def.type !== "object") throw new ConfigError("a source's record schema must be a z.object");
+  walk(root, []);
+
+  const byLeafKey = new Map<string, number>();
+  for (const l of leaves) {
+    const k = l.path[l.path.length - 1]!;
+    byLeafKey.set(k, (byLeafKey.get(k) ?? 0) + 1);
+  }
+  const columns: ColumnSpec[] = leaves.map((l) => {
+    const leafKey = l.path[l.path.length - 1]!;
+    const collides = (byLeafKey.get(leafKey) ?? 0) > 1 && l.path.length > 1;
+    const col: ColumnSpec = { name: collides ? l.path.join("_") : leafKey, path: l.path, kind: l.kind };
+    if (l.json !== undefined) col.json = l.json;
+    return col;
+  });
+  const seen = new Set<string>(META_COLUMNS);
+  for (const c of columns) {
+    if (seen.has(c.name)) {
+      throw new ConfigError(`schema field ${c.path.join(".")} maps to column "${c.name}", which is already taken`, {
+        hint: "rename the field or nest it differently; _page, _row and _error are reserved",
+      });
+    }
+    seen.add(c.name);
+  }
+  return { columns, looseObjects };
+}
+
+/** The Arrow schema of a decoded batch: declared columns, then _page, _row, _error. */
+export function arrowSchema(columns: readonly ColumnSpec[]): Schema {
+  const fields = columns.map((c) => new Field(c.name, arrowType(c.kind), true));
+  fields.push(new Field("_page", new Int32(), false), new Field("_row", new Int32(), false), new Field("_error", new Utf8(), true));
+  return new Schema(fields);
+}
+
+/** The Arrow type of a column kind. */
+export function arrowType(kind: ColumnKind): DataType {
+  switch (kind) {
+    case "utf8":
+    case "json":
+      return new Utf8();
+    case "int64":
+      return new Int64();
+    case "float64":
+      return new Float64();
+    case "bool":
+      return new Bool();
+    case "timestamp":
+      return new TimestampMicrosecond("UTC");
+  }
+}

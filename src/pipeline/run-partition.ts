@@ -1,0 +1,112 @@
+/** Runs one partition of a job: its lock, its bookkeeping, the job's notebook, and the load transaction. */
+import { randomUUID } from "node:crypto";
+import { CancelledError, LockError, SluiceError, ValidationBlockedError, formatError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { removeLanding, type Redactor, type RequestLimiter } from "../extract/index.ts";
+import { acquireLock, type Lock } from "../load/locks.ts";
+import { Context } from "./job-context.ts";
+import type { JobDefinition } from "./job.ts";
+import type { PartitionOutcome, PartitionStatus } from "./outcome.ts";
+import { RunState } from "./run-state.ts";
+import { localWarehouse, type WarehouseGateway } from "./warehouse-gateway.ts";
+
+/** What a run needs from the outside world. */
+export interface RunSettings {
+  dataDir: string;
+  signal: AbortSignal;
+  log: Logger;
+  /** The environment as validated at the edge: sources read their URL overrides and secrets from it. */
+  env: Record<string, string | undefined>;
+  /** Starts (once) and returns the built-in demo API's URL, for sources that use it; absent: they fail. */
+  demoApi?: () => Promise<string>;
+  refetch: boolean;
+  keepRaw: boolean;
+  /** Print cells and load nothing. */
+  preview: boolean;
+  /** Called when the run waits for the warehouse or a lock. */
+  onWait?: (message: string) => void;
+  /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */
+  warehouse?: WarehouseGateway;
+  /** Collects every secret the sources use (the process logger scrubs them). */
+  redactor?: Redactor;
+  /** A rate limiter shared beyond this process (queue workers); default: per process. */
+  limiterFor?: (key: string, limit: { rps: number; burst: number }) => RequestLimiter;
+}
+
+/** Runs one partition of `job` for day `dt`; never throws for pipeline failures (see outcome.status). */
+export async function runPartition(job: JobDefinition, dt: string, settings: RunSettings): Promise<PartitionOutcome> {
+  const runId = `${job.name}-${dt}-${randomUUID().slice(0, 8)}`;
+  const log = settings.log.child({ run_id: runId, job: job.name, dt });
+  const state = new RunState(job.name, dt, runId, Date.now());
+  const warehouse = settings.warehouse ?? localWarehouse(settings.dataDir, { signal: settings.signal, log, ...(settings.onWait ? { onWait: settings.onWait } : {}) });
+  let partitionLock: Lock | undefined;
+  let ctx: Context | undefined;
+  let runRecorded = false;
+  try {
+    partitionLock = await lockPartition(settings.dataDir, job.name, dt, runId);
+    if (!settings.preview) {
+      await warehouse.startRun(state.runRecord("running", null), job.tables);
+      runRecorded = true;
+    }
+    log.info({ stage: "run" }, "run started");
+    ctx = new Context(job, dt, runId, settings, log, state, warehouse);
+    await job.run(ctx);
+    if (!settings.preview && !ctx.materialized) {
+      throw new SluiceError(`job ${job.name} finished without calling ctx.materialize()`, { context: { job: job.name, partition: dt } });
+    }
+    if (!settings.preview && !settings.keepRaw) await removeLanding(settings.dataDir, job.name, dt);
+    const outcome = state.outcome("succeeded", null);
+    log.info({ stage: "run", rows_in: outcome.rowsIn, rows_loaded: outcome.rowsLoaded, rows_quarantined: outcome.rowsQuarantined, ms: outcome.durationMs }, "run succeeded");
+    return outcome;
+  } catch (error) {
+    return await failedOutcome(error, { job, dt, settings, log, state, warehouse, runRecorded });
+  } finally {
+    await ctx?.release();
+    await partitionLock?.release();
+  }
+}
+
+/** The partition's own lock: a second run of the same partition fails at once, naming the first. */
+async function lockPartition(dataDir: string, job: string, dt: string, runId: string): Promise<Lock> {
+  try {
+    return await acquireLock(dataDir, `run-${job}-${dt}`, { wait: false, owner: { runId } });
+  } catch (error) {
+    if (error instanceof LockError) {
+      error.message = `another run of ${job} for ${dt} is in progress: ${error.message}`;
+      error.withContext({ job, partition: dt });
+    }
+    throw error;
+  }
+}
+
+interface FailureScope {
+  job: JobDefinition;
+  dt: string;
+  settings: RunSettings;
+  log: Logger;
+  state: RunState;
+  warehouse: WarehouseGateway;
+  runRecorded: boolean;
+}
+
+/** The outcome of a run that threw: failed or cancelled, recorded in sluice.runs (with the checks that explain a block). */
+async function failedOutcome(error: unknown, s: FailureScope): Promise<PartitionOutcome> {
+  const { state, log } = s;
+  if (state.committed) {
+    // The load transaction committed: the partition is loaded whatever failed after it (cleanup).
+    log.warn({ stage: "run", err: formatError(error) }, "the partition was loaded, but a step after the load failed");
+    return state.outcome("succeeded", null);
+  }
+  const cancelled = s.settings.signal.aborted || error instanceof CancelledError;
+  const status: PartitionStatus = cancelled ? "cancelled" : "failed";
+  if (error instanceof SluiceError) error.withContext({ job: s.job.name, partition: s.dt });
+  const message = cancelled ? "cancelled before it finished; nothing of it was loaded" : formatError(error);
+  log.error({ stage: "run", err: message }, `run ${status}`);
+  if (s.runRecorded) {
+    // Never let recording the failure hide the real error.
+    const run = state.runRecord(status, message);
+    const checks = error instanceof ValidationBlockedError ? state.checks : [];
+    await s.warehouse.fail({ run, loads: [], quarantine: { rows: [], dts: [] }, checks }).catch((e: unknown) => log.error({ err: formatError(e) }, "could not record the failed run"));
+  }
+  return { ...state.outcome(status, message), cause: error };
+}
