@@ -51,6 +51,10 @@ const SOURCE = z.strictObject({
   schema: z.custom((v) => v !== null && typeof v === "object" && "_zod" in (v as object), { message: "expected a zod object schema" }),
   auth: AUTH.optional(),
   responses: RESPONSES.optional(),
+  incremental: z
+    .strictObject({ field: jsonPathSchema.optional(), cursorPath: jsonPathSchema.optional(), initial: z.string().optional(), lookback: z.number().min(0).optional() })
+    .refine((i) => (i.field === undefined) !== (i.cursorPath === undefined), "declare either field (a record field) or cursorPath (a server cursor)")
+    .optional(),
   policy: z.record(z.string(), z.unknown()).optional(),
 });
 

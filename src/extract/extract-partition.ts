@@ -30,7 +30,8 @@ import { TokenBucket, type RequestLimiter } from "./ratelimit.ts";
 import { Redactor } from "./redact.ts";
 import { resolveResponseRules } from "./response-rules.ts";
 import { sourceRequest, type SourceRequest } from "./source-request.ts";
-import type { RequestPolicy, SourceSpec } from "./types.ts";
+import { markOf } from "./source-mark.ts";
+import type { IncrementalFrom, RequestPolicy, SourceSpec } from "./types.ts";
 
 /** Options of one partition's extraction. */
 export interface ExtractOptions {
@@ -51,6 +52,8 @@ export interface ExtractOptions {
   random?: () => number;
   /** Collects the secrets this extraction uses (for the process logger's scrubber); default: its own. */
   redactor?: Redactor;
+  /** Where an incremental source continues (see continueFrom); default: from the start. */
+  from?: IncrementalFrom;
   /** A limiter shared beyond this process (Redis); default: one token bucket per source in the process. */
   limiterFor?: (key: string, limit: { rps: number; burst: number }) => RequestLimiter;
   onPage?: (info: { page: number; records: number; bytes: number }) => void;
@@ -73,6 +76,8 @@ export interface ExtractResult {
   /** Where the pages landed, and where the records are in them (quarantine reads raw records back). */
   landingDir: string;
   recordsAt: RecordsLocation;
+  /** Incremental sources: the mark this extraction reached (undefined: nothing to advance it). */
+  mark: string | undefined;
 }
 
 /** Undecoded pages held at most (besides the `concurrency` in flight): the memory bound. */
@@ -112,7 +117,7 @@ async function extractOnce(spec: SourceSpec, options: ExtractOptions): Promise<E
   const redactor = options.redactor ?? new Redactor();
   // Secrets are read and checked before anything else: a missing one fails before the first request.
   const auth = createAuth(spec.auth, { source: spec.name, env: options.env ?? {}, redactor, clock });
-  const request = sourceRequest(spec, options.baseUrl, options.window, redactor, auth.secretParams);
+  const request = sourceRequest(spec, options.baseUrl, options.window, redactor, auth.secretParams, options.from);
   if (options.signal.aborted) throw new CancelledError(`extraction of ${spec.name} for ${options.window.dt} was cancelled before it started`, { context, cause: options.signal.reason });
   const { run, dispose } = runController(spec, options, policy, context);
   const origin = new URL(request.template.base).origin;
@@ -192,8 +197,9 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   await lander.idle();
   if (x.run.signal.aborted) throw x.run.signal.reason;
   const batches = decoder.batches();
+  const frame = batchesToFrame(batches, derived.columns);
   const result: ExtractResult = {
-    frame: batchesToFrame(batches, derived.columns),
+    frame,
     pages: batches.length,
     records: decoder.records,
     requests: client.stats.requests,
@@ -203,6 +209,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
     statusCounts: { ...client.stats.statusCounts },
     landingDir: x.landingDir,
     recordsAt,
+    mark: markOf(spec, frame, fetcher.lastJson),
   };
   options.log.info({ source: spec.name, dt: options.window.dt, pages: result.pages, records: result.records, requests: result.requests, retries: result.retries, resumed: result.resumed, drift: result.drift }, "extracted");
   return result;

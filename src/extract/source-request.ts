@@ -7,7 +7,10 @@ import { checkHttpUrl } from "./endpoint.ts";
 import { requestFingerprint, type RequestIdentity } from "./landing.ts";
 import { joinUrl, type RequestTemplate } from "./paginators/index.ts";
 import type { Redactor } from "./redact.ts";
-import type { SourceSpec } from "./types.ts";
+import type { IncrementalFrom, SourceSpec } from "./types.ts";
+
+/** Where a source without a mark starts: from the beginning. */
+export const NO_MARK: IncrementalFrom = Object.freeze({ since: undefined, cursor: undefined });
 
 /** The template every page shares, and the identity of the request. */
 export interface SourceRequest {
@@ -17,11 +20,11 @@ export interface SourceRequest {
 }
 
 /** Resolves a source's request for a partition against its base URL. */
-export function sourceRequest(spec: SourceSpec, baseUrl: string, window: PartitionWindow, redactor: Redactor, secretParams: readonly string[]): SourceRequest {
+export function sourceRequest(spec: SourceSpec, baseUrl: string, window: PartitionWindow, redactor: Redactor, secretParams: readonly string[], from: IncrementalFrom = NO_MARK): SourceRequest {
   const base = checkHttpUrl(joinUrl(baseUrl, spec.path), `base URL of source "${spec.name}"`);
   const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(spec.params?.(window) ?? {})) params[k] = String(v);
-  const body = spec.body?.(window);
+  for (const [k, v] of Object.entries(spec.params?.(window, from) ?? {})) params[k] = String(v);
+  const body = spec.body?.(window, from);
   const method = spec.method ?? (spec.paginator.kind === "body_token" ? "POST" : "GET");
   const template: RequestTemplate = { method, base, params, ...(body === undefined ? {} : { body }), secretParams };
   const identity: RequestIdentity = {

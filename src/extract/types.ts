@@ -93,6 +93,29 @@ export interface RequestPolicy {
   maxRecords: number;
 }
 
+/**
+ * An incremental source: its high-water mark is stored in sluice.state and advances in the same
+ * transaction as the load that used it, so a run killed anywhere pulls again from the old mark.
+ */
+export interface IncrementalSpec {
+  /** A record field whose highest value is the mark (e.g. "updated_at", "lastmodifieddate"). */
+  field?: JsonPath;
+  /** Or a server cursor in the last page's body to continue from next time (Zendesk's "after_cursor"). */
+  cursorPath?: JsonPath;
+  /** The mark before the first run (e.g. "2024-01-01T00:00:00Z"); default none: the first run pulls everything. */
+  initial?: string;
+  /** How far before the mark to ask from, for late or equal-time updates: ms for timestamp fields, units for numbers. */
+  lookback?: number;
+}
+
+/** Where an incremental source continues (both undefined: from the start; the source decides what to ask). */
+export interface IncrementalFrom {
+  /** Field marks: the mark minus the lookback (ISO 8601 for timestamp fields). */
+  since: string | undefined;
+  /** Server cursors: the cursor the last run ended at. */
+  cursor: string | undefined;
+}
+
 /** A source declared by a job: an HTTP API endpoint bound to a partition's time window. */
 export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   /** Short name used in logs, metrics and the landing directory. */
@@ -103,10 +126,10 @@ export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   path: string;
   /** GET (default) or POST for listings that take a JSON body (search endpoints). */
   method?: "GET" | "POST";
-  /** Query parameters for a partition (pagination params are added by the paginator). */
-  params?: (window: PartitionWindow) => Record<string, string | number | boolean>;
+  /** Query parameters for a partition (pagination params are added by the paginator); `from` is where an incremental source continues. */
+  params?: (window: PartitionWindow, from: IncrementalFrom) => Record<string, string | number | boolean>;
   /** JSON request body for a partition (POST listings). */
-  body?: (window: PartitionWindow) => Record<string, unknown>;
+  body?: (window: PartitionWindow, from: IncrementalFrom) => Record<string, unknown>;
   /** Extra request headers, e.g. { "Stripe-Version": "2024-06-20" }. Not for secrets: use auth. */
   headers?: Record<string, string>;
   /** Path of the records array in a response body, e.g. "data"; "" for a body that is the array. */
@@ -118,6 +141,8 @@ export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   schema: Schema;
   auth?: AuthSpec;
   responses?: ResponseRules;
+  /** Pull only what changed since the last successful run (see IncrementalSpec). */
+  incremental?: IncrementalSpec;
   /** Overrides of the default request policy. */
   policy?: Partial<Omit<RequestPolicy, "retry">> & { retry?: Partial<RetryPolicy> };
 }

@@ -26,7 +26,7 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
   await stagePartition(conn, stage, load, targetTypes, context);
   try {
     await checkStagedKeys(conn, stage, spec, load.dt, context);
-    const sql = mergeSql(stage, spec, load.dt);
+    const sql = mergeSql(stage, spec, load.dt, load.replaceAll === true);
     const counts = await countChanges(conn, sql, spec);
     await applyChanges(conn, sql, spec, counts);
     return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted };
@@ -133,7 +133,7 @@ interface MergeSql {
   partition: string;
 }
 
-function mergeSql(stage: string, spec: TableSpec, dt: string): MergeSql {
+function mergeSql(stage: string, spec: TableSpec, dt: string, replaceAll = false): MergeSql {
   const columns = spec.columns.map((c) => c.name);
   const nonKey = columns.filter((c) => !spec.key.includes(c));
   // A matched row is only touched when it really changes: a rerun with the same data writes nothing.
@@ -149,7 +149,7 @@ function mergeSql(stage: string, spec: TableSpec, dt: string): MergeSql {
     nonKey,
     on: spec.key.map((k) => `t.${ident(k)} = s.${ident(k)}`).join(" AND "),
     changed,
-    partition: spec.partitioned ? `t.${ident("dt")} = DATE ${literal(dt)}` : "false",
+    partition: spec.partitioned ? `t.${ident("dt")} = DATE ${literal(dt)}` : replaceAll ? "true" : "false",
   };
 }
 
@@ -161,7 +161,7 @@ async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSp
      FROM ${sql.stage} s LEFT JOIN ${sql.target} t ON ${sql.on}`,
   );
   const [inserted, updated, staged] = (plan.getRows()[0] ?? []).map((v) => Number(v ?? 0));
-  const gone = spec.partitioned
+  const gone = sql.partition !== "false"
     ? await conn.runAndReadAll(`SELECT count(*) FROM ${sql.target} t WHERE ${sql.partition} AND NOT EXISTS (SELECT 1 FROM ${sql.stage} s WHERE ${sql.on})`)
     : undefined;
   return { inserted: inserted ?? 0, updated: updated ?? 0, deleted: Number(gone?.getRows()[0]?.[0] ?? 0), staged: staged ?? 0 };
@@ -178,6 +178,6 @@ async function applyChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSp
   const clauses: string[] = [];
   if (sql.nonKey.length > 0) clauses.push(`WHEN MATCHED AND ${sql.changed} THEN UPDATE SET ${sql.nonKey.map((c) => `${ident(c)} = s.${ident(c)}`).join(", ")}`);
   clauses.push(`WHEN NOT MATCHED THEN INSERT (${cols}) VALUES (${sql.columns.map((c) => `s.${ident(c)}`).join(", ")})`);
-  if (spec.partitioned) clauses.push(`WHEN NOT MATCHED BY SOURCE AND ${sql.partition} THEN DELETE`);
+  if (sql.partition !== "false") clauses.push(`WHEN NOT MATCHED BY SOURCE AND ${sql.partition} THEN DELETE`);
   await conn.run(`MERGE INTO ${sql.target} AS t USING ${sql.stage} AS s ON ${sql.on}\n    ${clauses.join("\n    ")}`);
 }

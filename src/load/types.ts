@@ -32,6 +32,8 @@ export interface PartitionLoad {
   dt: string;
   /** The partition's Parquet file in the lake (already atomically in place). */
   parquetPath: string;
+  /** Unpartitioned tables: the load replaces the whole table (a full refresh), instead of upserting. */
+  replaceAll?: boolean;
 }
 
 /** A record that did not make it into its table, and why. */

@@ -5,7 +5,8 @@ import { CancelledError, ConfigError, SluiceError, ValidationBlockedError } from
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
 import { reclaimMemory } from "../core/memory.ts";
-import { DEMO_ENDPOINT, extractPartition, readLandedRecords, resolveEndpoint, type ExtractResult, type RecordsLocation } from "../extract/index.ts";
+import { DEMO_ENDPOINT, continueFrom, extractPartition, laterMark, readLandedRecords, resolveEndpoint, type ExtractResult, type RecordsLocation } from "../extract/index.ts";
+import type { SourceMark } from "../load/source-state.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
@@ -28,6 +29,9 @@ export class Context implements JobContext {
   materialized = false;
   private readonly landed = new WeakMap<Extracted, Landed>();
   private jobLock: Lock | undefined;
+  private marks: Promise<SourceMark[]> | undefined;
+  /** True once a source of this run pulled from a mark (its rows are a delta, not a snapshot). */
+  private pulledIncrementally = false;
 
   constructor(
     private readonly def: JobDefinition,
@@ -54,8 +58,12 @@ export class Context implements JobContext {
   async extract(source: SourceSpec): Promise<Extracted> {
     const t0 = performance.now();
     this.log.info({ stage: "extract", source: source.name }, "extract started");
+    const stored = await this.storedMark(source);
+    if (source.incremental) this.pulledIncrementally = true;
+    const from = continueFrom(source, stored);
     const result = await extractPartition(source, {
       baseUrl: await this.baseUrlOf(source),
+      from,
       window: this.window,
       dataDir: this.dataDir,
       job: this.job,
@@ -69,12 +77,14 @@ export class Context implements JobContext {
     });
     this.state.rowsIn += result.records;
     this.recordDrift(source, result);
+    const mark = laterMark(source, stored, result.mark);
+    if (mark !== undefined && mark !== stored) this.state.marks.push({ source: source.name, key: "", value: mark });
     const step = this.state.record(
       {
         name: `extract ${source.name}`,
         kind: "extract",
         ms: performance.now() - t0,
-        details: { pages: result.pages, requests: result.requests, retries: result.retries, resumed: result.resumed, drift: result.drift, statusCounts: result.statusCounts },
+        details: { pages: result.pages, requests: result.requests, retries: result.retries, resumed: result.resumed, drift: result.drift, statusCounts: result.statusCounts, ...(source.incremental ? { from, mark: mark ?? null } : {}) },
       },
       result.frame.drop("_page", "_row", "_error"),
     );
@@ -154,7 +164,14 @@ export class Context implements JobContext {
     const lakeMs = performance.now() - t0;
     this.throwIfAborted();
     const t1 = performance.now();
-    const counts = await this.warehouse.commit({ run: this.state.runRecord("succeeded", null), loads, quarantine: { rows: this.state.quarantine, dts: [this.dt] }, checks: this.state.checks });
+    const counts = await this.warehouse.commit({
+      run: this.state.runRecord("succeeded", null),
+      loads,
+      quarantine: { rows: this.state.quarantine, dts: [this.dt] },
+      checks: this.state.checks,
+      marks: this.state.marks,
+      ...(this.settings.fullRefresh ? { fullRefresh: true } : {}),
+    });
     this.state.committed = true;
     failpoint("warehouse.committed");
     const details = { lakeMs, warehouseMs: performance.now() - t1, partitions: loads.map((l) => `${l.table.name}/dt=${l.dt}`), ...counts };
@@ -174,7 +191,8 @@ export class Context implements JobContext {
     for (const out of outputs) {
       const columns = out.table.columns.map((c) => c.name);
       for (const [dt, frame] of [...out.parts.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-        const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, frame.select(...columns));
+        const rows = await this.withEarlierPulls(out.table, dt, frame.select(...columns));
+        const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows);
         loads.push({ table: out.table, dt, parquetPath });
         failpoint("lake.partial");
       }
@@ -185,9 +203,32 @@ export class Context implements JobContext {
     return loads;
   }
 
+  /**
+   * An upserted table fed by an incremental source: its lake partition keeps everything the run
+   * date's runs pulled (a rerun adds its delta to what is there, newest version per key), so the
+   * lake stays a complete record to rebuild from. Other tables: the run's rows replace the partition.
+   */
+  private async withEarlierPulls(table: TableSpec, dt: string, rows: pl.DataFrame): Promise<pl.DataFrame> {
+    const version = table.versionColumn;
+    if (table.partitioned || version === undefined || !this.pulledIncrementally || this.settings.fullRefresh) return rows;
+    const earlier = await readLakePartitions(this.dataDir, table.name, [dt]);
+    if (!earlier || earlier.height === 0) return rows;
+    return pl
+      .concat([rows, earlier.select(...rows.columns)], { how: "verticalRelaxed" })
+      .sort(version, true, true, true)
+      .unique({ subset: table.key, keep: "first", maintainOrder: true });
+  }
+
   private async holdJobLock(): Promise<void> {
     if (this.jobLock) return;
     this.jobLock = await acquireLock(this.dataDir, `job-${this.job}`, { wait: true, timeoutMs: 30 * 60_000, signal: this.signal, owner: { runId: this.runId } });
+  }
+
+  /** The stored mark of an incremental source (none on a full refresh); read once per run. */
+  private async storedMark(source: SourceSpec): Promise<string | undefined> {
+    if (!source.incremental || this.settings.fullRefresh) return undefined;
+    this.marks ??= this.warehouse.readMarks(this.job);
+    return (await this.marks).find((m) => m.source === source.name && m.key === "")?.value;
   }
 
   private async baseUrlOf(source: SourceSpec): Promise<string> {

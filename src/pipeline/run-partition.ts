@@ -23,6 +23,8 @@ export interface RunSettings {
   keepRaw: boolean;
   /** Print cells and load nothing. */
   preview: boolean;
+  /** Incremental sources start over from their initial mark, and unpartitioned tables are replaced. */
+  fullRefresh?: boolean;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
   /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */

@@ -6,6 +6,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../core/log.ts";
 import { isLockHeld } from "../load/locks.ts";
+import { readMarks, type SourceMark } from "../load/source-state.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import {
   ensureWarehouse,
@@ -30,6 +31,8 @@ export interface WarehouseGateway {
   fail(tx: LoadTransaction): Promise<void>;
   /** Distinct values of warehouse columns, for foreign-key checks (empty when the table is absent). */
   columnValues(refs: Array<{ table: string; column: string }>): Promise<Record<string, unknown[]>>;
+  /** The stored marks of a job's incremental sources (sluice.state). */
+  readMarks(job: string): Promise<SourceMark[]>;
 }
 
 /** The warehouse file in the data directory, opened for each call and closed right after. */
@@ -48,6 +51,7 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         wait,
       ),
     commit: (tx) => withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, tx), wait),
+    readMarks: (job) => withWarehouse(dataDir, "read", (conn) => readMarks(conn, job), wait),
     fail: (tx) =>
       // Recording a failure must work even after the run's own signal was aborted (Ctrl-C).
       withWarehouse(

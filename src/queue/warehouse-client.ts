@@ -6,6 +6,7 @@ import path from "node:path";
 import { Queue, QueueEvents, type Job } from "bullmq";
 import { CancelledError, ServiceUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import type { SourceMark } from "../load/source-state.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import type { LoadTransaction, PartitionStatusRow } from "../load/warehouse.ts";
 import type { LoadCounts, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
@@ -18,7 +19,8 @@ export type WarehouseOp =
   | { op: "commit"; tx: LoadTransaction }
   | { op: "fail"; tx: LoadTransaction }
   | { op: "columnValues"; refs: Array<{ table: string; column: string }> }
-  | { op: "partitionStatus"; job: string | null };
+  | { op: "partitionStatus"; job: string | null }
+  | { op: "readMarks"; job: string };
 
 /** The loader's answer: operations never fail as BullMQ jobs, errors travel as data with their class. */
 export type WarehouseReply = { ok: true; value: Wire } | { ok: false; error: WireError };
@@ -58,6 +60,7 @@ export class WarehouseClient {
         await this.call({ op: "fail", tx: this.relativePaths(tx) });
       },
       columnValues: async (refs) => (await this.call({ op: "columnValues", refs }, signal)) as Record<string, unknown[]>,
+      readMarks: async (job) => (await this.call({ op: "readMarks", job }, signal)) as SourceMark[],
     };
   }
 
