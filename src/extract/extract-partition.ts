@@ -31,7 +31,7 @@ import { Redactor } from "./redact.ts";
 import { resolveResponseRules } from "./response-rules.ts";
 import { sourceRequest, type SourceRequest } from "./source-request.ts";
 import { markOf } from "./source-mark.ts";
-import type { IncrementalFrom, RequestPolicy, SourceSpec } from "./types.ts";
+import type { IncrementalFrom, ParentRecord, RequestPolicy, SourceSpec } from "./types.ts";
 
 /** Options of one partition's extraction. */
 export interface ExtractOptions {
@@ -54,6 +54,8 @@ export interface ExtractOptions {
   redactor?: Redactor;
   /** Where an incremental source continues (see continueFrom); default: from the start. */
   from?: IncrementalFrom;
+  /** A child source's listing: its parent record (fills the path) and the key its landing is kept under. */
+  listing?: { key: string; parent: ParentRecord };
   /** A limiter shared beyond this process (Redis); default: one token bucket per source in the process. */
   limiterFor?: (key: string, limit: { rps: number; burst: number }) => RequestLimiter;
   onPage?: (info: { page: number; records: number; bytes: number }) => void;
@@ -117,7 +119,7 @@ async function extractOnce(spec: SourceSpec, options: ExtractOptions): Promise<E
   const redactor = options.redactor ?? new Redactor();
   // Secrets are read and checked before anything else: a missing one fails before the first request.
   const auth = createAuth(spec.auth, { source: spec.name, env: options.env ?? {}, redactor, clock });
-  const request = sourceRequest(spec, options.baseUrl, options.window, redactor, auth.secretParams, options.from);
+  const request = sourceRequest(spec, options.baseUrl, options.window, redactor, auth.secretParams, options.from, options.listing?.parent);
   if (options.signal.aborted) throw new CancelledError(`extraction of ${spec.name} for ${options.window.dt} was cancelled before it started`, { context, cause: options.signal.reason });
   const { run, dispose } = runController(spec, options, policy, context);
   const origin = new URL(request.template.base).origin;
@@ -129,7 +131,8 @@ async function extractOnce(spec: SourceSpec, options: ExtractOptions): Promise<E
     ...(policy.rateLimit ? { limiter: limiterOf(`${origin}|${spec.name}`, policy.rateLimit, clock, options) } : {}),
     governor: governorOf(`${origin}|${spec.name}`, rules, clock, options.clock === undefined),
   });
-  const x: Extraction = { spec, options, policy, request, landingDir: landingDirFor(options.dataDir, options.job, options.window.dt, spec.name), client, run, context };
+  const landingDir = landingDirFor(options.dataDir, options.job, options.window.dt, spec.name, options.listing?.key);
+  const x: Extraction = { spec, options, policy, request, landingDir, client, run, context };
   try {
     return await runPipeline(x);
   } catch (err) {

@@ -108,6 +108,23 @@ export interface IncrementalSpec {
   lookback?: number;
 }
 
+/** The fields of the parent record a child listing belongs to (empty for a top-level source). */
+export type ParentRecord = Readonly<Record<string, unknown>>;
+
+/**
+ * A source whose requests come from another source's records: `{name}` placeholders in its path
+ * are filled from the parent's columns (one listing per distinct combination), chosen parent
+ * columns are copied into its rows, and its listings land and resume one by one.
+ */
+export interface ChildOf {
+  /** Child column name -> parent column copied into every child row, e.g. { repo: "full_name" }. */
+  copy?: Record<string, string>;
+  /** Listings fetched at once (under the source's rate limit); default the source's policy.concurrency. */
+  concurrency?: number;
+  /** Incremental children: one mark per parent ("parent"), or one for the whole source ("source", default). */
+  marks?: "parent" | "source";
+}
+
 /** Where an incremental source continues (both undefined: from the start; the source decides what to ask). */
 export interface IncrementalFrom {
   /** Field marks: the mark minus the lookback (ISO 8601 for timestamp fields). */
@@ -126,10 +143,13 @@ export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   path: string;
   /** GET (default) or POST for listings that take a JSON body (search endpoints). */
   method?: "GET" | "POST";
-  /** Query parameters for a partition (pagination params are added by the paginator); `from` is where an incremental source continues. */
-  params?: (window: PartitionWindow, from: IncrementalFrom) => Record<string, string | number | boolean>;
+  /**
+   * Query parameters for a partition (pagination params are added by the paginator); `from` is where
+   * an incremental source continues; `parent` the parent record of a child listing.
+   */
+  params?: (window: PartitionWindow, from: IncrementalFrom, parent: ParentRecord) => Record<string, string | number | boolean>;
   /** JSON request body for a partition (POST listings). */
-  body?: (window: PartitionWindow, from: IncrementalFrom) => Record<string, unknown>;
+  body?: (window: PartitionWindow, from: IncrementalFrom, parent: ParentRecord) => Record<string, unknown>;
   /** Extra request headers, e.g. { "Stripe-Version": "2024-06-20" }. Not for secrets: use auth. */
   headers?: Record<string, string>;
   /** Path of the records array in a response body, e.g. "data"; "" for a body that is the array. */
@@ -143,6 +163,8 @@ export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   responses?: ResponseRules;
   /** Pull only what changed since the last successful run (see IncrementalSpec). */
   incremental?: IncrementalSpec;
+  /** A child source: one listing per record of a parent source (see ChildOf). */
+  parent?: ChildOf;
   /** Overrides of the default request policy. */
   policy?: Partial<Omit<RequestPolicy, "retry">> & { retry?: Partial<RetryPolicy> };
 }
