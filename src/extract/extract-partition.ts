@@ -10,6 +10,7 @@ import { setMaxListeners } from "node:events";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type pl from "nodejs-polars";
+import type { Dispatcher } from "undici";
 import type { PartitionWindow } from "../core/dates.ts";
 import { CancelledError, DeadlineExceededError, SluiceError, type ErrorContext } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -54,6 +55,8 @@ export interface ExtractOptions {
   redactor?: Redactor;
   /** Where an incremental source continues (see continueFrom); default: from the start. */
   from?: IncrementalFrom;
+  /** Connections to share with other listings of the same source (child listings); default: the extraction's own. */
+  dispatcher?: Dispatcher;
   /** A child source's listing: its parent record (fills the path) and the key its landing is kept under. */
   listing?: { key: string; parent: ParentRecord };
   /** A limiter shared beyond this process (Redis); default: one token bucket per source in the process. */
@@ -130,6 +133,7 @@ async function extractOnce(spec: SourceSpec, options: ExtractOptions): Promise<E
     ...(options.random ? { random: options.random } : {}),
     ...(policy.rateLimit ? { limiter: limiterOf(`${origin}|${spec.name}`, policy.rateLimit, clock, options) } : {}),
     governor: governorOf(`${origin}|${spec.name}`, rules, clock, options.clock === undefined),
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
   });
   const landingDir = landingDirFor(options.dataDir, options.job, options.window.dt, spec.name, options.listing?.key);
   const x: Extraction = { spec, options, policy, request, landingDir, client, run, context };

@@ -114,8 +114,21 @@ export function columnsFromSchema(schema: z.ZodObject): ColumnSpec[] {
   return deriveColumns(schema).columns;
 }
 
-/** Like columnsFromSchema, plus the nested objects declared loose (no drift reported under them). */
+const derivedBySchema = new WeakMap<object, DerivedColumns>();
+
+/**
+ * Like columnsFromSchema, plus the nested objects declared loose (no drift reported under them).
+ * Cached per schema object: child sources derive them once per listing.
+ */
 export function deriveColumns(schema: z.ZodObject): DerivedColumns {
+  const cached = derivedBySchema.get(schema);
+  if (cached) return cached;
+  const derived = deriveColumnsUncached(schema);
+  derivedBySchema.set(schema, derived);
+  return derived;
+}
+
+function deriveColumnsUncached(schema: z.ZodObject): DerivedColumns {
   const leaves: Array<{ path: string[]; kind: ColumnKind; json?: JsonShape }> = [];
   const looseObjects: string[] = [];
   const walk = (obj: ZodLike, prefix: string[]): void => {

@@ -75,8 +75,12 @@ function planFor(columns: readonly ColumnSpec[], looseObjects: readonly string[]
   return plan;
 }
 
+const registered = new WeakMap<readonly ColumnSpec[], readonly string[]>();
+
 /** Registers which nested objects are loose for a column list (drift is not reported under them). */
 export function registerLooseObjects(columns: readonly ColumnSpec[], looseObjects: readonly string[]): void {
+  if (registered.get(columns) === looseObjects && plans.has(columns)) return; // a child source's every listing
+  registered.set(columns, looseObjects);
   plans.delete(columns);
   planFor(columns, looseObjects);
 }

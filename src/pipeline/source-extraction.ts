@@ -4,6 +4,7 @@
  * step; this decides what to fetch and from where.
  */
 import type pl from "nodejs-polars";
+import { Agent } from "undici";
 import type { PartitionWindow } from "../core/dates.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
@@ -61,14 +62,17 @@ async function extractChildren(source: SourceSpec, scope: ExtractionScope, paren
   const storedOf = (plan: ListingPlan) => stored.find((m) => m.key === (perParent ? plan.key : ""))?.value;
   const concurrency = source.parent?.concurrency ?? source.policy?.concurrency ?? 4;
   let done = 0;
+  // One connection pool for every listing of the source (a keep-alive pool per listing costs a handshake each).
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: concurrency + 1 });
   const results = await inPool(plans, concurrency, scope.settings.signal, async (plan) => {
-    const result = await extractPartition(source, { ...extractOptions(scope), from: continueFrom(source, storedOf(plan)), listing: { key: plan.key, parent: plan.parent } });
+    const options = { ...extractOptions(scope), dispatcher, from: continueFrom(source, storedOf(plan)), listing: { key: plan.key, parent: plan.parent } };
+    const result = await extractPartition(source, options);
     failpoint(`extract.listing-${++done}`);
     return result;
-  });
+  }).finally(() => dispatcher.close().catch(() => undefined));
   if (scope.settings.signal.aborted) throw scope.settings.signal.reason;
   const marks = childMarks(source, plans, results, stored, perParent);
-  const combined = combineListings(source, plans, results);
+  const combined = combineListings(source, plans, results, parents?.schema ?? {});
   return {
     frame: plans.length === 0 ? emptyFrameOf(source.schema, Object.keys(source.parent?.copy ?? {})) : combined.frame,
     facts: sumResults(results),
