@@ -2,12 +2,15 @@
  * A record schema's columns: derived from a zod object schema (nested objects flattened to their
  * leaves), with their Arrow types. The decoder (record-decoder.ts) fills them.
  */
-import { Bool, Field, Float64, Int32, Int64, Schema, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import { Bool, Field, Float64, Int32, Int64, List, Schema, Struct, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
 import type { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 
-/** Arrow type of a declared column. `json` columns hold the JSON text of arrays/records/unknown values. */
-export type ColumnKind = "utf8" | "int64" | "float64" | "bool" | "timestamp" | "json";
+/**
+ * Arrow type of a declared column. `json` columns hold the JSON text of arrays/records/unknown
+ * values; `list` columns an array of objects as List(Struct) (its `fields`).
+ */
+export type ColumnKind = "utf8" | "int64" | "float64" | "bool" | "timestamp" | "json" | "list";
 
 /** What a `json` column accepts: an array, an object (record/map) or any value. */
 export type JsonShape = "array" | "object" | "any";
@@ -21,6 +24,8 @@ export interface ColumnSpec {
   kind: ColumnKind;
   /** Only for `json` columns. */
   json?: JsonShape;
+  /** Only for `list` columns: the fields of each element (scalars; nested values as JSON text). */
+  fields?: ColumnSpec[];
 }
 
 /** Nested objects declared loose (catchall) do not report drift; their paths are listed here. */
@@ -45,6 +50,7 @@ interface ZodDefLike {
   values?: unknown[];
   entries?: Record<string, unknown>;
   getter?: () => ZodLike;
+  element?: ZodLike;
 }
 interface ZodLike {
   _zod: { def: ZodDefLike };
@@ -73,7 +79,28 @@ function hasFormat(def: ZodDefLike, accept: (format: string) => boolean): boolea
   return false;
 }
 
-function leafKind(def: ZodDefLike): { kind: ColumnKind; json?: JsonShape } {
+/** A leaf's column kind; an array of objects becomes a `list` of their (scalar) fields. */
+function leafKind(def: ZodDefLike): { kind: ColumnKind; json?: JsonShape; fields?: ColumnSpec[] } {
+  if (def.type === "array" && def.element) {
+    const element = unwrap(def.element)._zod.def;
+    if (element.type === "object") return { kind: "list", fields: elementFields(element) };
+  }
+  return scalarKind(def);
+}
+
+/** The fields of an array's object elements: scalars keep their kind, anything nested is JSON text. */
+function elementFields(element: ZodDefLike): ColumnSpec[] {
+  return Object.entries(element.shape ?? {}).map(([key, type]) => {
+    const leaf = scalarKind(unwrap(type)._zod.def);
+    const nested = unwrap(type)._zod.def.type === "object";
+    const col: ColumnSpec = { name: key, path: [key], kind: nested ? "json" : leaf.kind };
+    if (nested) col.json = "object";
+    else if (leaf.json !== undefined) col.json = leaf.json;
+    return col;
+  });
+}
+
+function scalarKind(def: ZodDefLike): { kind: ColumnKind; json?: JsonShape } {
   switch (def.type) {
     case "string":
       return { kind: hasFormat(def, (f) => f === "datetime") ? "timestamp" : "utf8" };
@@ -129,7 +156,7 @@ export function deriveColumns(schema: z.ZodObject): DerivedColumns {
 }
 
 function deriveColumnsUncached(schema: z.ZodObject): DerivedColumns {
-  const leaves: Array<{ path: string[]; kind: ColumnKind; json?: JsonShape }> = [];
+  const leaves: Array<{ path: string[]; kind: ColumnKind; json?: JsonShape; fields?: ColumnSpec[] }> = [];
   const looseObjects: string[] = [];
   const walk = (obj: ZodLike, prefix: string[]): void => {
     const def = obj._zod.def;
@@ -155,6 +182,7 @@ function deriveColumnsUncached(schema: z.ZodObject): DerivedColumns {
     const collides = (byLeafKey.get(leafKey) ?? 0) > 1 && l.path.length > 1;
     const col: ColumnSpec = { name: collides ? l.path.join("_") : leafKey, path: l.path, kind: l.kind };
     if (l.json !== undefined) col.json = l.json;
+    if (l.fields !== undefined) col.fields = l.fields;
     return col;
   });
   const seen = new Set<string>(META_COLUMNS);
@@ -171,13 +199,20 @@ function deriveColumnsUncached(schema: z.ZodObject): DerivedColumns {
 
 /** The Arrow schema of a decoded batch: declared columns, then _page, _row, _error. */
 export function arrowSchema(columns: readonly ColumnSpec[]): Schema {
-  const fields = columns.map((c) => new Field(c.name, arrowType(c.kind), true));
+  const fields = columns.map((c) => new Field(c.name, arrowTypeOf(c), true));
   fields.push(new Field("_page", new Int32(), false), new Field("_row", new Int32(), false), new Field("_error", new Utf8(), true));
   return new Schema(fields);
 }
 
-/** The Arrow type of a column kind. */
-export function arrowType(kind: ColumnKind): DataType {
+/** The Arrow type of a column: List(Struct(fields)) for a list column. */
+export function arrowTypeOf(column: ColumnSpec): DataType {
+  if (column.kind !== "list") return arrowType(column.kind);
+  const struct = new Struct((column.fields ?? []).map((f) => new Field(f.name, arrowTypeOf(f), true)));
+  return new List(new Field("item", struct, true));
+}
+
+/** The Arrow type of a scalar column kind. */
+export function arrowType(kind: Exclude<ColumnKind, "list">): DataType {
   switch (kind) {
     case "utf8":
     case "json":

@@ -8,7 +8,13 @@ import { ConfigError } from "../core/errors.ts";
 import { deriveColumns, type ColumnKind } from "../extract/index.ts";
 import type { ColumnSpec, TableSpec } from "../load/types.ts";
 
-const DUCKDB_TYPE: Record<ColumnKind, string> = { utf8: "VARCHAR", int64: "BIGINT", float64: "DOUBLE", bool: "BOOLEAN", timestamp: "TIMESTAMPTZ", json: "VARCHAR" };
+const DUCKDB_TYPE: Record<Exclude<ColumnKind, "list">, string> = { utf8: "VARCHAR", int64: "BIGINT", float64: "DOUBLE", bool: "BOOLEAN", timestamp: "TIMESTAMPTZ", json: "VARCHAR" };
+
+/** The DuckDB type of a derived column: a list of objects is a list of structs. */
+function duckdbType(column: { kind: ColumnKind; fields?: Array<{ name: string; kind: ColumnKind }> }): string {
+  if (column.kind !== "list") return DUCKDB_TYPE[column.kind];
+  return `STRUCT(${(column.fields ?? []).map((f) => `"${f.name.replaceAll('"', '""')}" ${duckdbType(f)}`).join(", ")})[]`;
+}
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** How a table derived from a record is declared. */
@@ -25,7 +31,7 @@ export interface RecordTableOptions {
 
 /** The DuckDB columns of a zod record: one per leaf field, named as the extract stage names them. */
 export function recordColumns(record: z.ZodObject): ColumnSpec[] {
-  return deriveColumns(record).columns.map((c) => ({ name: c.name, type: DUCKDB_TYPE[c.kind] }));
+  return deriveColumns(record).columns.map((c) => ({ name: c.name, type: duckdbType(c) }));
 }
 
 /** A table whose columns are a record's fields (minus `omit`, plus `extra`), checked like defineTable. */
