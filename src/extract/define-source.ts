@@ -53,6 +53,7 @@ const SOURCE = z.strictObject({
   schema: z.custom((v) => v !== null && typeof v === "object" && "_zod" in (v as object), { message: "expected a zod object schema" }),
   auth: AUTH.optional(),
   responses: RESPONSES.optional(),
+  unknownFields: z.enum(["keep", "warn", "block"]).optional(),
   parent: z
     .strictObject({ copy: z.record(z.string(), z.string()).optional(), concurrency: z.number().int().min(1).optional(), marks: z.enum(["parent", "source"]).optional() })
     .optional(),

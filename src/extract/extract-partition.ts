@@ -12,9 +12,9 @@ import path from "node:path";
 import type pl from "nodejs-polars";
 import type { Dispatcher } from "undici";
 import type { PartitionWindow } from "../core/dates.ts";
-import { CancelledError, DeadlineExceededError, SluiceError, type ErrorContext } from "../core/errors.ts";
+import { CancelledError, DeadlineExceededError, SchemaError, SluiceError, type ErrorContext } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { deriveColumns } from "./record-columns.ts";
+import { deriveColumns, withExtraColumn } from "./record-columns.ts";
 import { batchesToFrame, registerLooseObjects } from "./record-decoder.ts";
 import { createAuth } from "./auth/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -188,13 +188,15 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   const { spec, options, policy, client } = x;
   const prior = await prepareLanding(x);
   const derived = deriveColumns(spec.schema);
-  registerLooseObjects(derived.columns, derived.looseObjects);
+  // Unknown fields are kept in _extra unless the source says otherwise: nothing of a record is lost.
+  const columns = (spec.unknownFields ?? "keep") === "keep" ? withExtraColumn(derived.columns) : derived.columns;
+  registerLooseObjects(columns, derived.looseObjects);
   const recordsAt: RecordsLocation = { path: spec.records, single: spec.single === true };
   const lander = new Lander(x.landingDir, prior ?? { version: 1, fingerprint: x.request.fingerprint, request: x.request.identity, landed: [], next: null, plan: null, complete: false, updatedAt: "" });
   const queue = new BoundedQueue<QueuedPage>(queueCapacity(policy), x.run.signal);
   const paginator = paginatorFor(spec.paginator, x.request.template);
   const fetcher = new ListingFetcher({ source: spec.name, paginator, client, lander, queue, prior, landingDir: x.landingDir, records: recordsAt, policy, signal: x.run.signal, log: options.log, context: x.context });
-  const decoder = new PageDecoder(derived.columns, options.onPage);
+  const decoder = new PageDecoder(columns, options.onPage);
   const fail = (err: unknown) => {
     if (!x.run.signal.aborted) x.run.abort(err);
   };
@@ -204,7 +206,14 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   await lander.idle();
   if (x.run.signal.aborted) throw x.run.signal.reason;
   const batches = decoder.batches();
-  const frame = batchesToFrame(batches, derived.columns);
+  const frame = batchesToFrame(batches, columns);
+  if (spec.unknownFields === "block" && decoder.drift.size > 0) {
+    const fields = [...decoder.drift].sort();
+    throw new SchemaError(`source ${spec.name} sent fields its schema does not declare: ${fields.join(", ")} (it declares unknownFields: "block")`, {
+      context: x.context,
+      hint: `declare them in the source's record schema, or set unknownFields to "keep" (stored as JSON in _extra) or "warn" (dropped and reported)`,
+    });
+  }
   const result: ExtractResult = {
     frame,
     pages: batches.length,

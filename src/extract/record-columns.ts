@@ -38,6 +38,18 @@ export interface DerivedColumns {
 /** Columns every extracted frame carries after the declared ones. */
 export const META_COLUMNS = ["_page", "_row", "_error"] as const;
 
+/** The column that keeps, as JSON, the fields a record has beyond its schema (unknownFields: "keep"). */
+export const EXTRA_COLUMN = "_extra";
+
+const withExtra = new WeakMap<readonly ColumnSpec[], ColumnSpec[]>();
+
+/** The columns plus `_extra` (the same array for the same columns, so the decoder's plan is cached). */
+export function withExtraColumn(columns: readonly ColumnSpec[]): ColumnSpec[] {
+  let out = withExtra.get(columns);
+  if (!out) withExtra.set(columns, (out = [...columns, { name: EXTRA_COLUMN, path: ["\u0000extra"], kind: "json", json: "object" }]));
+  return out;
+}
+
 interface ZodDefLike {
   type: string;
   innerType?: ZodLike;
@@ -185,11 +197,11 @@ function deriveColumnsUncached(schema: z.ZodObject): DerivedColumns {
     if (l.fields !== undefined) col.fields = l.fields;
     return col;
   });
-  const seen = new Set<string>(META_COLUMNS);
+  const seen = new Set<string>([...META_COLUMNS, EXTRA_COLUMN]);
   for (const c of columns) {
     if (seen.has(c.name)) {
       throw new ConfigError(`schema field ${c.path.join(".")} maps to column "${c.name}", which is already taken`, {
-        hint: "rename the field or nest it differently; _page, _row and _error are reserved",
+        hint: "rename the field or nest it differently; _page, _row, _error and _extra are reserved",
       });
     }
     seen.add(c.name);

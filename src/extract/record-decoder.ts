@@ -26,7 +26,7 @@ import {
   type Builder,
 } from "./arrow-builders.ts";
 import { formatDecodeIssue, timestampIssue, typeIssue, type DecodeIssue } from "./decode-issue.ts";
-import { arrowSchema, type ColumnKind, type ColumnSpec, type JsonShape } from "./record-columns.ts";
+import { EXTRA_COLUMN, arrowSchema, type ColumnKind, type ColumnSpec, type JsonShape } from "./record-columns.ts";
 import { parseRfc3339, type TimestampParts } from "./timestamp.ts";
 import type { Schema } from "apache-arrow";
 
@@ -92,6 +92,8 @@ interface DecodeState {
   issues: Array<DecodeIssue | undefined>;
   drift: Set<string> | null;
   ts: TimestampParts;
+  /** Unknown fields kept per record (when the columns end with `_extra`), else null. */
+  extras: Array<Record<string, unknown> | undefined> | null;
   /** List columns by index: their element fields as decode nodes. */
   elementNodes: Map<number, Array<{ node: Node; name: string }>>;
 }
@@ -105,6 +107,7 @@ function decodeObject(st: DecodeState, level: Map<string, Node>, obj: Record<str
     const node = level.get(key);
     if (node === undefined) {
       if (st.drift !== null && !loose) st.drift.add(prefix + key);
+      if (st.extras !== null) keepExtra(st.extras, row, prefix, key, obj[key]);
       continue;
     }
     const v = obj[key];
@@ -120,6 +123,31 @@ function decodeObject(st: DecodeState, level: Map<string, Node>, obj: Record<str
       setIssue(st, row, issue);
       continue;
     }
+    b.validity[row >> 3]! |= 1 << (row & 7);
+    b.valid++;
+  }
+}
+
+/** Keeps a field the schema does not declare in the record's `_extra` object, at its nesting. */
+function keepExtra(extras: Array<Record<string, unknown> | undefined>, row: number, prefix: string, key: string, value: unknown): void {
+  let obj = (extras[row] ??= {});
+  if (prefix !== "") {
+    for (const part of prefix.slice(0, -1).split(".")) {
+      const next = obj[part];
+      obj = (next !== null && typeof next === "object" ? next : (obj[part] = {})) as Record<string, unknown>;
+    }
+  }
+  obj[key] = value;
+}
+
+/** Writes each record's kept unknown fields as JSON text into the `_extra` column. */
+function finishExtras(st: DecodeState, n: number): void {
+  if (st.extras === null) return;
+  const b = st.builders[st.builders.length - 1]!;
+  for (let row = 0; row < n; row++) {
+    const extra = st.extras[row];
+    if (extra === undefined) continue;
+    b.strings![row] = JSON.stringify(extra);
     b.validity[row >> 3]! |= 1 << (row & 7);
     b.valid++;
   }
@@ -250,12 +278,14 @@ export function decodeRecords(records: readonly unknown[], columns: readonly Col
     drift: options.drift ?? null,
     ts: { seconds: 0, micros: 0 },
     elementNodes: new Map(columns.flatMap((c, i) => (c.kind === "list" ? [[i, elementNodes(c)] as const] : []))),
+    extras: columns.at(-1)?.name === EXTRA_COLUMN ? new Array<Record<string, unknown> | undefined>(n) : null,
   };
   for (let row = 0; row < n; row++) {
     const rec = records[row];
     if (rec !== null && typeof rec === "object" && !Array.isArray(rec)) decodeObject(st, plan.root, rec as Record<string, unknown>, row, "", plan.rootLoose);
     else st.issues[row] = typeIssue("record", "object", rec);
   }
+  finishExtras(st, n);
   const errors = st.issues.map((issue) => (issue === undefined ? undefined : formatDecodeIssue(issue)));
   const errorCount = errors.reduce((c, e) => (e === undefined ? c : c + 1), 0);
   const fields = plan.schema.fields;

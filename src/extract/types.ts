@@ -165,6 +165,11 @@ export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   incremental?: IncrementalSpec;
   /** A child source: one listing per record of a parent source (see ChildOf). */
   parent?: ChildOf;
+  /**
+   * Fields the schema does not declare: "keep" (default) stores them as JSON in each row's `_extra`
+   * column; "warn" drops them and reports the drift; "block" fails the partition naming them.
+   */
+  unknownFields?: "keep" | "warn" | "block";
   /** Overrides of the default request policy. */
   policy?: Partial<Omit<RequestPolicy, "retry">> & { retry?: Partial<RetryPolicy> };
 }

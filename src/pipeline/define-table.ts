@@ -27,6 +27,8 @@ export interface RecordTableOptions {
   omit?: string[];
   /** Columns the table has beyond the record's (computed by the job), appended in order. */
   extra?: ColumnSpec[];
+  /** Keep the record's undeclared fields in a JSON column `_extra` (default true, as sources keep them by default). */
+  keepUnknown?: boolean;
 }
 
 /** The DuckDB columns of a zod record: one per leaf field, named as the extract stage names them. */
@@ -37,8 +39,9 @@ export function recordColumns(record: z.ZodObject): ColumnSpec[] {
 /** A table whose columns are a record's fields (minus `omit`, plus `extra`), checked like defineTable. */
 export function tableFromRecord(record: z.ZodObject, options: RecordTableOptions): TableSpec {
   const omit = new Set(options.omit ?? []);
-  const columns = [...recordColumns(record).filter((c) => !omit.has(c.name)), ...(options.extra ?? [])];
-  const { omit: _omit, extra: _extra, ...rest } = options;
+  const unknown = options.keepUnknown === false ? [] : [{ name: "_extra", type: "JSON" }];
+  const columns = [...recordColumns(record).filter((c) => !omit.has(c.name)), ...(options.extra ?? []), ...unknown];
+  const { omit: _omit, extra: _extra, keepUnknown: _keep, ...rest } = options;
   return defineTable({ ...rest, columns });
 }
 

@@ -171,7 +171,7 @@ export class Context implements JobContext {
     for (const out of outputs) {
       const columns = out.table.columns.map((c) => c.name);
       for (const [dt, frame] of [...out.parts.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-        const rows = await this.withEarlierPulls(out.table, dt, frame.select(...columns));
+        const rows = await this.withEarlierPulls(out.table, dt, conform(frame, columns));
         const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows);
         loads.push({ table: out.table, dt, parquetPath });
         failpoint("lake.partial");
@@ -276,4 +276,10 @@ async function rawRecords(landed: readonly LandedListing[], refs: ReadonlyArray<
     mine.forEach((m, k) => (out[m.i] = records[k] as string));
   }
   return out;
+}
+
+/** The table's columns of a frame; a table that keeps unknown fields gets a null `_extra` from a frame without one. */
+function conform(frame: pl.DataFrame, columns: readonly string[]): pl.DataFrame {
+  const missing = columns.includes("_extra") && !frame.columns.includes("_extra");
+  return (missing ? frame.withColumns(pl.lit(null).cast(pl.Utf8).alias("_extra")) : frame).select(...columns);
 }

@@ -74,7 +74,7 @@ async function extractChildren(source: SourceSpec, scope: ExtractionScope, paren
   const marks = childMarks(source, plans, results, stored, perParent);
   const combined = combineListings(source, plans, results, parents?.schema ?? {});
   return {
-    frame: plans.length === 0 ? emptyFrameOf(source.schema, Object.keys(source.parent?.copy ?? {})) : combined.frame,
+    frame: plans.length === 0 ? emptyFrameOf(source.schema, Object.keys(source.parent?.copy ?? {}), (source.unknownFields ?? "keep") === "keep") : combined.frame,
     facts: sumResults(results),
     landed: combined.landed,
     marks,
