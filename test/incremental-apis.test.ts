@@ -48,8 +48,10 @@ test("a zendesk-style export continues from the cursor it ended at and converges
   assert.ok(asked.length >= 1 && asked.length <= 2, `the second run read only the changes (${asked.length} pages)`);
   assert.ok(asked.every((r) => r.query["start_time"] === undefined), "it continued from the stored cursor, not from start_time");
   assert.equal(server.requests()[0]?.query["cursor"], mark, "the first request carries the stored cursor");
-  const truth = server.truth().map((tk) => [tk.id, tk.status, tk.subject, tk.priority]).sort((a, b) => Number(a[0]) - Number(b[0]));
+  // A ticket the export reports deleted is deleted from the table (the job declares deleteWhen).
+  const truth = server.truth().filter((tk) => tk.status !== "deleted").map((tk) => [tk.id, tk.status, tk.subject, tk.priority]).sort((a, b) => Number(a[0]) - Number(b[0]));
   assert.deepEqual(await rows(dataDir, "select id, status, subject, priority from zendesk_tickets order by id"), truth);
+  assert.equal((await rows(dataDir, `select count(*) from zendesk_tickets where id = ${ids[50]}`))[0]?.[0], 0, "the deleted ticket's row is gone");
 });
 
 test("a hubspot-style search continues from its lastmodifieddate mark minus the lookback and converges to every contact's latest version", async (t) => {

@@ -81,3 +81,29 @@ test("unknownFields keep stores them, warn drops and reports them, block fails t
   assert.deepEqual(results["keep"], [[1, "red", "2"], [2, null, null]]);
   assert.deepEqual(results["warn"], [[1, null, null], [2, null, null]]);
 });
+
+test("deletions the API reports as rows delete the row when the table declares deleteWhen, and keep it with its flag otherwise", async (t) => {
+  let archived = false;
+  const server = createServer((_req, res) => {
+    const records = [{ id: 1, name: "a", archived: false }, { id: 2, name: "b", archived }];
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: records }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const Flagged = z.object({ id: z.int(), name: z.string(), archived: z.boolean() });
+  const source = defineSource({ name: "flagged", baseUrl: { env: "FLAGGED_URL" }, path: "/f", records: "data", paginator: { kind: "single" }, schema: Flagged });
+  for (const mode of ["delete", "keep"] as const) {
+    archived = false;
+    const base = tableFromRecord(Flagged, { name: "flagged", key: ["id"], partitioned: false });
+    const table = mode === "delete" ? { ...base, deleteWhen: { column: "archived", equals: true } } : base;
+    const job = defineJob({ name: `flagged_${mode}`, description: "d", tables: [table], async run(ctx) { await ctx.materialize(table, (await ctx.extract(source)).frame.drop("_page", "_row", "_error")); } });
+    const dataDir = await tempDataDir(t);
+    const settings = testRunSettings(dataDir, "http://unused.invalid", { FLAGGED_URL: url });
+    assert.equal((await runPartition(job, "2026-11-20", settings)).status, "succeeded");
+    archived = true;
+    assert.equal((await runPartition(job, "2026-11-21", settings)).status, "succeeded");
+    const left = await rows(dataDir, "select id, archived from flagged order by id");
+    assert.deepEqual(left, mode === "delete" ? [[1, false]] : [[1, false], [2, true]], mode);
+  }
+});

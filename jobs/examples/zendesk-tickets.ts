@@ -30,8 +30,8 @@ const tickets = defineSource({
   incremental: { cursorPath: "after_cursor" },
 });
 
-/** The latest version of every ticket (the export repeats a ticket each time it changes). */
-export const TICKETS = tableFromRecord(Ticket, { name: "zendesk_tickets", key: ["id"], partitioned: false, versionColumn: "updated_at" });
+/** The latest version of every ticket (the export repeats a ticket each time it changes); a deleted ticket's row is deleted. */
+export const TICKETS = { ...tableFromRecord(Ticket, { name: "zendesk_tickets", key: ["id"], partitioned: false, versionColumn: "updated_at" }), deleteWhen: { column: "status", equals: "deleted" } };
 
 const suite = defineSuite({ table: TICKETS, checks: [{ name: "id: not_null", kind: "not_null", column: "id" }] });
 

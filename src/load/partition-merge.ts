@@ -26,13 +26,37 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
   await stagePartition(conn, stage, load, targetTypes, context);
   try {
     await checkStagedKeys(conn, stage, spec, load.dt, context);
+    const tombstones = await takeTombstones(conn, stage, spec);
     const sql = mergeSql(stage, spec, load.dt, load.replaceAll === true);
     const counts = await countChanges(conn, sql, spec);
     await applyChanges(conn, sql, spec, counts);
-    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted };
+    const deleted = tombstones ? await deleteTombstones(conn, tombstones, spec) : 0;
+    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted };
   } finally {
     await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
+    await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(`${stage}_deleted`)}`);
   }
+}
+
+/** Moves the staged rows the API reports as deleted (spec.deleteWhen) out of the stage, into `<stage>_deleted`. */
+async function takeTombstones(conn: DuckDBConnection, stage: string, spec: TableSpec): Promise<string | null> {
+  const rule = spec.deleteWhen;
+  if (!rule) return null;
+  const doomed = `${stage}_deleted`;
+  const where = `${ident(rule.column)} = $1`;
+  await conn.run(`CREATE TEMP TABLE ${ident(doomed)} AS SELECT ${spec.key.map(ident).join(", ")} FROM ${ident(stage)} WHERE ${where}`, [rule.equals]);
+  await conn.run(`DELETE FROM ${ident(stage)} WHERE ${where}`, [rule.equals]);
+  return doomed;
+}
+
+/** Deletes the table's rows whose key was reported deleted; returns how many. */
+async function deleteTombstones(conn: DuckDBConnection, doomed: string, spec: TableSpec): Promise<number> {
+  const on = spec.key.map((k) => `t.${ident(k)} = d.${ident(k)}`).join(" AND ");
+  const target = `main.${ident(spec.name)}`;
+  const r = await conn.runAndReadAll(`SELECT count(*) FROM ${target} t WHERE EXISTS (SELECT 1 FROM ${ident(doomed)} d WHERE ${on})`);
+  const n = Number(r.getRows()[0]?.[0] ?? 0);
+  if (n > 0) await conn.run(`DELETE FROM ${target} t WHERE EXISTS (SELECT 1 FROM ${ident(doomed)} d WHERE ${on})`);
+  return n;
 }
 
 /** Copies the lake file into temp table `stage`, every column cast to the type it has in the table. */

@@ -59,5 +59,6 @@ export function defineTable(spec: TableSpec): TableSpec {
   for (const k of spec.key) if (!names.includes(k)) fail(`key column "${k}" is not one of its columns (${names.join(", ")})`);
   if (spec.partitioned && !names.includes("dt")) fail(`a partitioned table needs a dt DATE column`);
   if (spec.versionColumn !== undefined && !names.includes(spec.versionColumn)) fail(`versionColumn "${spec.versionColumn}" is not one of its columns`);
+  if (spec.deleteWhen !== undefined && !names.includes(spec.deleteWhen.column)) fail(`deleteWhen.column "${spec.deleteWhen.column}" is not one of its columns`);
   return spec;
 }
