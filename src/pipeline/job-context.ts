@@ -38,8 +38,10 @@ export class Context implements JobContext {
     readonly log: Logger,
     private readonly state: RunState,
     private readonly warehouse: WarehouseGateway,
+    marks?: SourceMark[],
   ) {
     this.window = dayWindow(dt);
+    if (marks) this.marks = Promise.resolve(marks);
   }
 
   get job(): string {

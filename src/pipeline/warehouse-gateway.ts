@@ -22,9 +22,14 @@ import {
 
 export type { LoadCounts };
 
+/** What a started run learns from the warehouse: its job's stored marks (read in the same open). */
+export interface RunStart {
+  marks: SourceMark[];
+}
+
 export interface WarehouseGateway {
   /** Creates the job's tables if needed, marks runs of dead processes abandoned, and records this run as running. */
-  startRun(run: RunRecord, tables: TableSpec[]): Promise<void>;
+  startRun(run: RunRecord, tables: TableSpec[]): Promise<RunStart>;
   /** The partition's load transaction: MERGE per partition, quarantine, checks, the run row. */
   commit(tx: LoadTransaction): Promise<LoadCounts>;
   /** Records a run that failed or was cancelled (and the checks that explain a block). */
@@ -47,6 +52,7 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
           await ensureWarehouse(conn, tables, dataDir);
           await healAbandonedRuns(conn, dataDir, options.log);
           await recordRun(conn, run);
+          return { marks: await readMarks(conn, run.job) };
         },
         wait,
       ),

@@ -9,7 +9,7 @@ import type { Logger } from "../core/log.ts";
 import type { SourceMark } from "../load/source-state.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import type { LoadTransaction, PartitionStatusRow } from "../load/warehouse.ts";
-import type { LoadCounts, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
+import type { LoadCounts, RunStart, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
 import { decode, decodeError, encode, type Wire, type WireError } from "./codec.ts";
 import { WAREHOUSE_QUEUE, connectionFor, redact, type QueueTuning } from "./connection.ts";
 
@@ -51,9 +51,7 @@ export class WarehouseClient {
   /** A WarehouseGateway for runPartition whose calls go through the loader. */
   gateway(signal: AbortSignal): WarehouseGateway {
     return {
-      startRun: async (run, tables) => {
-        await this.call({ op: "startRun", run, tables }, signal);
-      },
+      startRun: async (run, tables) => (await this.call({ op: "startRun", run, tables }, signal)) as RunStart,
       commit: async (tx) => (await this.call({ op: "commit", tx: this.relativePaths(tx) }, signal)) as LoadCounts,
       // Like the local gateway: recording a failure must work even after the run's signal was aborted.
       fail: async (tx) => {
