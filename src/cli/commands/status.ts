@@ -1,7 +1,7 @@
 /** `sluice status [job]`: each partition's last run, or (--queue) the partition tasks in Redis. */
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
-import { resolveSettings } from "../../core/config.ts";
+import { resolveSettingsFor } from "../../core/config.ts";
 import { readPartitionStatus, warehousePath, withWarehouse } from "../../load/warehouse.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext, Io } from "../context.ts";
@@ -36,13 +36,15 @@ export function registerStatus(program: Command, { io, env }: CliContext): void 
         await printQueueStatus(queueUrl, jobName, flags.format, io);
         return;
       }
-      const settings = resolveSettings({ flags, env });
+      // The data directory is the one setting status uses: nothing else is validated for it.
+      const settings = resolveSettingsFor(["dataDir"], { flags, env });
       if (!existsSync(warehousePath(settings.dataDir))) {
         io.stdout(`no runs yet in ${settings.dataDir}\n`);
         return;
       }
       const rows = await withWarehouse(settings.dataDir, "read", (conn) => readPartitionStatus(conn, jobName), { onWait: (m) => io.stderr(`${m}\n`) });
-      io.stdout(formatRows({ columns: COLUMNS, rows: rows.map((r) => COLUMNS.map((c) => (r as unknown as Record<string, unknown>)[c] ?? null)) }, flags.format) + "\n");
+      const table = { columns: COLUMNS, rows: rows.map((r) => COLUMNS.map((c) => (r as unknown as Record<string, unknown>)[c] ?? null)) };
+      io.stdout(formatRows(table, flags.format, { terminal: io.stdoutColumns?.() !== undefined }) + "\n");
     });
 }
 
@@ -62,5 +64,5 @@ export async function printQueueStatus(queueUrl: string, jobName: string | undef
     io.stdout(`queued ${c.waiting + c.delayed} (waiting ${c.waiting}, retrying ${c.delayed}), active ${c.active}, failed ${c.failed}, done ${c.completed}\n`);
     io.stdout(`workers: ${status.workers.length > 0 ? status.workers.join(", ") : "none"}; loader: ${status.loaders.length > 0 ? status.loaders.join(", ") : "none"}; warehouse operations waiting: ${status.warehouseBacklog}\n`);
   }
-  io.stdout(formatRows({ columns, rows }, format) + "\n");
+  io.stdout(formatRows({ columns, rows }, format, { terminal: io.stdoutColumns?.() !== undefined }) + "\n");
 }
