@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolveQueueTuning, resolveSettings } from "../src/core/config.ts";
+import { parseDay } from "../src/core/dates.ts";
 import { UsageError } from "../src/core/errors.ts";
+import { parseFraction, parseIntFlag } from "../src/cli/options.ts";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
 
@@ -119,6 +121,27 @@ test("settings come from flags, then the environment, then the schema's defaults
   assert.deepEqual(resolveQueueTuning({ SLUICE_QUEUE_TUNING: '{"attempts":5,"backoffMs":100}' }), { attempts: 5, backoffMs: 100 });
   assert.throws(() => resolveQueueTuning({ SLUICE_QUEUE_TUNING: "{attempts" }), /SLUICE_QUEUE_TUNING is not JSON/);
   assert.throws(() => resolveQueueTuning({ SLUICE_QUEUE_TUNING: '{"attempts":"many"}' }), (e: unknown) => e instanceof UsageError && /SLUICE_QUEUE_TUNING attempts must be a number/.test(e.message));
+});
+
+test("number flags take plain decimal digits only: 1e1, 0x2, blanks and fractions are refused everywhere", async (t) => {
+  for (const bad of ["1e1", "0x2", " 2", "2 ", "", "2.0", "+2", "-1", "0b1", "Infinity"]) {
+    assert.throws(() => parseIntFlag("concurrency", bad, 1, 64), (e: unknown) => e instanceof UsageError && e.message.includes(`--concurrency "${bad}"`), bad);
+  }
+  assert.equal(parseIntFlag("concurrency", "10", 1, 64), 10);
+  assert.equal(parseIntFlag("port", "0", 0, 65535), 0);
+  for (const bad of ["0x1", "1e-1", "-0.1", "1.5", ".", ""]) assert.throws(() => parseFraction("fault-rate", bad), UsageError, bad);
+  assert.deepEqual(["0.05", ".5", "1", "0"].map((v) => parseFraction("fault-rate", v)), [0.05, 0.5, 1, 0]);
+  const dataDir = await tempDataDir(t);
+  assertUsageError(await sluice(["backfill", "events", "--from", "2026-11-20", "--to", "2026-11-21", "--concurrency", "1e1", "--data-dir", dataDir]), /--concurrency "1e1" must be a whole number from 1 to 64/);
+  assertUsageError(await sluice(["demo-api", "--port", "0x50"]), /--port "0x50"/);
+});
+
+test("years 0001 to 0099 are real calendar dates (not read as 1900-1999); impossible days still are not", () => {
+  assert.equal(parseDay("0050-06-01"), "0050-06-01");
+  assert.equal(parseDay("0001-01-01"), "0001-01-01");
+  assert.equal(parseDay("0096-02-29"), "0096-02-29", "a leap year of the first century");
+  assert.throws(() => parseDay("0097-02-29"), /"0097-02-29" is not a real calendar date/);
+  assert.throws(() => parseDay("2026-02-30"), /"2026-02-30" is not a real calendar date/);
 });
 
 test("a bad worker flag or queue URL is a one-line usage error before anything connects", async () => {

@@ -49,7 +49,7 @@ describe("warehouse sessions", () => {
     await second.exited;
   });
 
-  test("in one process, readers share the warehouse and a writer waits for them", async (t) => {
+  test("in one process, readers share the warehouse and a writer waits for them without calling its own process busy", async (t) => {
     const dataDir = await tempDataDir(t);
     await withWarehouse(dataDir, "write", (conn) => ensureWarehouse(conn, [EVENTS], dataDir));
     const order: string[] = [];
@@ -66,7 +66,9 @@ describe("warehouse sessions", () => {
     await Promise.all([...reads, write]);
     assert.deepEqual(order.slice(0, 2).sort(), ["r1 start", "r2 start"]);
     assert.equal(order.at(-1), "write");
-    assert.equal(waits.length, 1);
+    // A backfill's partitions take turns on the warehouse by design: "warehouse is busy (a load is
+    // running)" is for other processes only.
+    assert.deepEqual(waits, []);
   });
 
   test("a nested withWarehouse on the same file fails at once instead of waiting on itself", async (t) => {

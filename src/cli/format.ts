@@ -1,22 +1,27 @@
-/** Text output of the CLI: aligned tables, CSV, JSON, run summaries and preview cells. */
+/** Text output of the CLI: aligned tables, CSV, JSON, run summaries and preview cells; all of it terminal-safe. */
+import { clipToWidth, displayWidth, padToWidth, terminalSafe } from "../core/terminal-text.ts";
 import type { PartitionOutcome } from "../pipeline/index.ts";
+import { displayCell, isNumericDtype, polarsDtype } from "./cell-display.ts";
+import { renderFrame, type FrameLayout } from "./frame-table.ts";
+import { csvLine, jsonRowText, uniqueNames } from "./row-encoding.ts";
 
 export interface Rows {
   columns: string[];
   rows: unknown[][];
 }
 
-/** Renders rows as an aligned text table, RFC 4180 CSV, or a JSON array of objects. */
-export function formatRows(result: Rows, format: "table" | "csv" | "json"): string {
+/**
+ * Renders rows as an aligned text table, RFC 4180 CSV, or a JSON array of objects. `terminal`:
+ * stdout is a terminal, so CSV shows control characters escaped (piped CSV keeps the data as is).
+ */
+export function formatRows(result: Rows, format: "table" | "csv" | "json", options: { terminal?: boolean } = {}): string {
   if (format === "json") {
-    return JSON.stringify(result.rows.map((r) => Object.fromEntries(result.columns.map((c, i) => [c, r[i] ?? null]))), null, 2);
+    const names = uniqueNames(result.columns);
+    return result.rows.length === 0 ? "[]" : `[\n${result.rows.map((r) => `  ${jsonRowText(names, r)}`).join(",\n")}\n]`;
   }
   if (format === "csv") {
-    const cell = (v: unknown) => {
-      const s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
-      return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-    };
-    return [result.columns.map(cell).join(","), ...result.rows.map((r) => r.map(cell).join(","))].join("\n");
+    const text = [csvLine(result.columns), ...result.rows.map(csvLine)].join("\n");
+    return options.terminal ? terminalSafe(text, { newlines: true }) : text;
   }
   return textTable(result.columns, result.rows.map((r) => r.map(display)));
 }
@@ -27,14 +32,27 @@ function display(v: unknown): string {
   return String(v);
 }
 
-/** An aligned table with a header rule; numbers right-aligned. */
+/** An aligned table with a header rule; numbers right-aligned; cells escaped and cut at 60 columns except the last. */
 export function textTable(columns: string[], rows: string[][]): string {
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => Math.min(60, (r[i] ?? "").length))));
-  const clip = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + "…" : s);
+  const safeColumns = columns.map((c) => terminalSafe(c));
+  const safeRows = rows.map((r) => r.map((c) => terminalSafe(c)));
+  const last = columns.length - 1;
+  const cap = (i: number): number => (i === last ? Infinity : 60);
+  const widths = safeColumns.map((c, i) => Math.max(displayWidth(c), ...safeRows.map((r) => Math.min(cap(i), displayWidth(r[i] ?? "")))));
   const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => /^-?[\d.,]+(s|%)?$/.test(r[i] ?? "") || r[i] === "NULL"));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (numeric[i] ? clip(c, widths[i] ?? 0).padStart(widths[i] ?? 0) : clip(c, widths[i] ?? 0).padEnd(widths[i] ?? 0))).join("  ").trimEnd();
-  return [line(columns), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line), `(${rows.length} row${rows.length === 1 ? "" : "s"})`].join("\n");
+  const cell = (c: string, i: number): string => padToWidth(clipToWidth(c, widths[i] ?? 0), widths[i] ?? 0, numeric[i] ? "right" : "left");
+  const line = (cells: string[]): string => cells.map(cell).join("  ").trimEnd();
+  return [line(safeColumns), widths.map((w) => "-".repeat(w)).join("  "), ...safeRows.map(line), `(${rows.length} row${rows.length === 1 ? "" : "s"})`].join("\n");
+}
+
+/**
+ * The error of a partition as its summary cell: the first line, URLs without their query string,
+ * without the (job=… partition=…) context the row already shows. The full error is in sluice.runs.
+ */
+export function errorCell(error: string | null): string {
+  if (!error) return "";
+  const first = error.split("\n")[0] ?? "";
+  return first.replace(/\b(https?:\/\/[^\s?#]+)\?[^\s#]*?(?=[:),]?(?:\s|$))/g, "$1?…").replace(/\s\((?:[a-z_]+=[^\s()]*\s?)+\)$/, "");
 }
 
 /** The summary of partition runs: status, rows, quarantined rows, failed checks, duration, error. */
@@ -48,13 +66,13 @@ export function formatOutcomes(outcomes: PartitionOutcome[]): string {
     String(o.rowsQuarantined),
     String(o.failedChecks),
     `${(o.durationMs / 1000).toFixed(1)}s`,
-    o.error ?? "",
+    errorCell(o.error),
   ]);
   const table = textTable(["job", "dt", "status", "rows_in", "rows_loaded", "quarantined", "failed_checks", "duration", "error"], rows);
   const failed = outcomes.filter((o) => o.status === "failed" || o.status === "cancelled");
   const counts = ["succeeded", "skipped", "failed", "cancelled"].map((s) => `${outcomes.filter((o) => o.status === s).length} ${s}`).join(", ");
   const tail = failed.length > 0 ? `\nrerun the failed ones with: sluice backfill ${failed[0]?.job} --from ${failed[0]?.dt} --to ${failed.at(-1)?.dt} --retry-failed` : "";
-  const checkLines = outcomes.flatMap((o) => checkSummary(o));
+  const checkLines = outcomes.flatMap((o) => checkSummary(o)).map((l) => terminalSafe(l));
   return `${table}\n${counts}${checkLines.length > 0 ? `\nchecks that did not pass (details: sluice.checks, or the run report):\n${checkLines.join("\n")}` : ""}${tail}`;
 }
 
@@ -71,19 +89,20 @@ function checkSummary(o: PartitionOutcome): string[] {
   });
 }
 
-/** Prints each step of a run as a notebook cell: name, timing, row count, schema and first rows. */
-export function printPreview(outcome: PartitionOutcome, write: (s: string) => void): void {
+/** Prints each step of a run as a notebook cell: name, timing, then its first rows as a frame fitted to `layout`, and check results. */
+export function printPreview(outcome: PartitionOutcome, write: (s: string) => void, layout: FrameLayout): void {
   for (const step of outcome.steps) {
-    write(`\n── [${step.kind}] ${step.name} · ${step.rows} rows · ${step.ms.toFixed(0)} ms\n`);
-    if (step.schema.length > 0) write(`schema: ${step.schema.map(([n, t]) => `${n}: ${t}`).join(", ")}\n`);
-    if (step.head.length > 0) {
-      const columns = Object.keys(step.head[0] ?? {});
-      write(textTable(columns, step.head.map((r) => columns.map((c) => display(r[c])))) + "\n");
+    write(`\n── [${step.kind}] ${terminalSafe(step.name)} · ${step.rows} rows · ${step.ms.toFixed(0)} ms\n`);
+    if (step.schema.length > 0) {
+      const columns = step.schema.map(([name]) => name);
+      const dtypes = step.schema.map(([, dtype]) => polarsDtype(dtype));
+      const head = step.head.map((r) => columns.map((c, i) => displayCell(r[c], dtypes[i] ?? "")));
+      write(`${renderFrame({ columns, dtypes, head, tail: [], height: step.rows, rightAligned: dtypes.map(isNumericDtype) }, layout)}\n`);
     }
     const results = step.details["results"];
     if (Array.isArray(results)) {
       for (const r of results as Array<{ check: string; passed: boolean; failingRows: number; severity: string }>) {
-        write(`  ${r.passed ? "✓" : "✗"} ${r.check}${r.passed ? "" : ` — ${r.failingRows} failing (${r.severity})`}\n`);
+        write(`  ${r.passed ? "✓" : "✗"} ${terminalSafe(r.check)}${r.passed ? "" : ` — ${r.failingRows} failing (${terminalSafe(r.severity)})`}\n`);
       }
     }
   }

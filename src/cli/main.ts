@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { resolveFailpoint, type Env } from "../core/config.ts";
 import { SluiceError, formatError } from "../core/errors.ts";
 import { armFailpoint } from "../core/failpoints.ts";
+import { terminalSafe } from "../core/terminal-text.ts";
 import { registerBackfill } from "./commands/backfill.ts";
 import { registerDemoApi } from "./commands/demo-api.ts";
 import { registerJobs } from "./commands/jobs.ts";
@@ -33,15 +34,26 @@ export function buildProgram(io: Io, setExit: (code: number) => void, env: Env =
     .description("Batch data pipelines: paginated HTTP APIs -> Arrow -> Polars -> validated Parquet lake + DuckDB warehouse.")
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    // Commander quotes what was typed (an unknown command, a bad value): escape it like everything else.
+    .configureOutput({ writeOut: io.stdout, writeErr: (s) => io.stderr(terminalSafe(s, { newlines: true })) });
   for (const register of COMMANDS) register(program, { io, env, setExit });
   return program;
 }
 
 /** Runs the CLI with process argv; resolves to the exit code. */
 export async function main(argv: string[], env: Env = process.env): Promise<number> {
+  const io: Io = {
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    stdoutStream: process.stdout,
+    stdoutColumns: () => (process.stdout.isTTY ? process.stdout.columns : undefined),
+  };
+  return runCli(argv, io, env);
+}
+
+/** Runs one command line against `io` and `env` (main's body; tests run commands in-process with it). */
+export async function runCli(argv: string[], io: Io, env: Env): Promise<number> {
   let code = 0;
-  const io: Io = { stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) };
   const program = buildProgram(io, (c) => (code = c), env);
   try {
     // Tests kill a process at a named point to prove crash safety (core/failpoints.ts).
@@ -60,9 +72,9 @@ function exitCodeFor(error: unknown, io: Io): number {
     return error.exitCode === 0 ? 0 : 2;
   }
   if (error instanceof SluiceError) {
-    io.stderr(`sluice: ${formatError(error)}\n`);
+    io.stderr(`sluice: ${terminalSafe(formatError(error), { newlines: true })}\n`);
     return error.exitCode;
   }
-  io.stderr(`sluice: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  io.stderr(`sluice: unexpected error: ${terminalSafe(error instanceof Error ? (error.stack ?? error.message) : String(error), { newlines: true })}\n`);
   return 1;
 }

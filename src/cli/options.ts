@@ -3,6 +3,7 @@ import { Argument, Option, type Command } from "commander";
 import { LOG_LEVELS, resolveQueueUrl, type Env } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { parseQueueUrl } from "../queue/connection.ts";
+import type { Io } from "./context.ts";
 
 export type OutputFormat = "table" | "csv" | "json";
 
@@ -79,18 +80,62 @@ export function fractionOption(name: string, description: string, fallback: numb
   return new Option(`--${name} <r>`, description).argParser((value: string) => parseFraction(name, value)).default(fallback);
 }
 
-/** `value` as a whole number from min to max; UsageError naming the flag otherwise. */
+/**
+ * `value` as a whole number from min to max, written in plain decimal digits (JS's Number() would
+ * also take "1e1", "0x2", " 2 " and "": a flag means what it says or is refused); UsageError otherwise.
+ */
 export function parseIntFlag(name: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} "${value}" must be a whole number from ${min} to ${max}`);
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} "${value}" must be a whole number from ${min} to ${max}, in decimal digits`);
   return n;
 }
 
-/** `value` as a number from 0 to 1; UsageError naming the flag otherwise. */
+/** `value` as a number from 0 to 1 in plain decimal notation (0.05, .5, 1); UsageError naming the flag otherwise. */
 export function parseFraction(name: string, value: string): number {
-  const n = Number(value);
-  if (!(n >= 0 && n <= 1)) throw new UsageError(`--${name} "${value}" must be a number from 0 to 1`);
+  const n = /^(\d{1,15}(\.\d{0,15})?|\.\d{1,15})$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 1)) throw new UsageError(`--${name} "${value}" must be a number from 0 to 1, like 0.05`);
   return n;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const MAX_DURATION_MS = 24 * 3_600_000;
+
+/** `value` as milliseconds: decimal digits with a unit (500ms, 30s, 5m, 1h; no unit: seconds), from 1 ms to 24 h. */
+export function parseDuration(name: string, value: string): number {
+  const m = /^(\d{1,9})(ms|s|m|h)?$/.exec(value);
+  const ms = m ? Number(m[1]) * (DURATION_UNITS[m[2] ?? "s"] ?? 1000) : NaN;
+  if (!(ms >= 1 && ms <= MAX_DURATION_MS)) throw new UsageError(`--${name} "${value}" must be a duration like 30s, 5m or 500ms (at most 24h)`);
+  return ms;
+}
+
+/** A duration option (see parseDuration); the value is { ms, text } so messages can quote it. */
+export function durationOption(name: string, description: string, fallback: string): Option {
+  return new Option(`--${name} <duration>`, description).argParser((value: string) => ({ ms: parseDuration(name, value), text: value })).default({ ms: parseDuration(name, fallback), text: fallback }, fallback);
+}
+
+/** A parsed duration flag: milliseconds, and the text the user gave. */
+export interface DurationFlag {
+  ms: number;
+  text: string;
+}
+
+/** How wide tables may be: --wide (no limit), --width N, else the terminal's width (none when piped). */
+export interface WidthFlags {
+  wide?: boolean;
+  width?: number;
+}
+
+/** Adds --wide and --width to a command that prints frames. */
+export function addWidthOptions(command: Command): Command {
+  return command
+    .option("--wide", "print tables at full width (the default when stdout is not a terminal)")
+    .addOption(new Option("--width <n>", "fit tables to this many columns (default: the terminal's width)").argParser((value: string) => parseIntFlag("width", value, 20, 100_000)));
+}
+
+/** The layout a frame is fitted to: full width with --wide or when stdout is not a terminal. */
+export function frameWidth(flags: WidthFlags, io: Io): number | undefined {
+  if (flags.wide) return undefined;
+  return flags.width ?? io.stdoutColumns?.();
 }
 
 /** The queue URL from --queue or SLUICE_QUEUE_URL (validated), or undefined: run locally. */

@@ -3,6 +3,8 @@
  * partition otherwise (CI logs, cron mail, `2> file`), where a redrawn bar would be garbage.
  */
 import cliProgress from "cli-progress";
+import { terminalSafe } from "../core/terminal-text.ts";
+import { errorCell } from "./format.ts";
 import type { PartitionOutcome } from "../pipeline/index.ts";
 
 export interface ProgressOptions {
@@ -81,8 +83,8 @@ class Tally {
   /** One finished partition as a plain line, with the ETA while partitions remain. */
   line(o: PartitionOutcome): string {
     const eta = this.done < this.total ? ` (eta ${formatEta(this.etaMs())})` : "";
-    const error = o.error && o.status !== "succeeded" ? `: ${firstLine(o.error, 200)}` : "";
-    return `[${this.done}/${this.total}] ${o.job} ${o.dt} ${o.status} rows=${o.rowsLoaded} quarantined=${o.rowsQuarantined} ${(o.durationMs / 1000).toFixed(1)}s${eta}${error}\n`;
+    const error = o.error && o.status !== "succeeded" ? `: ${firstLine(terminalSafe(errorCell(o.error), { newlines: true }), 200)}` : "";
+    return `[${this.done}/${this.total}] ${terminalSafe(o.job)} ${o.dt} ${o.status} rows=${o.rowsLoaded} quarantined=${o.rowsQuarantined} ${(o.durationMs / 1000).toFixed(1)}s${eta}${error}\n`;
   }
 }
 
@@ -104,7 +106,7 @@ class LineProgress implements Progress {
   }
 
   log(message: string): void {
-    this.options.write(message.endsWith("\n") ? message : `${message}\n`);
+    this.options.write(asLine(message));
   }
 
   stop(): void {}
@@ -149,10 +151,10 @@ class BarProgress implements Progress {
 
   log(message: string): void {
     if (!this.active) {
-      this.options.write(message.endsWith("\n") ? message : `${message}\n`);
+      this.options.write(asLine(message));
       return;
     }
-    this.above(message);
+    this.above(asLine(message));
     this.bar.render();
   }
 
@@ -165,7 +167,7 @@ class BarProgress implements Progress {
   private format(bar: string): string {
     const t = this.tally;
     const parts = [
-      `${this.options.job} |${bar}| ${t.done}/${t.total} partitions`,
+      `${terminalSafe(this.options.job)} |${bar}| ${t.done}/${t.total} partitions`,
       `${formatInt(t.rows)} rows`,
       `${formatInt(Math.round(t.rate()))} rows/s`,
       `ETA ${formatEta(t.etaMs())}`,
@@ -204,6 +206,11 @@ function barStream(options: ProgressOptions) {
       return true;
     },
   };
+}
+
+/** A message as one terminal-safe line (its own control characters escaped, one line break at the end). */
+function asLine(message: string): string {
+  return `${terminalSafe(message.replace(/\n$/, ""), { newlines: true })}\n`;
 }
 
 function remove(list: string[], item: string): void {

@@ -57,7 +57,17 @@ export interface SettingsInput {
 }
 
 /** Flags win over the environment; defaults live in the schema. Throws UsageError on bad input. */
-export function resolveSettings({ flags, env, defaultLogLevel }: SettingsInput): Settings {
+export function resolveSettings(input: SettingsInput): Settings {
+  return resolveSettingsFor(SETTING_KEYS, input);
+}
+
+const SETTING_KEYS = Object.keys(SettingsSchema.shape) as Array<keyof Settings>;
+
+/**
+ * Only the settings a command uses, validated alone: `sluice query` reads the data directory, so a
+ * malformed SLUICE_API_URL (which only sources use) is not its concern. Throws UsageError on bad input.
+ */
+export function resolveSettingsFor<K extends keyof Settings>(keys: readonly K[], { flags, env, defaultLogLevel }: SettingsInput): Pick<Settings, K> {
   const vars = fromEnv(env);
   const candidate = dropUndefined({
     dataDir: flags.dataDir ?? vars.dataDir,
@@ -68,13 +78,16 @@ export function resolveSettings({ flags, env, defaultLogLevel }: SettingsInput):
     refetch: flags.refetch,
     pushgatewayUrl: vars.pushgatewayUrl,
   });
-  const parsed = SettingsSchema.safeParse(candidate);
+  // Settings the command does not use are left out before validation (they take their defaults).
+  const used = Object.fromEntries(Object.entries(candidate).filter(([key]) => (keys as readonly string[]).includes(key)));
+  const parsed = SettingsSchema.safeParse(used);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join(".") ?? "settings";
     throw new UsageError(issue?.message.includes("--") ? issue.message : `invalid ${where}: ${issue?.message ?? "unknown problem"}`);
   }
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+  const settings: Settings = { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+  return settings;
 }
 
 /** The bearer token of the demo API and the built-in jobs (SLUICE_API_TOKEN), if set. */

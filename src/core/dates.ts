@@ -21,7 +21,9 @@ export interface PartitionWindow {
 export function parseDay(value: string, flag = "date"): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   if (!m) throw new UsageError(`--${flag} "${value}" is not a date of the form YYYY-MM-DD`);
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  // Not Date.UTC(y, ...): it reads years 0-99 as 1900-1999, so 0050-06-01 would not round-trip.
+  const d = new Date(0);
+  d.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   if (formatDay(d) !== value) throw new UsageError(`--${flag} "${value}" is not a real calendar date`);
   return value;
 }

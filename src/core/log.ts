@@ -1,5 +1,6 @@
 /** Structured logging (pino): JSON lines by default, readable lines on a TTY. */
 import { pino, type Logger } from "pino";
+import { terminalSafeDeep } from "./terminal-text.ts";
 
 export type { Logger };
 
@@ -30,6 +31,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       // Secrets can hide inside messages and URLs: scrub every string argument by value.
       logMethod(args, method) {
         if (secrets.length > 0) args = args.map((a) => scrub(a, secrets)) as typeof args;
+        // An API's error body must not drive the terminal: pino-pretty prints strings raw, and JSON
+        // leaves C1 controls and bidi overrides raw (log files end up in terminals too).
+        args = args.map((a) => terminalSafeDeep(a)) as typeof args;
         method.apply(this, args);
       },
     },

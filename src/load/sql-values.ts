@@ -30,17 +30,17 @@ export async function query(conn: DuckDBConnection, sql: string): Promise<{ colu
   };
 }
 
-/** A DuckDB value as plain JSON: bigint as number when safe (else string), timestamps as ISO strings. */
+/** A DuckDB value as plain JSON: bigint as number when safe (else string), timestamps and dates as ISO strings over DuckDB's whole range. */
 export function toJsonValue(value: DuckDBValue): unknown {
   if (value === null || typeof value === "boolean" || typeof value === "string") return value;
   if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
   if (typeof value === "bigint") return bigintToJson(value);
-  if (value instanceof DuckDBTimestampTZValue) return microsToIso(value.micros, "Z");
-  if (value instanceof DuckDBTimestampValue) return microsToIso(value.micros, "");
-  if (value instanceof DuckDBTimestampMillisecondsValue) return microsToIso(value.millis * 1000n, "");
-  if (value instanceof DuckDBTimestampSecondsValue) return microsToIso(value.seconds * 1_000_000n, "");
-  if (value instanceof DuckDBTimestampNanosecondsValue) return microsToIso(value.nanos / 1000n, "");
-  if (value instanceof DuckDBDateValue) return value.toString();
+  if (value instanceof DuckDBTimestampTZValue) return timestampToIso(value.micros, 1_000_000n, "Z");
+  if (value instanceof DuckDBTimestampValue) return timestampToIso(value.micros, 1_000_000n, "");
+  if (value instanceof DuckDBTimestampMillisecondsValue) return timestampToIso(value.millis, 1000n, "");
+  if (value instanceof DuckDBTimestampSecondsValue) return timestampToIso(value.seconds, 1n, "");
+  if (value instanceof DuckDBTimestampNanosecondsValue) return timestampToIso(value.nanos, 1_000_000_000n, "");
+  if (value instanceof DuckDBDateValue) return dateToIso(value.days);
   if (value instanceof DuckDBDecimalValue) return value.toString();
   if (value instanceof DuckDBListValue || value instanceof DuckDBArrayValue) return value.items.map(toJsonValue);
   if (value instanceof DuckDBStructValue) return Object.fromEntries(Object.entries(value.entries).map(([k, v]) => [k, toJsonValue(v)]));
@@ -50,18 +50,68 @@ export function toJsonValue(value: DuckDBValue): unknown {
   return String(value);
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
 function bigintToJson(value: bigint): number | string {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+  return value <= MAX_SAFE && value >= MIN_SAFE ? Number(value) : value.toString();
 }
 
-/** ISO 8601 with milliseconds, or microseconds when there are any; "infinity" for infinite values. */
+/** DuckDB's infinite timestamps are the extreme int64 values, in whatever unit the type counts. */
+const INFINITE = 2n ** 63n - 1n;
+/** DuckDB's infinite dates are the extreme int32 values of days. */
+const INFINITE_DAYS = 2 ** 31 - 1;
+const MICROS_PER_DAY = 86_400_000_000n;
+
+/** An int64 count of `perSecond` units as ISO text; "infinity"/"-infinity" for DuckDB's infinite values. */
+function timestampToIso(count: bigint, perSecond: bigint, zone: "Z" | ""): string {
+  if (count >= INFINITE) return "infinity";
+  if (count <= -INFINITE) return "-infinity";
+  return microsToIso((count * 1_000_000n) / perSecond - ((count * 1_000_000n) % perSecond < 0n ? 1n : 0n), zone);
+}
+
+/**
+ * ISO 8601 with milliseconds, or microseconds when there are any. Computed from the day count, not
+ * through a JS Date, so DuckDB's whole range prints (years past 275760 and before 0 included).
+ */
 function microsToIso(micros: bigint, zone: "Z" | ""): string {
-  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
-  const date = new Date(Number(ms));
-  if (Number.isNaN(date.getTime())) return micros > 0n ? "infinity" : "-infinity";
-  const subMs = Number(((micros % 1000n) + 1000n) % 1000n);
-  const iso = date.toISOString().slice(0, -1); // drop the Z
-  return `${iso}${subMs === 0 ? "" : String(subMs).padStart(3, "0")}${zone}`;
+  // The common case (years 1970 +- 285) in plain numbers through Date: several times faster.
+  if (micros <= MAX_SAFE && micros >= MIN_SAFE) {
+    const n = Number(micros);
+    const subMs = ((n % 1000) + 1000) % 1000;
+    const iso = new Date((n - subMs) / 1000).toISOString();
+    if (iso.length === 24) return `${iso.slice(0, 23)}${subMs === 0 ? "" : String(subMs).padStart(3, "0")}${zone}`;
+  }
+  const days = micros / MICROS_PER_DAY - (micros % MICROS_PER_DAY < 0n ? 1n : 0n);
+  const ofDay = Number(micros - days * MICROS_PER_DAY);
+  const ms = Math.floor(ofDay / 1000);
+  const subMs = ofDay % 1000;
+  const time = [Math.floor(ms / 3_600_000), Math.floor(ms / 60_000) % 60, Math.floor(ms / 1000) % 60].map((n) => String(n).padStart(2, "0")).join(":");
+  const fraction = `${String(ms % 1000).padStart(3, "0")}${subMs === 0 ? "" : String(subMs).padStart(3, "0")}`;
+  return `${civilDate(Number(days))}T${time}.${fraction}${zone}`;
+}
+
+/** YYYY-MM-DD of a day count since 1970-01-01 (proleptic Gregorian; years outside 0..9999 as ±YYYYYY, like JS). */
+export function civilDate(days: number): string {
+  // Howard Hinnant's civil_from_days.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const yyyy = year >= 0 && year <= 9999 ? String(year).padStart(4, "0") : `${year < 0 ? "-" : "+"}${String(Math.abs(year)).padStart(6, "0")}`;
+  return `${yyyy}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+/** A DuckDB DATE as YYYY-MM-DD; "infinity"/"-infinity" for the infinite dates. */
+function dateToIso(days: number): string {
+  if (days >= INFINITE_DAYS) return "infinity";
+  if (days <= -INFINITE_DAYS) return "-infinity";
+  return civilDate(days);
 }
 
 /** JSON text of a JS value, bigints included (as numbers when safe, else strings). */

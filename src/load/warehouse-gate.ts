@@ -79,8 +79,9 @@ export class WarehouseGate {
       });
     }
     // Two DuckDB instances on one file in one process do not lock each other out (the OS lock is
-    // per process) and would corrupt it: serialize this process's users first.
-    const release = await this.access.acquire(mode, wait);
+    // per process) and would corrupt it: serialize this process's users first. Waiting for our own
+    // operations (a backfill's partitions take turns loading) is by design: nothing to say then.
+    const release = await this.access.acquire(mode, { ...wait, onWait: () => undefined, timeoutError: () => ownBusyError(this.file, options.waitMs ?? DEFAULT_WAIT_MS) });
     try {
       if (mode === "write") await mkdir(path.dirname(this.file), { recursive: true });
       const target = mode === "read" && !existsSync(this.file) ? ":memory:" : this.file;
@@ -165,6 +166,14 @@ function busyError(file: string, waitMs: number): LockError {
   return new WarehouseBusyError(`the warehouse ${file} stayed busy for ${Math.round(waitMs / 1000)} s`, {
     context: { stage: "warehouse" },
     hint: "another process has it open (a sluice load, or a DuckDB session on the file); retry when it is done, and close long-lived DuckDB sessions (query through `sluice query` instead)",
+  });
+}
+
+/** This process's own operations on the file kept it longer than the wait (one stuck operation, or far too many queued). */
+function ownBusyError(file: string, waitMs: number): LockError {
+  return new WarehouseBusyError(`waited ${Math.round(waitMs / 1000)} s for this process's other operations on the warehouse ${file}`, {
+    context: { stage: "warehouse" },
+    hint: "one of them is waiting for another process (see the messages above) or is stuck; lower --concurrency, or retry when the others are done",
   });
 }
 

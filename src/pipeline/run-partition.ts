@@ -1,9 +1,11 @@
 /** Runs one partition of a job: its lock, its bookkeeping, the job's notebook, and the load transaction. */
 import { randomUUID } from "node:crypto";
-import { CancelledError, LockError, SluiceError, ValidationBlockedError, formatError } from "../core/errors.ts";
+import { CancelledError, LockError, SluiceError, ValidationBlockedError, WarehouseBusyError, formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { removeLanding, type Redactor, type RequestLimiter } from "../extract/index.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
+import type { RunRecord } from "../load/types.ts";
+import { deferRunRecord } from "./deferred-runs.ts";
 import { Context } from "./job-context.ts";
 import type { JobDefinition } from "./job.ts";
 import type { PartitionOutcome, PartitionStatus } from "./outcome.ts";
@@ -105,11 +107,24 @@ async function failedOutcome(error: unknown, s: FailureScope): Promise<Partition
   if (error instanceof SluiceError) error.withContext({ job: s.job.name, partition: s.dt });
   const message = cancelled ? "cancelled before it finished; nothing of it was loaded" : formatError(error);
   log.error({ stage: "run", err: message }, `run ${status}`);
-  if (s.runRecorded) {
-    // Never let recording the failure hide the real error.
-    const run = state.runRecord(status, message);
-    const checks = error instanceof ValidationBlockedError ? state.checks : [];
-    await s.warehouse.fail({ run, loads: [], quarantine: { rows: [], dts: [] }, checks }).catch((e: unknown) => log.error({ err: formatError(e) }, "could not record the failed run"));
-  }
+  await recordFailure(error, s, state.runRecord(status, message));
   return { ...state.outcome(status, message), cause: error };
+}
+
+/**
+ * Writes the failed run to sluice.runs. When the warehouse is what failed (held by a long query or
+ * a DuckDB session), the row is kept in the data directory and written by the next run instead of
+ * waiting once more. Never lets recording the failure hide the real error.
+ */
+async function recordFailure(error: unknown, s: FailureScope, run: RunRecord): Promise<void> {
+  if (s.settings.preview) return;
+  const defer = (): Promise<void> =>
+    deferRunRecord(s.settings.dataDir, run).then(
+      () => s.log.warn({ stage: "run" }, "the warehouse was busy: this run's outcome is kept in runs-pending/ and goes to sluice.runs with the next run"),
+      (e: unknown) => s.log.error({ err: formatError(e) }, "could not keep the failed run for sluice.runs"),
+    );
+  if (error instanceof WarehouseBusyError) return defer();
+  if (!s.runRecorded) return;
+  const checks = error instanceof ValidationBlockedError ? s.state.checks : [];
+  await s.warehouse.fail({ run, loads: [], quarantine: { rows: [], dts: [] }, checks }).catch((e: unknown) => (e instanceof WarehouseBusyError ? defer() : s.log.error({ err: formatError(e) }, "could not record the failed run")));
 }

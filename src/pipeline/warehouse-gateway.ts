@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Logger } from "../core/log.ts";
 import { isLockHeld } from "../load/locks.ts";
 import { readMarks, type SourceMark } from "../load/source-state.ts";
+import { recordDeferredRuns } from "./deferred-runs.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import {
   ensureWarehouse,
@@ -41,8 +42,9 @@ export interface WarehouseGateway {
 }
 
 /** The warehouse file in the data directory, opened for each call and closed right after. */
-export function localWarehouse(dataDir: string, options: { signal: AbortSignal; log: Logger; onWait?: (m: string) => void }): WarehouseGateway {
-  const wait = options.onWait ? { signal: options.signal, onWait: options.onWait } : { signal: options.signal };
+export function localWarehouse(dataDir: string, options: { signal: AbortSignal; log: Logger; onWait?: (m: string) => void; waitMs?: number }): WarehouseGateway {
+  const patience = options.waitMs === undefined ? {} : { waitMs: options.waitMs };
+  const wait = { signal: options.signal, ...patience, ...(options.onWait ? { onWait: options.onWait } : {}) };
   return {
     startRun: (run, tables) =>
       withWarehouse(
@@ -51,6 +53,8 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         async (conn) => {
           await ensureWarehouse(conn, tables, dataDir);
           await healAbandonedRuns(conn, dataDir, options.log);
+          const deferred = await recordDeferredRuns(conn, dataDir);
+          if (deferred > 0) options.log.info({ deferred }, "recorded runs that ended while the warehouse was busy");
           await recordRun(conn, run);
           return { marks: await readMarks(conn, run.job) };
         },
@@ -67,7 +71,7 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
           if (tx.checks.length > 0) await loadPartitions(conn, tx);
           else await recordRun(conn, tx.run);
         },
-        options.onWait ? { onWait: options.onWait } : {},
+        { ...patience, ...(options.onWait ? { onWait: options.onWait } : {}) },
       ),
     columnValues: (refs) =>
       withWarehouse(

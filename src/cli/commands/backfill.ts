@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { resolveQueueTuning, resolveSettings, type QueueTuningOverrides } from "../../core/config.ts";
 import { dayRange, parseDay } from "../../core/dates.ts";
+import { terminalSafe } from "../../core/terminal-text.ts";
 import { runBackfill, type BackfillProgress } from "../../pipeline/backfill.ts";
 import type { JobDefinition } from "../../pipeline/job.ts";
 import type { PartitionOutcome } from "../../pipeline/index.ts";
@@ -103,7 +104,7 @@ class BackfillView {
   };
 
   /** A message line that does not break the bar. */
-  readonly say = (message: string): void => (this.progress ? this.progress.log(message) : this.io.stderr(`${message}\n`));
+  readonly say = (message: string): void => (this.progress ? this.progress.log(message) : this.io.stderr(`${terminalSafe(message, { newlines: true })}\n`));
 
   /** Waits for the reports, clears the bar, and writes the metrics of the command. */
   async finish(): Promise<void> {

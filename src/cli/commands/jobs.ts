@@ -1,5 +1,6 @@
 /** `sluice jobs`: the jobs found in the jobs directory, and the files there that did not load. */
 import type { Command } from "commander";
+import { terminalSafe } from "../../core/terminal-text.ts";
 import type { CliContext } from "../context.ts";
 import { loadCatalog } from "../catalog.ts";
 import { formatRows } from "../format.ts";
@@ -15,9 +16,9 @@ export function registerJobs(program: Command, { io, env, setExit }: CliContext)
     .action(async (flags: { jobsDir?: string; format: OutputFormat }) => {
       const catalog = await loadCatalog(flags, env);
       const rows = catalog.entries.map(({ job, file }) => [job.name, job.description, job.tables.map((t) => t.name).join(", "), file]);
-      io.stdout(formatRows({ columns: ["name", "description", "tables", "file"], rows }, flags.format) + "\n");
+      io.stdout(formatRows({ columns: ["name", "description", "tables", "file"], rows }, flags.format, { terminal: io.stdoutColumns?.() !== undefined }) + "\n");
       // Broken files go to stderr so that stdout stays parseable; the exit code tells scripts.
-      for (const failure of catalog.failures) io.stderr(`sluice: ${failure.file} did not load: ${failure.error}\n`);
+      for (const failure of catalog.failures) io.stderr(`sluice: ${terminalSafe(`${failure.file} did not load: ${failure.error}`, { newlines: true })}\n`);
       if (catalog.failures.length > 0) setExit(1);
     });
 }

@@ -1,6 +1,6 @@
 /** `sluice loader`: the one process that writes the warehouse for all workers. */
 import type { Command } from "commander";
-import { DEFAULT_QUEUE_URL, resolveQueueTuning, resolveSettings } from "../../core/config.ts";
+import { DEFAULT_QUEUE_URL, resolveQueueTuning, resolveSettingsFor } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import type { CliContext } from "../context.ts";
 import { dataDirOption, logLevelOption, queueOption, queueUrlOf } from "../options.ts";
@@ -16,7 +16,7 @@ export function registerLoader(program: Command, { io, env }: CliContext): void 
     .addOption(logLevelOption())
     .action(async (flags: { queue?: string; dataDir?: string; logLevel?: string }) => {
       const queueUrl = queueUrlOf(flags.queue, env) ?? DEFAULT_QUEUE_URL;
-      const settings = resolveSettings({ flags, env });
+      const settings = resolveSettingsFor(["dataDir", "logLevel"], { flags, env });
       const tuning = resolveQueueTuning(env);
       const log = createLogger({ level: settings.logLevel });
       try {

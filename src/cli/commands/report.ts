@@ -1,6 +1,6 @@
 /** `sluice report <job>`: the path of the latest run report. */
 import type { Command } from "commander";
-import { resolveSettings } from "../../core/config.ts";
+import { resolveSettingsFor } from "../../core/config.ts";
 import { parseDay } from "../../core/dates.ts";
 import { UsageError } from "../../core/errors.ts";
 import { latestReport } from "../../report/index.ts";
@@ -20,7 +20,7 @@ export function registerReport(program: Command, { io, env }: CliContext): void 
     .action(async (jobName: string, flags: { dataDir?: string; jobsDir?: string; date?: string }) => {
       await findJob(jobName, flags, env);
       const dt = flags.date === undefined ? undefined : parseDay(flags.date);
-      const settings = resolveSettings({ flags, env });
+      const settings = resolveSettingsFor(["dataDir"], { flags, env });
       const found = await latestReport(settings.dataDir, jobName, dt);
       if (!found) {
         throw new UsageError(`no report of ${jobName}${dt ? ` for ${dt}` : ""} in ${settings.dataDir}`, { hint: `run it first: sluice run ${jobName}${dt ? ` --date ${dt}` : ""}` });

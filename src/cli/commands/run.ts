@@ -7,10 +7,10 @@ import { findJob } from "../catalog.ts";
 import type { CliContext } from "../context.ts";
 import { exitCodeOf, formatOutcomes, printPreview } from "../format.ts";
 import { RunObserver } from "../observe.ts";
-import { addRunOptions, jobArgument, type RunFlags } from "../options.ts";
+import { addRunOptions, addWidthOptions, frameWidth, jobArgument, type RunFlags, type WidthFlags } from "../options.ts";
 import { withRunEnvironment } from "../run-environment.ts";
 
-interface RunCommandFlags extends RunFlags {
+interface RunCommandFlags extends RunFlags, WidthFlags {
   date?: string;
   preview?: boolean;
 }
@@ -22,9 +22,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .description("Run one partition of a job (a rerun replaces the partition)")
     .addArgument(jobArgument())
     .option("--date <YYYY-MM-DD>", "the UTC day to run (default: yesterday, UTC)");
-  addRunOptions(command)
-    .option("--preview", "print each step's schema, first rows and counts; load nothing")
-    .action((jobName: string, flags: RunCommandFlags) => run(jobName, flags, ctx));
+  addWidthOptions(addRunOptions(command).option("--preview", "print each step's schema, first rows and counts; load nothing")).action((jobName: string, flags: RunCommandFlags) => run(jobName, flags, ctx));
 }
 
 async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }: CliContext): Promise<void> {
@@ -34,7 +32,7 @@ async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }
   await withRunEnvironment(settings, { io, env }, async (environment) => {
     const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview), fullRefresh: Boolean(flags.fullRefresh) });
     if (flags.preview) {
-      printPreview(outcome, io.stdout);
+      printPreview(outcome, io.stdout, { width: frameWidth(flags, io) });
     } else {
       const observer = new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl);
       const report = await observer.partition(outcome);

@@ -1,7 +1,7 @@
 /** `sluice status [job]`: each partition's last run, or (--queue) the partition tasks in Redis. */
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
-import { resolveSettings } from "../../core/config.ts";
+import { resolveSettingsFor } from "../../core/config.ts";
 import { readMarks } from "../../load/source-state.ts";
 import { readPartitionStatus, warehousePath, withWarehouse } from "../../load/warehouse.ts";
 import { findJob } from "../catalog.ts";
@@ -37,7 +37,8 @@ export function registerStatus(program: Command, { io, env }: CliContext): void 
         await printQueueStatus(queueUrl, jobName, flags.format, io);
         return;
       }
-      const settings = resolveSettings({ flags, env });
+      // The data directory is the one setting status uses: nothing else is validated for it.
+      const settings = resolveSettingsFor(["dataDir"], { flags, env });
       if (!existsSync(warehousePath(settings.dataDir))) {
         io.stdout(`no runs yet in ${settings.dataDir}\n`);
         return;
@@ -48,10 +49,13 @@ export function registerStatus(program: Command, { io, env }: CliContext): void 
         async (conn) => ({ rows: await readPartitionStatus(conn, jobName), marks: await readMarks(conn, jobName) }),
         { onWait: (m) => io.stderr(`${m}\n`) },
       );
-      io.stdout(formatRows({ columns: COLUMNS, rows: rows.map((r) => COLUMNS.map((c) => (r as unknown as Record<string, unknown>)[c] ?? null)) }, flags.format) + "\n");
+      const terminal = { terminal: io.stdoutColumns?.() !== undefined };
+      const table = { columns: COLUMNS, rows: rows.map((r) => COLUMNS.map((c) => (r as unknown as Record<string, unknown>)[c] ?? null)) };
+      io.stdout(formatRows(table, flags.format, terminal) + "\n");
       // The marks of incremental sources: where each continues next time (tables only: csv/json keep their shape).
       if (flags.format === "table" && marks.length > 0) {
-        io.stdout(`\nincremental sources continue from:\n${formatRows({ columns: ["job", "source", "key", "mark", "run_id", "updated_at"], rows: marks.map((m) => [m.job, m.source, m.key, m.value, m.runId, m.updatedAt]) }, "table")}\n`);
+        const markTable = { columns: ["job", "source", "key", "mark", "run_id", "updated_at"], rows: marks.map((m) => [m.job, m.source, m.key, m.value, m.runId, m.updatedAt]) };
+        io.stdout(`\nincremental sources continue from:\n${formatRows(markTable, "table", terminal)}\n`);
       }
     });
 }
@@ -72,5 +76,5 @@ export async function printQueueStatus(queueUrl: string, jobName: string | undef
     io.stdout(`queued ${c.waiting + c.delayed} (waiting ${c.waiting}, retrying ${c.delayed}), active ${c.active}, failed ${c.failed}, done ${c.completed}\n`);
     io.stdout(`workers: ${status.workers.length > 0 ? status.workers.join(", ") : "none"}; loader: ${status.loaders.length > 0 ? status.loaders.join(", ") : "none"}; warehouse operations waiting: ${status.warehouseBacklog}\n`);
   }
-  io.stdout(formatRows({ columns, rows }, format) + "\n");
+  io.stdout(formatRows({ columns, rows }, format, { terminal: io.stdoutColumns?.() !== undefined }) + "\n");
 }
