@@ -164,7 +164,7 @@ export class ListingFetcher {
         if (!page) continue;
         this.p.paginator.guard(page);
         this.count(page);
-        const landed = this.p.lander.land(pageNo, page.body, () => undefined);
+        const landed = this.p.lander.land(pageNo, this.p.client.redactor.body(page.body), () => undefined);
         // waits while the queue is full: at most `concurrency` pages in flight plus the queue
         await this.p.queue.push({ pageNo, records: page.records, bytes: page.body.length, landed });
       }
@@ -189,7 +189,7 @@ export class ListingFetcher {
         const nextPos = paginator.next(pos, page);
         const plan = pageNo === 1 && policy.concurrency > 1 && nextPos !== null ? paginator.planParallel(page) : null;
         const next = nextPos && !plan ? speculator.adoptOrFetch(pageNo + 1, nextPos) : speculator.drop();
-        const landed = this.p.lander.land(pageNo, page.body, (s) => {
+        const landed = this.p.lander.land(pageNo, this.p.client.redactor.body(page.body), (s) => {
           s.plan = plan;
           s.next = plan ? null : nextPos;
         });
