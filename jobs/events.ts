@@ -36,16 +36,19 @@ async function validDayEvents(ctx: JobContext): Promise<pl.DataFrame> {
   // 2. Validate: records that break the contract go to sluice.quarantine with their raw record and a reason.
   const valid = await ctx.validate(raw, eventsSuite);
 
-  // 3a. Transform: one row per event_id (the API delivers at least once).
-  return ctx.step("deduplicate events", () => valid.select(...SESSION_INPUT_COLUMNS).unique({ subset: ["event_id"], keep: "first", maintainOrder: true }));
+  // 3a. Transform: one row per event_id (the API delivers at least once); fields the contract does not declare ride along in _extra.
+  return ctx.step("deduplicate events", () => valid.select(...SESSION_INPUT_COLUMNS, "_extra").unique({ subset: ["event_id"], keep: "first", maintainOrder: true }));
 }
 
 /** Steps 3b and 4: sessions over the day and its neighbours (read from the lake, never refetched). */
 async function sessionsAround(ctx: JobContext, today: pl.DataFrame): Promise<TableOutput[]> {
   // 3b. Transform: the neighbours come from the lake (the engine holds the job's lock from here to the load).
   const neighbours = await ctx.readWindow("events");
-  const window = neighbours ? pl.concat([neighbours.select(...SESSION_INPUT_COLUMNS), today], { how: "vertical" }) : today;
-  const { events, sessions } = await ctx.step("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
+  const window = neighbours ? pl.concat([neighbours.select(...SESSION_INPUT_COLUMNS, ...(neighbours.columns.includes("_extra") ? ["_extra"] : [])), today], { how: "diagonalRelaxed" }) : today;
+  const sessionized = await ctx.step("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
+  // Sessionization keeps the columns it knows: each event's _extra joins back by event_id.
+  const events = sessionized.events.join(window.select("event_id", "_extra").unique({ subset: ["event_id"], keep: "first" }), { on: "event_id", how: "left" });
+  const sessions = sessionized.sessions;
 
   // Rewrite D and the neighbouring days that exist in the lake: their sessions may have changed.
   const existing = new Set(await ctx.lakePartitions("events"));

@@ -37,10 +37,16 @@ export const UserRecord = z.object({
   updated_at: z.iso.datetime({ offset: true }),
 });
 
-/** The users snapshot, offset-paginated with a total (pages fetched in parallel). */
+/**
+ * Users changed since the last run (incremental by updated_at, an hour of lookback for late or
+ * equal-time updates), offset-paginated with a total (pages fetched in parallel). The first run,
+ * and --full-refresh, pull the whole snapshot.
+ */
 export const usersSource = defineSource({
   name: "users",
   path: "/v1/users",
+  params: (_w, from) => (from.since === undefined ? {} : { updated_since: from.since }),
+  incremental: { field: "updated_at", lookback: 60 * 60_000 },
   records: "users",
   paginator: { kind: "offset", offsetParam: "offset", limitParam: "limit", limit: 1000, totalPath: "total" },
   schema: UserRecord,

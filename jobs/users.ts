@@ -1,6 +1,6 @@
 /**
- * Job `users`: the current snapshot of users from /v1/users, upserted by user_id.
- * The lake keeps one snapshot per run date; the warehouse table holds the latest version of each user.
+ * Job `users`: users from /v1/users, incremental by updated_at, upserted by user_id. The lake keeps
+ * what each run date pulled; the warehouse table holds the latest version of each user.
  */
 import { defineJob } from "../src/index.ts";
 import { usersSuite } from "../validations/users.ts";
@@ -9,10 +9,10 @@ import { USERS } from "./tables.ts";
 
 export default defineJob({
   name: "users",
-  description: "Snapshot of all users (offset pagination), upserted by user_id.",
+  description: "Users changed since the last run (incremental by updated_at), upserted by user_id.",
   tables: [USERS],
   async run(ctx) {
-    // 1. Extract: every page of the snapshot.
+    // 1. Extract: every page of what changed since the last run's mark (everything the first time).
     const raw = await ctx.extract(usersSource);
 
     // 2. Validate: bad records go to quarantine.

@@ -88,8 +88,9 @@ test("a table's columns come from its record: types, leaf names, the key checked
   const table = tableFromRecord(Order, { name: "orders", key: ["id"], partitioned: true, extra: [{ name: "dt", type: "DATE" }] });
   assert.deepEqual(
     table.columns.map((c) => `${c.name} ${c.type}`),
-    ["id VARCHAR", "total DOUBLE", "paid BOOLEAN", "at TIMESTAMPTZ", "customer_id BIGINT", "tags VARCHAR", "dt DATE"],
+    ["id VARCHAR", "total DOUBLE", "paid BOOLEAN", "at TIMESTAMPTZ", "customer_id BIGINT", "tags VARCHAR", "dt DATE", "_extra JSON"],
   );
+  assert.ok(!tableFromRecord(Order, { name: "orders", key: ["id"], partitioned: false, keepUnknown: false }).columns.some((c) => c.name === "_extra"), "keepUnknown: false drops _extra");
   assert.throws(() => tableFromRecord(Order, { name: "orders", key: ["order_id"], partitioned: false }), (e: unknown) => e instanceof Error && /key column "order_id" is not one of its columns/.test(e.message));
   assert.throws(() => tableFromRecord(Order, { name: "orders", key: ["id"], partitioned: true }), /a partitioned table needs a dt DATE column/);
   assert.throws(() => tableFromRecord(Order, { name: "or ders", key: ["id"], partitioned: false }), /plain identifier/);

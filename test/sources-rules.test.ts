@@ -17,6 +17,7 @@ import { ConfigError, PaginationError, UsageError } from "../src/core/errors.ts"
 import { silentLogger } from "../src/core/log.ts";
 import { defineSource, extractPartition, type ExtractOptions, type SourceSpec } from "../src/extract/index.ts";
 import { FakeClock } from "./fixtures/fault-server.ts";
+import { assertNoSecrets } from "./fixtures/secret-scan.ts";
 import { tempDataDir } from "./helpers.ts";
 
 const Item = z.object({ id: z.int(), name: z.string() });
@@ -144,6 +145,7 @@ test("an API key in the query string is sent on every request, never stored in t
   assert.ok(server.seen.every((s) => s.url.searchParams.get("api_key") === key), "every request carried the key");
   const state = await readFile(path.join(result.landingDir, "_state.json"), "utf8");
   assert.ok(!state.includes(key) && !state.includes("api_key"), `the landing state holds no key: ${state}`);
+  await assertNoSecrets(opts.dataDir, [key], { result: JSON.stringify({ ...result, frame: undefined }) });
   await assert.rejects(extractPartition(spec, await options(t, server.url, { env: { ITEMS_KEY: `${key}-wrong` } })), (e: unknown) => e instanceof Error && !e.message.includes(key) && /\[redacted\]/.test(e.message));
 });
 

@@ -1,4 +1,8 @@
-/** HubSpot-style: contacts modified on a UTC day through the search endpoint, a POST whose body carries the `after` token. */
+/**
+ * HubSpot-style: contacts modified since the last run (lastmodifieddate, five minutes of lookback;
+ * the first run starts at the partition's day) through the search endpoint, a POST whose body
+ * carries the `after` token.
+ */
 import { z } from "zod";
 import { defineJob, defineSource, defineSuite, tableFromRecord } from "../../src/index.ts";
 
@@ -14,8 +18,8 @@ const contacts = defineSource({
   baseUrl: { default: "https://api.hubapi.com", env: "HUBSPOT_API_URL" },
   path: "/crm/v3/objects/contacts/search",
   method: "POST",
-  body: (w) => ({
-    filterGroups: [{ filters: [{ propertyName: "lastmodifieddate", operator: "GTE", value: w.start.getTime() }, { propertyName: "lastmodifieddate", operator: "LT", value: w.end.getTime() }] }],
+  body: (w, from) => ({
+    filterGroups: [{ filters: [{ propertyName: "lastmodifieddate", operator: "GTE", value: Date.parse(from.since ?? w.startIso) }] }],
     sorts: [{ propertyName: "lastmodifieddate", direction: "ASCENDING" }],
     properties: ["email", "firstname", "lastname", "lastmodifieddate"],
     limit: 100,
@@ -24,6 +28,7 @@ const contacts = defineSource({
   records: "results",
   paginator: { kind: "body_token", nextPath: "paging.next.after", bodyPath: "after", absentAtEnd: true },
   schema: Contact,
+  incremental: { field: ["properties", "lastmodifieddate"], lookback: 5 * 60_000 },
 });
 
 /** The latest version of every contact. */
@@ -33,7 +38,7 @@ const suite = defineSuite({ table: CONTACTS, checks: [{ name: "id: not_null", ki
 
 export default defineJob({
   name: "hubspot_contacts",
-  description: "HubSpot contacts modified on one UTC day, upserted by id.",
+  description: "HubSpot contacts modified since the last run, upserted by id.",
   tables: [CONTACTS],
   async run(ctx) {
     const raw = await ctx.extract(contacts);

@@ -1,7 +1,13 @@
-/** Stripe-style: charges created on a UTC day, `starting_after` + `has_more`, newest first, a required API version header. */
+/**
+ * Stripe-style: charges created on a UTC day, `starting_after` + `has_more`, newest first, a required
+ * API version header; each charge's refunds (an array of objects in the record) become the rows of
+ * a child table keyed by the charge and the refund's position.
+ */
 import pl from "nodejs-polars";
 import { z } from "zod";
-import { defineJob, defineSource, defineSuite, tableFromRecord } from "../../src/index.ts";
+import { defineJob, defineSource, defineSuite, defineTable, listRows, tableFromRecord } from "../../src/index.ts";
+
+const Refund = z.object({ id: z.string(), amount: z.int(), status: z.string(), created: z.int() });
 
 const Charge = z.object({
   id: z.string(),
@@ -12,7 +18,7 @@ const Charge = z.object({
   customer: z.string().nullable(),
   status: z.enum(["succeeded", "pending", "failed"]),
   metadata: z.record(z.string(), z.string()),
-  refunds: z.looseObject({ data: z.array(z.looseObject({ id: z.string(), amount: z.int() })) }),
+  refunds: z.looseObject({ data: z.array(Refund) }),
 });
 
 const charges = defineSource({
@@ -27,7 +33,16 @@ const charges = defineSource({
   schema: Charge,
 });
 
-export const CHARGES = tableFromRecord(Charge, { name: "charges", key: ["id"], partitioned: true, extra: [{ name: "dt", type: "DATE" }] });
+const day = [{ name: "dt", type: "DATE" }];
+/** The charges, without their refunds (refunds.data is the child table below). */
+export const CHARGES = tableFromRecord(Charge, { name: "charges", key: ["id"], partitioned: true, omit: ["data"], extra: day });
+/** One row per refund of a charge of the day: a refund gone from its charge is gone from the table. */
+export const CHARGE_REFUNDS = defineTable({
+  name: "charge_refunds",
+  key: ["charge_id", "position"],
+  partitioned: true,
+  columns: [{ name: "charge_id", type: "VARCHAR" }, { name: "position", type: "INTEGER" }, { name: "id", type: "VARCHAR" }, { name: "amount", type: "BIGINT" }, { name: "status", type: "VARCHAR" }, { name: "created", type: "BIGINT" }, ...day],
+});
 
 const suite = defineSuite({
   table: CHARGES,
@@ -39,12 +54,16 @@ const suite = defineSuite({
 
 export default defineJob({
   name: "stripe_charges",
-  description: "Stripe charges created on one UTC day.",
-  tables: [CHARGES],
+  description: "Stripe charges created on one UTC day, and their refunds.",
+  tables: [CHARGES, CHARGE_REFUNDS],
   async run(ctx) {
     const raw = await ctx.extract(charges);
     const valid = await ctx.validate(raw, suite);
-    const day = await ctx.step("day of created", () => valid.withColumns(pl.col("created").mul(1000).cast(pl.Datetime("ms")).cast(pl.Date).alias("dt")));
-    await ctx.materialize(CHARGES, day);
+    const dated = await ctx.step("day of created", () => valid.withColumns(pl.col("created").mul(1000).cast(pl.Datetime("ms")).cast(pl.Date).alias("dt")));
+    const refunds = await ctx.step("refunds as rows", () => listRows(dated, { list: "data", keep: { charge_id: "id", dt: "dt" } }));
+    await ctx.materialize([
+      { table: CHARGES, frame: dated },
+      { table: CHARGE_REFUNDS, frame: refunds },
+    ]);
   },
 });

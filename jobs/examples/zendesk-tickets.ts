@@ -1,4 +1,8 @@
-/** Zendesk-style incremental export: tickets changed since a day began, `after_url` until `end_of_stream`, Basic `email/token`. */
+/**
+ * Zendesk-style incremental export: every ticket change since the last run, `after_url` pages until
+ * `end_of_stream`, whose `after_cursor` is the mark the next run continues from (the first run
+ * starts at the partition's day); Basic `email/token`.
+ */
 import { z } from "zod";
 import { defineJob, defineSource, defineSuite, tableFromRecord } from "../../src/index.ts";
 
@@ -18,21 +22,22 @@ const tickets = defineSource({
   name: "tickets",
   baseUrl: { env: "ZENDESK_URL" }, // https://<subdomain>.zendesk.com
   path: "/api/v2/incremental/tickets/cursor.json",
-  params: (w) => ({ start_time: w.startEpoch }),
+  params: (w, from) => (from.cursor === undefined ? { start_time: w.startEpoch } : { cursor: from.cursor }),
   auth: { kind: "basic", username: { env: "ZENDESK_EMAIL", suffix: "/token" }, password: { env: "ZENDESK_API_TOKEN" } },
   records: "tickets",
   paginator: { kind: "next_url", nextPath: "after_url", endPath: "end_of_stream" },
   schema: Ticket,
+  incremental: { cursorPath: "after_cursor" },
 });
 
-/** The latest version of every ticket (the export repeats a ticket each time it changes). */
-export const TICKETS = tableFromRecord(Ticket, { name: "zendesk_tickets", key: ["id"], partitioned: false, versionColumn: "updated_at" });
+/** The latest version of every ticket (the export repeats a ticket each time it changes); a deleted ticket's row is deleted. */
+export const TICKETS = { ...tableFromRecord(Ticket, { name: "zendesk_tickets", key: ["id"], partitioned: false, versionColumn: "updated_at" }), deleteWhen: { column: "status", equals: "deleted" } };
 
 const suite = defineSuite({ table: TICKETS, checks: [{ name: "id: not_null", kind: "not_null", column: "id" }] });
 
 export default defineJob({
   name: "zendesk_tickets",
-  description: "Zendesk tickets changed since the start of a UTC day, latest version per ticket.",
+  description: "Zendesk ticket changes since the last run (an incremental export), latest version per ticket.",
   tables: [TICKETS],
   async run(ctx) {
     const raw = await ctx.extract(tickets);

@@ -45,6 +45,7 @@ export interface RunFlags {
   jobsDir?: string;
   refetch?: boolean;
   keepRaw?: boolean;
+  fullRefresh?: boolean;
 }
 
 /** Adds the options of RunFlags, in the order `--help` shows them. */
@@ -55,7 +56,8 @@ export function addRunOptions(command: Command): Command {
     .addOption(logLevelOption())
     .addOption(jobsDirOption())
     .option("--refetch", "ignore landed raw pages and fetch again")
-    .option("--keep-raw", "keep landed raw pages after successful runs");
+    .option("--keep-raw", "keep landed raw pages after successful runs")
+    .option("--full-refresh", "incremental sources start over from their initial mark; unpartitioned tables are replaced in one transaction");
 }
 
 /** --format of tabular output. */

@@ -9,6 +9,7 @@ export const K_BOOL = 3;
 export const K_TS = 4;
 export const K_JSON = 5;
 export const K_OBJECT = 6;
+export const K_LIST = 7;
 
 /** Per-column output buffers of one batch. */
 export interface Builder {
@@ -17,6 +18,8 @@ export interface Builder {
   valid: number;
   /** utf8/json: the strings, undefined for null. */
   strings: Array<string | undefined> | null;
+  /** list: each row's element objects (already checked), undefined for null. */
+  lists: Array<readonly Record<string, unknown>[] | undefined> | null;
   /** int64/timestamp: two 32-bit halves per value (little endian), written without BigInt. */
   i32: Int32Array | null;
   f64: Float64Array | null;
@@ -33,6 +36,7 @@ export function newBuilder(kind: number, n: number): Builder {
     validity: new Uint8Array(bytes),
     valid: 0,
     strings: kind === K_UTF8 || kind === K_JSON ? new Array<string | undefined>(n) : null,
+    lists: kind === K_LIST ? new Array<readonly Record<string, unknown>[] | undefined>(n) : null,
     i32: kind === K_INT || kind === K_TS ? new Int32Array(n * 2) : null,
     f64: kind === K_FLOAT ? new Float64Array(n) : null,
     bits: kind === K_BOOL ? new Uint8Array(bytes) : null,

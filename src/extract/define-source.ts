@@ -6,6 +6,8 @@ import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 import { jsonPathSchema } from "./json-path.ts";
 import { PAGINATOR_KINDS, paginatorSchema } from "./paginators/index.ts";
+import { continueFrom, laterMark } from "./source-mark.ts";
+import { pathPlaceholders } from "./source-request.ts";
 import type { SourceSpec } from "./types.ts";
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: "expected a function" });
@@ -51,6 +53,14 @@ const SOURCE = z.strictObject({
   schema: z.custom((v) => v !== null && typeof v === "object" && "_zod" in (v as object), { message: "expected a zod object schema" }),
   auth: AUTH.optional(),
   responses: RESPONSES.optional(),
+  unknownFields: z.enum(["keep", "warn", "block"]).optional(),
+  parent: z
+    .strictObject({ copy: z.record(z.string(), z.string()).optional(), concurrency: z.number().int().min(1).optional(), marks: z.enum(["parent", "source"]).optional() })
+    .optional(),
+  incremental: z
+    .strictObject({ field: jsonPathSchema.optional(), cursorPath: jsonPathSchema.optional(), initial: z.string().optional(), lookback: z.number().min(0).optional() })
+    .refine((i) => (i.field === undefined) !== (i.cursorPath === undefined), "declare either field (a record field) or cursorPath (a server cursor)")
+    .optional(),
   policy: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -70,6 +80,15 @@ export function defineSource<S extends SourceSpec>(spec: S): S {
     if (SECRET_HEADERS.has(header.toLowerCase())) fail(`headers: "${header}" carries a secret; declare it as auth (its value then comes from the environment and is redacted)`);
   }
   if (spec.paginator.kind === "body_token" && spec.method === "GET") fail(`a body_token paginator sends its token in a request body: the method must be POST`);
+  if (pathPlaceholders(spec.path).length > 0 && !spec.parent) fail(`its path ${spec.path} has placeholders: declare parent (a child source fills them from its parents' records)`);
+  if (spec.incremental?.field !== undefined) {
+    try {
+      continueFrom(spec, undefined);
+      laterMark(spec, "0", "0");
+    } catch (error) {
+      fail(error instanceof Error ? error.message.replace(/^source "[^"]*": /, "") : String(error));
+    }
+  }
   return spec;
 }
 

@@ -10,10 +10,11 @@ import { setMaxListeners } from "node:events";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type pl from "nodejs-polars";
+import type { Dispatcher } from "undici";
 import type { PartitionWindow } from "../core/dates.ts";
-import { CancelledError, DeadlineExceededError, SluiceError, type ErrorContext } from "../core/errors.ts";
+import { CancelledError, DeadlineExceededError, SchemaError, SluiceError, type ErrorContext } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { deriveColumns } from "./record-columns.ts";
+import { deriveColumns, withExtraColumn } from "./record-columns.ts";
 import { batchesToFrame, registerLooseObjects } from "./record-decoder.ts";
 import { createAuth } from "./auth/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -30,7 +31,8 @@ import { TokenBucket, type RequestLimiter } from "./ratelimit.ts";
 import { Redactor } from "./redact.ts";
 import { resolveResponseRules } from "./response-rules.ts";
 import { sourceRequest, type SourceRequest } from "./source-request.ts";
-import type { RequestPolicy, SourceSpec } from "./types.ts";
+import { markOf } from "./source-mark.ts";
+import type { IncrementalFrom, ParentRecord, RequestPolicy, SourceSpec } from "./types.ts";
 
 /** Options of one partition's extraction. */
 export interface ExtractOptions {
@@ -51,6 +53,12 @@ export interface ExtractOptions {
   random?: () => number;
   /** Collects the secrets this extraction uses (for the process logger's scrubber); default: its own. */
   redactor?: Redactor;
+  /** Where an incremental source continues (see continueFrom); default: from the start. */
+  from?: IncrementalFrom;
+  /** Connections to share with other listings of the same source (child listings); default: the extraction's own. */
+  dispatcher?: Dispatcher;
+  /** A child source's listing: its parent record (fills the path) and the key its landing is kept under. */
+  listing?: { key: string; parent: ParentRecord };
   /** A limiter shared beyond this process (Redis); default: one token bucket per source in the process. */
   limiterFor?: (key: string, limit: { rps: number; burst: number }) => RequestLimiter;
   onPage?: (info: { page: number; records: number; bytes: number }) => void;
@@ -73,6 +81,8 @@ export interface ExtractResult {
   /** Where the pages landed, and where the records are in them (quarantine reads raw records back). */
   landingDir: string;
   recordsAt: RecordsLocation;
+  /** Incremental sources: the mark this extraction reached (undefined: nothing to advance it). */
+  mark: string | undefined;
 }
 
 /** Undecoded pages held at most (besides the `concurrency` in flight): the memory bound. */
@@ -112,7 +122,7 @@ async function extractOnce(spec: SourceSpec, options: ExtractOptions): Promise<E
   const redactor = options.redactor ?? new Redactor();
   // Secrets are read and checked before anything else: a missing one fails before the first request.
   const auth = createAuth(spec.auth, { source: spec.name, env: options.env ?? {}, redactor, clock });
-  const request = sourceRequest(spec, options.baseUrl, options.window, redactor, auth.secretParams);
+  const request = sourceRequest(spec, options.baseUrl, options.window, redactor, auth.secretParams, options.from, options.listing?.parent);
   if (options.signal.aborted) throw new CancelledError(`extraction of ${spec.name} for ${options.window.dt} was cancelled before it started`, { context, cause: options.signal.reason });
   const { run, dispose } = runController(spec, options, policy, context);
   const origin = new URL(request.template.base).origin;
@@ -123,8 +133,10 @@ async function extractOnce(spec: SourceSpec, options: ExtractOptions): Promise<E
     ...(options.random ? { random: options.random } : {}),
     ...(policy.rateLimit ? { limiter: limiterOf(`${origin}|${spec.name}`, policy.rateLimit, clock, options) } : {}),
     governor: governorOf(`${origin}|${spec.name}`, rules, clock, options.clock === undefined),
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
   });
-  const x: Extraction = { spec, options, policy, request, landingDir: landingDirFor(options.dataDir, options.job, options.window.dt, spec.name), client, run, context };
+  const landingDir = landingDirFor(options.dataDir, options.job, options.window.dt, spec.name, options.listing?.key);
+  const x: Extraction = { spec, options, policy, request, landingDir, client, run, context };
   try {
     return await runPipeline(x);
   } catch (err) {
@@ -176,13 +188,15 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   const { spec, options, policy, client } = x;
   const prior = await prepareLanding(x);
   const derived = deriveColumns(spec.schema);
-  registerLooseObjects(derived.columns, derived.looseObjects);
+  // Unknown fields are kept in _extra unless the source says otherwise: nothing of a record is lost.
+  const columns = (spec.unknownFields ?? "keep") === "keep" ? withExtraColumn(derived.columns) : derived.columns;
+  registerLooseObjects(columns, derived.looseObjects);
   const recordsAt: RecordsLocation = { path: spec.records, single: spec.single === true };
   const lander = new Lander(x.landingDir, prior ?? { version: 1, fingerprint: x.request.fingerprint, request: x.request.identity, landed: [], next: null, plan: null, complete: false, updatedAt: "" });
   const queue = new BoundedQueue<QueuedPage>(queueCapacity(policy), x.run.signal);
   const paginator = paginatorFor(spec.paginator, x.request.template);
   const fetcher = new ListingFetcher({ source: spec.name, paginator, client, lander, queue, prior, landingDir: x.landingDir, records: recordsAt, policy, signal: x.run.signal, log: options.log, context: x.context });
-  const decoder = new PageDecoder(derived.columns, options.onPage);
+  const decoder = new PageDecoder(columns, options.onPage);
   const fail = (err: unknown) => {
     if (!x.run.signal.aborted) x.run.abort(err);
   };
@@ -192,8 +206,16 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   await lander.idle();
   if (x.run.signal.aborted) throw x.run.signal.reason;
   const batches = decoder.batches();
+  const frame = batchesToFrame(batches, columns);
+  if (spec.unknownFields === "block" && decoder.drift.size > 0) {
+    const fields = [...decoder.drift].sort();
+    throw new SchemaError(`source ${spec.name} sent fields its schema does not declare: ${fields.join(", ")} (it declares unknownFields: "block")`, {
+      context: x.context,
+      hint: `declare them in the source's record schema, or set unknownFields to "keep" (stored as JSON in _extra) or "warn" (dropped and reported)`,
+    });
+  }
   const result: ExtractResult = {
-    frame: batchesToFrame(batches, derived.columns),
+    frame,
     pages: batches.length,
     records: decoder.records,
     requests: client.stats.requests,
@@ -203,6 +225,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
     statusCounts: { ...client.stats.statusCounts },
     landingDir: x.landingDir,
     recordsAt,
+    mark: markOf(spec, frame, fetcher.lastJson),
   };
   options.log.info({ source: spec.name, dt: options.window.dt, pages: result.pages, records: result.records, requests: result.requests, retries: result.retries, resumed: result.resumed, drift: result.drift }, "extracted");
   return result;

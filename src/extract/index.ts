@@ -37,3 +37,6 @@ export { STATE_FILE, landingDirFor, pageFileName, readState, recordsOf, removeLa
 export { readLandedRecords, recordSpans } from "./landed-records.ts";
 export type * from "./types.ts";
 export { defineSource } from "./define-source.ts";
+export { NO_MARK, NO_PARENT, fillPath, pathPlaceholders } from "./source-request.ts";
+export { continueFrom, laterMark, markOf } from "./source-mark.ts";
+export { emptyFrameOf } from "./empty-frame.ts";

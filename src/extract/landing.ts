@@ -17,8 +17,15 @@ export const STATE_FILE = "_state.json";
  * `<dataDir>/raw/<job>/dt=<dt>/<source>`: where a source's raw pages land for a partition. Each
  * source of a partition lands (and resumes) on its own.
  */
-export function landingDirFor(dataDir: string, job: string, dt: string, source: string): string {
-  return path.join(dataDir, "raw", job, `dt=${dt}`, source);
+export function landingDirFor(dataDir: string, job: string, dt: string, source: string, listing?: string): string {
+  const dir = path.join(dataDir, "raw", job, `dt=${dt}`, source);
+  return listing === undefined ? dir : path.join(dir, "listings", listingDirName(listing));
+}
+
+/** A child listing's directory name: readable where it can be, unique by a hash of its key. */
+function listingDirName(key: string): string {
+  const readable = key.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 60);
+  return `${readable}-${createHash("sha256").update(key).digest("hex").slice(0, 10)}`;
 }
 
 /** Deletes a partition's landed pages and state, of every source (no error when there are none). */

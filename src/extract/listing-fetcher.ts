@@ -51,6 +51,9 @@ export interface ListingParts {
 export class ListingFetcher {
   /** True once landed pages were reused. */
   resumed = false;
+  /** The parsed body of the listing's last page (by page number): where a server cursor is read. */
+  lastJson: unknown = undefined;
+  private lastPageNo = 0;
   private pages = 0;
   private recordCount = 0;
 
@@ -87,6 +90,7 @@ export class ListingFetcher {
 
   /** Checks the caps on a listing's size (a server that never stops); throws PaginationError past them. */
   count(page: PageView): void {
+    this.noteLast(page.pageNo, page.json);
     this.pages++;
     this.recordCount += page.records.length;
     const { maxPages, maxRecords } = this.p.policy;
@@ -97,6 +101,12 @@ export class ListingFetcher {
         hint: "if the API really serves this much for one partition, raise the source's policy.maxPages / policy.maxRecords; otherwise its pagination never ends",
       });
     }
+  }
+
+  private noteLast(pageNo: number, json: unknown): void {
+    if (pageNo < this.lastPageNo) return;
+    this.lastPageNo = pageNo;
+    this.lastJson = json;
   }
 
   private parser(url: string) {
@@ -127,6 +137,7 @@ export class ListingFetcher {
       const parsed = recordsOf(body, this.p.records);
       if (!parsed) throw new CorruptLandingError(`page ${pageNo} is not JSON with records at ${showPath(this.p.records.path)}`);
       this.resumed = true;
+      this.noteLast(pageNo, parsed.json);
       this.pages++;
       this.recordCount += parsed.records.length;
       await this.p.queue.push({ pageNo, records: parsed.records, bytes: body.length, landed: Promise.resolve() });
@@ -153,7 +164,7 @@ export class ListingFetcher {
         if (!page) continue;
         this.p.paginator.guard(page);
         this.count(page);
-        const landed = this.p.lander.land(pageNo, page.body, () => undefined);
+        const landed = this.p.lander.land(pageNo, this.p.client.redactor.body(page.body), () => undefined);
         // waits while the queue is full: at most `concurrency` pages in flight plus the queue
         await this.p.queue.push({ pageNo, records: page.records, bytes: page.body.length, landed });
       }
@@ -178,7 +189,7 @@ export class ListingFetcher {
         const nextPos = paginator.next(pos, page);
         const plan = pageNo === 1 && policy.concurrency > 1 && nextPos !== null ? paginator.planParallel(page) : null;
         const next = nextPos && !plan ? speculator.adoptOrFetch(pageNo + 1, nextPos) : speculator.drop();
-        const landed = this.p.lander.land(pageNo, page.body, (s) => {
+        const landed = this.p.lander.land(pageNo, this.p.client.redactor.body(page.body), (s) => {
           s.plan = plan;
           s.next = plan ? null : nextPos;
         });

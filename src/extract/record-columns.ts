@@ -2,12 +2,15 @@
  * A record schema's columns: derived from a zod object schema (nested objects flattened to their
  * leaves), with their Arrow types. The decoder (record-decoder.ts) fills them.
  */
-import { Bool, Field, Float64, Int32, Int64, Schema, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import { Bool, Field, Float64, Int32, Int64, List, Schema, Struct, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
 import type { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 
-/** Arrow type of a declared column. `json` columns hold the JSON text of arrays/records/unknown values. */
-export type ColumnKind = "utf8" | "int64" | "float64" | "bool" | "timestamp" | "json";
+/**
+ * Arrow type of a declared column. `json` columns hold the JSON text of arrays/records/unknown
+ * values; `list` columns an array of objects as List(Struct) (its `fields`).
+ */
+export type ColumnKind = "utf8" | "int64" | "float64" | "bool" | "timestamp" | "json" | "list";
 
 /** What a `json` column accepts: an array, an object (record/map) or any value. */
 export type JsonShape = "array" | "object" | "any";
@@ -21,6 +24,8 @@ export interface ColumnSpec {
   kind: ColumnKind;
   /** Only for `json` columns. */
   json?: JsonShape;
+  /** Only for `list` columns: the fields of each element (scalars; nested values as JSON text). */
+  fields?: ColumnSpec[];
 }
 
 /** Nested objects declared loose (catchall) do not report drift; their paths are listed here. */
@@ -32,6 +37,18 @@ export interface DerivedColumns {
 
 /** Columns every extracted frame carries after the declared ones. */
 export const META_COLUMNS = ["_page", "_row", "_error"] as const;
+
+/** The column that keeps, as JSON, the fields a record has beyond its schema (unknownFields: "keep"). */
+export const EXTRA_COLUMN = "_extra";
+
+const withExtra = new WeakMap<readonly ColumnSpec[], ColumnSpec[]>();
+
+/** The columns plus `_extra` (the same array for the same columns, so the decoder's plan is cached). */
+export function withExtraColumn(columns: readonly ColumnSpec[]): ColumnSpec[] {
+  let out = withExtra.get(columns);
+  if (!out) withExtra.set(columns, (out = [...columns, { name: EXTRA_COLUMN, path: ["\u0000extra"], kind: "json", json: "object" }]));
+  return out;
+}
 
 interface ZodDefLike {
   type: string;
@@ -45,6 +62,7 @@ interface ZodDefLike {
   values?: unknown[];
   entries?: Record<string, unknown>;
   getter?: () => ZodLike;
+  element?: ZodLike;
 }
 interface ZodLike {
   _zod: { def: ZodDefLike };
@@ -73,7 +91,28 @@ function hasFormat(def: ZodDefLike, accept: (format: string) => boolean): boolea
   return false;
 }
 
-function leafKind(def: ZodDefLike): { kind: ColumnKind; json?: JsonShape } {
+/** A leaf's column kind; an array of objects becomes a `list` of their (scalar) fields. */
+function leafKind(def: ZodDefLike): { kind: ColumnKind; json?: JsonShape; fields?: ColumnSpec[] } {
+  if (def.type === "array" && def.element) {
+    const element = unwrap(def.element)._zod.def;
+    if (element.type === "object") return { kind: "list", fields: elementFields(element) };
+  }
+  return scalarKind(def);
+}
+
+/** The fields of an array's object elements: scalars keep their kind, anything nested is JSON text. */
+function elementFields(element: ZodDefLike): ColumnSpec[] {
+  return Object.entries(element.shape ?? {}).map(([key, type]) => {
+    const leaf = scalarKind(unwrap(type)._zod.def);
+    const nested = unwrap(type)._zod.def.type === "object";
+    const col: ColumnSpec = { name: key, path: [key], kind: nested ? "json" : leaf.kind };
+    if (nested) col.json = "object";
+    else if (leaf.json !== undefined) col.json = leaf.json;
+    return col;
+  });
+}
+
+function scalarKind(def: ZodDefLike): { kind: ColumnKind; json?: JsonShape } {
   switch (def.type) {
     case "string":
       return { kind: hasFormat(def, (f) => f === "datetime") ? "timestamp" : "utf8" };
@@ -114,9 +153,22 @@ export function columnsFromSchema(schema: z.ZodObject): ColumnSpec[] {
   return deriveColumns(schema).columns;
 }
 
-/** Like columnsFromSchema, plus the nested objects declared loose (no drift reported under them). */
+const derivedBySchema = new WeakMap<object, DerivedColumns>();
+
+/**
+ * Like columnsFromSchema, plus the nested objects declared loose (no drift reported under them).
+ * Cached per schema object: child sources derive them once per listing.
+ */
 export function deriveColumns(schema: z.ZodObject): DerivedColumns {
-  const leaves: Array<{ path: string[]; kind: ColumnKind; json?: JsonShape }> = [];
+  const cached = derivedBySchema.get(schema);
+  if (cached) return cached;
+  const derived = deriveColumnsUncached(schema);
+  derivedBySchema.set(schema, derived);
+  return derived;
+}
+
+function deriveColumnsUncached(schema: z.ZodObject): DerivedColumns {
+  const leaves: Array<{ path: string[]; kind: ColumnKind; json?: JsonShape; fields?: ColumnSpec[] }> = [];
   const looseObjects: string[] = [];
   const walk = (obj: ZodLike, prefix: string[]): void => {
     const def = obj._zod.def;
@@ -142,13 +194,14 @@ export function deriveColumns(schema: z.ZodObject): DerivedColumns {
     const collides = (byLeafKey.get(leafKey) ?? 0) > 1 && l.path.length > 1;
     const col: ColumnSpec = { name: collides ? l.path.join("_") : leafKey, path: l.path, kind: l.kind };
     if (l.json !== undefined) col.json = l.json;
+    if (l.fields !== undefined) col.fields = l.fields;
     return col;
   });
-  const seen = new Set<string>(META_COLUMNS);
+  const seen = new Set<string>([...META_COLUMNS, EXTRA_COLUMN]);
   for (const c of columns) {
     if (seen.has(c.name)) {
       throw new ConfigError(`schema field ${c.path.join(".")} maps to column "${c.name}", which is already taken`, {
-        hint: "rename the field or nest it differently; _page, _row and _error are reserved",
+        hint: "rename the field or nest it differently; _page, _row, _error and _extra are reserved",
       });
     }
     seen.add(c.name);
@@ -158,13 +211,20 @@ export function deriveColumns(schema: z.ZodObject): DerivedColumns {
 
 /** The Arrow schema of a decoded batch: declared columns, then _page, _row, _error. */
 export function arrowSchema(columns: readonly ColumnSpec[]): Schema {
-  const fields = columns.map((c) => new Field(c.name, arrowType(c.kind), true));
+  const fields = columns.map((c) => new Field(c.name, arrowTypeOf(c), true));
   fields.push(new Field("_page", new Int32(), false), new Field("_row", new Int32(), false), new Field("_error", new Utf8(), true));
   return new Schema(fields);
 }
 
-/** The Arrow type of a column kind. */
-export function arrowType(kind: ColumnKind): DataType {
+/** The Arrow type of a column: List(Struct(fields)) for a list column. */
+export function arrowTypeOf(column: ColumnSpec): DataType {
+  if (column.kind !== "list") return arrowType(column.kind);
+  const struct = new Struct((column.fields ?? []).map((f) => new Field(f.name, arrowTypeOf(f), true)));
+  return new List(new Field("item", struct, true));
+}
+
+/** The Arrow type of a scalar column kind. */
+export function arrowType(kind: Exclude<ColumnKind, "list">): DataType {
   switch (kind) {
     case "utf8":
     case "json":

@@ -6,13 +6,14 @@
  * Why by hand: apache-arrow's vectorFromArray/tableFromArrays is ~3x slower and dictionary-encodes
  * strings (separately built batches then cannot be concatenated and Polars sees Categorical).
  */
-import { Int32, RecordBatch, Struct, Table, makeData, tableToIPC, type Data, type DataType } from "apache-arrow";
+import { Int32, RecordBatch, Struct, Table, makeData, tableToIPC, type Data, type DataType, type List } from "apache-arrow";
 import pl from "nodejs-polars";
 import {
   K_BOOL,
   K_FLOAT,
   K_INT,
   K_JSON,
+  K_LIST,
   K_OBJECT,
   K_TS,
   K_UTF8,
@@ -25,7 +26,7 @@ import {
   type Builder,
 } from "./arrow-builders.ts";
 import { formatDecodeIssue, timestampIssue, typeIssue, type DecodeIssue } from "./decode-issue.ts";
-import { arrowSchema, type ColumnKind, type ColumnSpec, type JsonShape } from "./record-columns.ts";
+import { EXTRA_COLUMN, arrowSchema, type ColumnKind, type ColumnSpec, type JsonShape } from "./record-columns.ts";
 import { parseRfc3339, type TimestampParts } from "./timestamp.ts";
 import type { Schema } from "apache-arrow";
 
@@ -47,7 +48,7 @@ interface Plan {
   schema: Schema;
 }
 
-const KIND_CODE: Record<ColumnKind, number> = { utf8: K_UTF8, int64: K_INT, float64: K_FLOAT, bool: K_BOOL, timestamp: K_TS, json: K_JSON };
+const KIND_CODE: Record<ColumnKind, number> = { utf8: K_UTF8, int64: K_INT, float64: K_FLOAT, bool: K_BOOL, timestamp: K_TS, json: K_JSON, list: K_LIST };
 
 const plans = new WeakMap<readonly ColumnSpec[], Plan>();
 
@@ -75,8 +76,12 @@ function planFor(columns: readonly ColumnSpec[], looseObjects: readonly string[]
   return plan;
 }
 
+const registered = new WeakMap<readonly ColumnSpec[], readonly string[]>();
+
 /** Registers which nested objects are loose for a column list (drift is not reported under them). */
 export function registerLooseObjects(columns: readonly ColumnSpec[], looseObjects: readonly string[]): void {
+  if (registered.get(columns) === looseObjects && plans.has(columns)) return; // a child source's every listing
+  registered.set(columns, looseObjects);
   plans.delete(columns);
   planFor(columns, looseObjects);
 }
@@ -87,6 +92,10 @@ interface DecodeState {
   issues: Array<DecodeIssue | undefined>;
   drift: Set<string> | null;
   ts: TimestampParts;
+  /** Unknown fields kept per record (when the columns end with `_extra`), else null. */
+  extras: Array<Record<string, unknown> | undefined> | null;
+  /** List columns by index: their element fields as decode nodes. */
+  elementNodes: Map<number, Array<{ node: Node; name: string }>>;
 }
 
 function setIssue(st: DecodeState, row: number, issue: DecodeIssue): void {
@@ -98,6 +107,7 @@ function decodeObject(st: DecodeState, level: Map<string, Node>, obj: Record<str
     const node = level.get(key);
     if (node === undefined) {
       if (st.drift !== null && !loose) st.drift.add(prefix + key);
+      if (st.extras !== null) keepExtra(st.extras, row, prefix, key, obj[key]);
       continue;
     }
     const v = obj[key];
@@ -113,6 +123,31 @@ function decodeObject(st: DecodeState, level: Map<string, Node>, obj: Record<str
       setIssue(st, row, issue);
       continue;
     }
+    b.validity[row >> 3]! |= 1 << (row & 7);
+    b.valid++;
+  }
+}
+
+/** Keeps a field the schema does not declare in the record's `_extra` object, at its nesting. */
+function keepExtra(extras: Array<Record<string, unknown> | undefined>, row: number, prefix: string, key: string, value: unknown): void {
+  let obj = (extras[row] ??= {});
+  if (prefix !== "") {
+    for (const part of prefix.slice(0, -1).split(".")) {
+      const next = obj[part];
+      obj = (next !== null && typeof next === "object" ? next : (obj[part] = {})) as Record<string, unknown>;
+    }
+  }
+  obj[key] = value;
+}
+
+/** Writes each record's kept unknown fields as JSON text into the `_extra` column. */
+function finishExtras(st: DecodeState, n: number): void {
+  if (st.extras === null) return;
+  const b = st.builders[st.builders.length - 1]!;
+  for (let row = 0; row < n; row++) {
+    const extra = st.extras[row];
+    if (extra === undefined) continue;
+    b.strings![row] = JSON.stringify(extra);
     b.validity[row >> 3]! |= 1 << (row & 7);
     b.valid++;
   }
@@ -139,9 +174,69 @@ function putValue(st: DecodeState, b: Builder, node: Node, v: unknown, row: numb
       return undefined;
     case K_TS:
       return putTimestamp(st, b, node, v, row);
+    case K_LIST:
+      return putList(st, b, node, v, row);
     default:
       return putJson(b, node, v, row);
   }
+}
+
+/** The element fields of a list column, as decode-tree nodes (an element is decoded like a record). */
+function elementNodes(column: ColumnSpec): Array<{ node: Node; name: string }> {
+  return (column.fields ?? []).map((f, col) => ({ name: f.name, node: { kind: KIND_CODE[f.kind], col, field: `${column.path.join(".")}[].${f.name}`, json: f.json ?? "any", children: null, loose: true } }));
+}
+
+/**
+ * An array of objects: every element's fields must have their declared types (checked by writing
+ * each into a one-row scratch column); kept as is and built into List(Struct) when the batch ends.
+ */
+function putList(st: DecodeState, b: Builder, node: Node, v: unknown, row: number): DecodeIssue | undefined {
+  if (!Array.isArray(v)) return typeIssue(node.field, "array", v);
+  const fields = st.elementNodes.get(node.col) ?? [];
+  for (let i = 0; i < v.length; i++) {
+    const element: unknown = v[i];
+    if (element === null || typeof element !== "object" || Array.isArray(element)) return typeIssue(`${node.field}[${i}]`, "object", element);
+    for (const { node: field, name } of fields) {
+      const value = (element as Record<string, unknown>)[name];
+      if (value === null || value === undefined) continue;
+      const issue = putValue(st, newBuilder(field.kind, 1), { ...field, field: `${node.field}[${i}].${name}` }, value, 0);
+      if (issue) return issue;
+    }
+  }
+  b.lists![row] = v as Record<string, unknown>[];
+  return undefined;
+}
+
+/** List(Struct) data of a list column: the elements of every row, decoded field by field. */
+function listData(st: DecodeState, b: Builder, column: ColumnSpec, n: number, type: DataType): Data {
+  const nodes = elementNodes(column);
+  const offsets = new Int32Array(n + 1);
+  let total = 0;
+  for (let row = 0; row < n; row++) {
+    total += b.lists![row]?.length ?? 0;
+    offsets[row + 1] = total;
+  }
+  const builders = nodes.map(({ node }) => newBuilder(node.kind, total));
+  let at = 0;
+  for (let row = 0; row < n; row++) {
+    for (const element of b.lists![row] ?? []) {
+      nodes.forEach(({ node, name }, i) => {
+        const value = element[name];
+        if (value === null || value === undefined) return;
+        const builder = builders[i]!;
+        putValue(st, builder, node, value, at);
+        builder.validity[at >> 3]! |= 1 << (at & 7);
+        builder.valid++;
+      });
+      at++;
+    }
+  }
+  const item = (type as List<Struct>).children[0]!;
+  const structType = item.type as Struct;
+  const children = builders.map((bb, i) => finish(bb, total, structType.children[i]!.type as DataType));
+  const struct = makeData({ type: structType, length: total, nullCount: 0, children });
+  const nullCount = n - b.valid;
+  return makeData({ type: type as List<Struct>, length: n, nullCount, ...(nullCount > 0 ? { nullBitmap: b.validity } : {}), valueOffsets: offsets, child: struct });
 }
 
 function putTimestamp(st: DecodeState, b: Builder, node: Node, v: unknown, row: number): DecodeIssue | undefined {
@@ -177,16 +272,24 @@ export interface DecodeOptions {
 export function decodeRecords(records: readonly unknown[], columns: readonly ColumnSpec[], pageNo: number, options: DecodeOptions = {}): RecordBatch {
   const plan = planFor(columns);
   const n = records.length;
-  const st: DecodeState = { builders: columns.map((c) => newBuilder(KIND_CODE[c.kind], n)), issues: new Array<DecodeIssue | undefined>(n), drift: options.drift ?? null, ts: { seconds: 0, micros: 0 } };
+  const st: DecodeState = {
+    builders: columns.map((c) => newBuilder(KIND_CODE[c.kind], n)),
+    issues: new Array<DecodeIssue | undefined>(n),
+    drift: options.drift ?? null,
+    ts: { seconds: 0, micros: 0 },
+    elementNodes: new Map(columns.flatMap((c, i) => (c.kind === "list" ? [[i, elementNodes(c)] as const] : []))),
+    extras: columns.at(-1)?.name === EXTRA_COLUMN ? new Array<Record<string, unknown> | undefined>(n) : null,
+  };
   for (let row = 0; row < n; row++) {
     const rec = records[row];
     if (rec !== null && typeof rec === "object" && !Array.isArray(rec)) decodeObject(st, plan.root, rec as Record<string, unknown>, row, "", plan.rootLoose);
     else st.issues[row] = typeIssue("record", "object", rec);
   }
+  finishExtras(st, n);
   const errors = st.issues.map((issue) => (issue === undefined ? undefined : formatDecodeIssue(issue)));
   const errorCount = errors.reduce((c, e) => (e === undefined ? c : c + 1), 0);
   const fields = plan.schema.fields;
-  const children: Data[] = st.builders.map((b, i) => finish(b, n, fields[i]!.type as DataType));
+  const children: Data[] = st.builders.map((b, i) => (b.kind === K_LIST ? listData(st, b, columns[i]!, n, fields[i]!.type as DataType) : finish(b, n, fields[i]!.type as DataType)));
   children.push(
     makeData({ type: new Int32(), length: n, nullCount: 0, data: new Int32Array(n).fill(pageNo) }),
     makeData({ type: new Int32(), length: n, nullCount: 0, data: rowNumbers(n) }),

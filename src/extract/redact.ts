@@ -66,6 +66,17 @@ export class Redactor {
     return redactText(s, this.secrets);
   }
 
+  /**
+   * A response body to land: as received, unless it echoes a secret (an API key in its next
+   * links): then with every secret redacted, so no secret is ever written to disk.
+   */
+  body(bytes: Buffer): Buffer {
+    for (const secret of this.secrets) {
+      for (const form of formsOf(secret)) if (bytes.includes(form)) return Buffer.from(redactText(bytes.toString("utf8"), this.secrets), "utf8");
+    }
+    return bytes;
+  }
+
   url(u: string): string {
     return redactUrl(u, this.secrets);
   }

@@ -93,6 +93,46 @@ export interface RequestPolicy {
   maxRecords: number;
 }
 
+/**
+ * An incremental source: its high-water mark is stored in sluice.state and advances in the same
+ * transaction as the load that used it, so a run killed anywhere pulls again from the old mark.
+ */
+export interface IncrementalSpec {
+  /** A record field whose highest value is the mark (e.g. "updated_at", "lastmodifieddate"). */
+  field?: JsonPath;
+  /** Or a server cursor in the last page's body to continue from next time (Zendesk's "after_cursor"). */
+  cursorPath?: JsonPath;
+  /** The mark before the first run (e.g. "2024-01-01T00:00:00Z"); default none: the first run pulls everything. */
+  initial?: string;
+  /** How far before the mark to ask from, for late or equal-time updates: ms for timestamp fields, units for numbers. */
+  lookback?: number;
+}
+
+/** The fields of the parent record a child listing belongs to (empty for a top-level source). */
+export type ParentRecord = Readonly<Record<string, unknown>>;
+
+/**
+ * A source whose requests come from another source's records: `{name}` placeholders in its path
+ * are filled from the parent's columns (one listing per distinct combination), chosen parent
+ * columns are copied into its rows, and its listings land and resume one by one.
+ */
+export interface ChildOf {
+  /** Child column name -> parent column copied into every child row, e.g. { repo: "full_name" }. */
+  copy?: Record<string, string>;
+  /** Listings fetched at once (under the source's rate limit); default the source's policy.concurrency. */
+  concurrency?: number;
+  /** Incremental children: one mark per parent ("parent"), or one for the whole source ("source", default). */
+  marks?: "parent" | "source";
+}
+
+/** Where an incremental source continues (both undefined: from the start; the source decides what to ask). */
+export interface IncrementalFrom {
+  /** Field marks: the mark minus the lookback (ISO 8601 for timestamp fields). */
+  since: string | undefined;
+  /** Server cursors: the cursor the last run ended at. */
+  cursor: string | undefined;
+}
+
 /** A source declared by a job: an HTTP API endpoint bound to a partition's time window. */
 export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   /** Short name used in logs, metrics and the landing directory. */
@@ -103,10 +143,13 @@ export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   path: string;
   /** GET (default) or POST for listings that take a JSON body (search endpoints). */
   method?: "GET" | "POST";
-  /** Query parameters for a partition (pagination params are added by the paginator). */
-  params?: (window: PartitionWindow) => Record<string, string | number | boolean>;
+  /**
+   * Query parameters for a partition (pagination params are added by the paginator); `from` is where
+   * an incremental source continues; `parent` the parent record of a child listing.
+   */
+  params?: (window: PartitionWindow, from: IncrementalFrom, parent: ParentRecord) => Record<string, string | number | boolean>;
   /** JSON request body for a partition (POST listings). */
-  body?: (window: PartitionWindow) => Record<string, unknown>;
+  body?: (window: PartitionWindow, from: IncrementalFrom, parent: ParentRecord) => Record<string, unknown>;
   /** Extra request headers, e.g. { "Stripe-Version": "2024-06-20" }. Not for secrets: use auth. */
   headers?: Record<string, string>;
   /** Path of the records array in a response body, e.g. "data"; "" for a body that is the array. */
@@ -118,6 +161,15 @@ export interface SourceSpec<Schema extends z.ZodObject = z.ZodObject> {
   schema: Schema;
   auth?: AuthSpec;
   responses?: ResponseRules;
+  /** Pull only what changed since the last successful run (see IncrementalSpec). */
+  incremental?: IncrementalSpec;
+  /** A child source: one listing per record of a parent source (see ChildOf). */
+  parent?: ChildOf;
+  /**
+   * Fields the schema does not declare: "keep" (default) stores them as JSON in each row's `_extra`
+   * column; "warn" drops them and reports the drift; "block" fails the partition naming them.
+   */
+  unknownFields?: "keep" | "warn" | "block";
   /** Overrides of the default request policy. */
   policy?: Partial<Omit<RequestPolicy, "retry">> & { retry?: Partial<RetryPolicy> };
 }

@@ -18,7 +18,7 @@ export function isWidening(from: string, to: string): boolean {
 
 /** True when reading a Parquet column of type `from` as `to` is a plain cast (possibly range-checked). */
 export function isReadable(from: string, to: string): boolean {
-  if (from === to || from === "NULL" || "VARCHAR" === to) return true;
+  if (from === to || from === "NULL" || "VARCHAR" === to || (from === "VARCHAR" && to === "JSON")) return true;
   const isFloat = (t: string): boolean => FLOAT_LADDER.includes(t) || t.startsWith("DECIMAL");
   if (INTEGERS.has(from) && (INTEGERS.has(to) || isFloat(to))) return true;
   if (isFloat(from) && isFloat(to)) return true;

@@ -7,6 +7,7 @@ import { failpoint } from "../core/failpoints.ts";
 import { mergePartition, type LoadCounts } from "./partition-merge.ts";
 import { appendChecks, replaceQuarantine, upsertRun, type PartitionCheck, type QuarantineSet } from "./run-ledger.ts";
 import { ensureSluiceSchema, refreshLakeViews } from "./schema.ts";
+import { writeMarks, type SourceMark } from "./source-state.ts";
 import type { PartitionLoad, RunRecord } from "./types.ts";
 
 /** Everything one run loads, committed together or not at all. */
@@ -22,6 +23,10 @@ export interface LoadTransaction {
   quarantine: QuarantineSet;
   /** Appended to sluice.checks with run_id, job and checked_at. */
   checks: PartitionCheck[];
+  /** Incremental sources: the marks this load advances to (sluice.state), committed with it. */
+  marks?: SourceMark[];
+  /** A full refresh: unpartitioned tables are replaced (rows absent from the load are deleted) and the job's marks reset. */
+  fullRefresh?: boolean;
 }
 
 /** Loads all partitions, replaces quarantine, appends checks and upserts the run row in ONE transaction. */
@@ -31,7 +36,7 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
   try {
     await ensureSluiceSchema(conn);
     for (const [index, load] of tx.loads.entries()) {
-      const counts = await mergePartition(conn, load, index, tx.run.job);
+      const counts = await mergePartition(conn, tx.fullRefresh ? { ...load, replaceAll: true } : load, index, tx.run.job);
       totals.inserted += counts.inserted;
       totals.updated += counts.updated;
       totals.deleted += counts.deleted;
@@ -40,6 +45,7 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
     await refreshLakeViews(conn, tx.loads);
     await replaceQuarantine(conn, tx.run, tx.quarantine);
     await appendChecks(conn, tx.run, tx.checks);
+    await writeMarks(conn, tx.run, tx.marks ?? [], tx.fullRefresh === true);
     await upsertRun(conn, tx.run);
     failpoint("warehouse.bookkeeping");
     await conn.run("COMMIT");

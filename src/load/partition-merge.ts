@@ -26,13 +26,37 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
   await stagePartition(conn, stage, load, targetTypes, context);
   try {
     await checkStagedKeys(conn, stage, spec, load.dt, context);
-    const sql = mergeSql(stage, spec, load.dt);
+    const tombstones = await takeTombstones(conn, stage, spec);
+    const sql = mergeSql(stage, spec, load.dt, load.replaceAll === true);
     const counts = await countChanges(conn, sql, spec);
     await applyChanges(conn, sql, spec, counts);
-    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted };
+    const deleted = tombstones ? await deleteTombstones(conn, tombstones, spec) : 0;
+    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted };
   } finally {
     await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
+    await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(`${stage}_deleted`)}`);
   }
+}
+
+/** Moves the staged rows the API reports as deleted (spec.deleteWhen) out of the stage, into `<stage>_deleted`. */
+async function takeTombstones(conn: DuckDBConnection, stage: string, spec: TableSpec): Promise<string | null> {
+  const rule = spec.deleteWhen;
+  if (!rule) return null;
+  const doomed = `${stage}_deleted`;
+  const where = `${ident(rule.column)} = $1`;
+  await conn.run(`CREATE TEMP TABLE ${ident(doomed)} AS SELECT ${spec.key.map(ident).join(", ")} FROM ${ident(stage)} WHERE ${where}`, [rule.equals]);
+  await conn.run(`DELETE FROM ${ident(stage)} WHERE ${where}`, [rule.equals]);
+  return doomed;
+}
+
+/** Deletes the table's rows whose key was reported deleted; returns how many. */
+async function deleteTombstones(conn: DuckDBConnection, doomed: string, spec: TableSpec): Promise<number> {
+  const on = spec.key.map((k) => `t.${ident(k)} = d.${ident(k)}`).join(" AND ");
+  const target = `main.${ident(spec.name)}`;
+  const r = await conn.runAndReadAll(`SELECT count(*) FROM ${target} t WHERE EXISTS (SELECT 1 FROM ${ident(doomed)} d WHERE ${on})`);
+  const n = Number(r.getRows()[0]?.[0] ?? 0);
+  if (n > 0) await conn.run(`DELETE FROM ${target} t WHERE EXISTS (SELECT 1 FROM ${ident(doomed)} d WHERE ${on})`);
+  return n;
 }
 
 /** Copies the lake file into temp table `stage`, every column cast to the type it has in the table. */
@@ -133,7 +157,7 @@ interface MergeSql {
   partition: string;
 }
 
-function mergeSql(stage: string, spec: TableSpec, dt: string): MergeSql {
+function mergeSql(stage: string, spec: TableSpec, dt: string, replaceAll = false): MergeSql {
   const columns = spec.columns.map((c) => c.name);
   const nonKey = columns.filter((c) => !spec.key.includes(c));
   // A matched row is only touched when it really changes: a rerun with the same data writes nothing.
@@ -149,7 +173,7 @@ function mergeSql(stage: string, spec: TableSpec, dt: string): MergeSql {
     nonKey,
     on: spec.key.map((k) => `t.${ident(k)} = s.${ident(k)}`).join(" AND "),
     changed,
-    partition: spec.partitioned ? `t.${ident("dt")} = DATE ${literal(dt)}` : "false",
+    partition: spec.partitioned ? `t.${ident("dt")} = DATE ${literal(dt)}` : replaceAll ? "true" : "false",
   };
 }
 
@@ -161,7 +185,7 @@ async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSp
      FROM ${sql.stage} s LEFT JOIN ${sql.target} t ON ${sql.on}`,
   );
   const [inserted, updated, staged] = (plan.getRows()[0] ?? []).map((v) => Number(v ?? 0));
-  const gone = spec.partitioned
+  const gone = sql.partition !== "false"
     ? await conn.runAndReadAll(`SELECT count(*) FROM ${sql.target} t WHERE ${sql.partition} AND NOT EXISTS (SELECT 1 FROM ${sql.stage} s WHERE ${sql.on})`)
     : undefined;
   return { inserted: inserted ?? 0, updated: updated ?? 0, deleted: Number(gone?.getRows()[0]?.[0] ?? 0), staged: staged ?? 0 };
@@ -178,6 +202,6 @@ async function applyChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSp
   const clauses: string[] = [];
   if (sql.nonKey.length > 0) clauses.push(`WHEN MATCHED AND ${sql.changed} THEN UPDATE SET ${sql.nonKey.map((c) => `${ident(c)} = s.${ident(c)}`).join(", ")}`);
   clauses.push(`WHEN NOT MATCHED THEN INSERT (${cols}) VALUES (${sql.columns.map((c) => `s.${ident(c)}`).join(", ")})`);
-  if (spec.partitioned) clauses.push(`WHEN NOT MATCHED BY SOURCE AND ${sql.partition} THEN DELETE`);
+  if (sql.partition !== "false") clauses.push(`WHEN NOT MATCHED BY SOURCE AND ${sql.partition} THEN DELETE`);
   await conn.run(`MERGE INTO ${sql.target} AS t USING ${sql.stage} AS s ON ${sql.on}\n    ${clauses.join("\n    ")}`);
 }

@@ -23,6 +23,12 @@ export interface TableSpec {
    * the source's value is >= the target's (e.g. updated_at).
    */
   versionColumn?: string;
+  /**
+   * Deletions the API reports as rows (a `deleted` status, `archived: true`, a tombstone): rows where
+   * `column` equals `equals` delete the row with their key instead of loading. Without it such rows
+   * load like any other and keep their flag.
+   */
+  deleteWhen?: { column: string; equals: string | number | boolean };
 }
 
 /** One partition of a table, written to the lake and loaded into the warehouse. */
@@ -32,6 +38,8 @@ export interface PartitionLoad {
   dt: string;
   /** The partition's Parquet file in the lake (already atomically in place). */
   parquetPath: string;
+  /** Unpartitioned tables: the load replaces the whole table (a full refresh), instead of upserting. */
+  replaceAll?: boolean;
 }
 
 /** A record that did not make it into its table, and why. */

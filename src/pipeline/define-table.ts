@@ -8,7 +8,13 @@ import { ConfigError } from "../core/errors.ts";
 import { deriveColumns, type ColumnKind } from "../extract/index.ts";
 import type { ColumnSpec, TableSpec } from "../load/types.ts";
 
-const DUCKDB_TYPE: Record<ColumnKind, string> = { utf8: "VARCHAR", int64: "BIGINT", float64: "DOUBLE", bool: "BOOLEAN", timestamp: "TIMESTAMPTZ", json: "VARCHAR" };
+const DUCKDB_TYPE: Record<Exclude<ColumnKind, "list">, string> = { utf8: "VARCHAR", int64: "BIGINT", float64: "DOUBLE", bool: "BOOLEAN", timestamp: "TIMESTAMPTZ", json: "VARCHAR" };
+
+/** The DuckDB type of a derived column: a list of objects is a list of structs. */
+function duckdbType(column: { kind: ColumnKind; fields?: Array<{ name: string; kind: ColumnKind }> }): string {
+  if (column.kind !== "list") return DUCKDB_TYPE[column.kind];
+  return `STRUCT(${(column.fields ?? []).map((f) => `"${f.name.replaceAll('"', '""')}" ${duckdbType(f)}`).join(", ")})[]`;
+}
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** How a table derived from a record is declared. */
@@ -21,18 +27,21 @@ export interface RecordTableOptions {
   omit?: string[];
   /** Columns the table has beyond the record's (computed by the job), appended in order. */
   extra?: ColumnSpec[];
+  /** Keep the record's undeclared fields in a JSON column `_extra` (default true, as sources keep them by default). */
+  keepUnknown?: boolean;
 }
 
 /** The DuckDB columns of a zod record: one per leaf field, named as the extract stage names them. */
 export function recordColumns(record: z.ZodObject): ColumnSpec[] {
-  return deriveColumns(record).columns.map((c) => ({ name: c.name, type: DUCKDB_TYPE[c.kind] }));
+  return deriveColumns(record).columns.map((c) => ({ name: c.name, type: duckdbType(c) }));
 }
 
 /** A table whose columns are a record's fields (minus `omit`, plus `extra`), checked like defineTable. */
 export function tableFromRecord(record: z.ZodObject, options: RecordTableOptions): TableSpec {
   const omit = new Set(options.omit ?? []);
-  const columns = [...recordColumns(record).filter((c) => !omit.has(c.name)), ...(options.extra ?? [])];
-  const { omit: _omit, extra: _extra, ...rest } = options;
+  const unknown = options.keepUnknown === false ? [] : [{ name: "_extra", type: "JSON" }];
+  const columns = [...recordColumns(record).filter((c) => !omit.has(c.name)), ...(options.extra ?? []), ...unknown];
+  const { omit: _omit, extra: _extra, keepUnknown: _keep, ...rest } = options;
   return defineTable({ ...rest, columns });
 }
 
@@ -50,5 +59,6 @@ export function defineTable(spec: TableSpec): TableSpec {
   for (const k of spec.key) if (!names.includes(k)) fail(`key column "${k}" is not one of its columns (${names.join(", ")})`);
   if (spec.partitioned && !names.includes("dt")) fail(`a partitioned table needs a dt DATE column`);
   if (spec.versionColumn !== undefined && !names.includes(spec.versionColumn)) fail(`versionColumn "${spec.versionColumn}" is not one of its columns`);
+  if (spec.deleteWhen !== undefined && !names.includes(spec.deleteWhen.column)) fail(`deleteWhen.column "${spec.deleteWhen.column}" is not one of its columns`);
   return spec;
 }

@@ -25,3 +25,34 @@ export function splitByDt(frame: pl.DataFrame, dts: readonly string[]): Map<stri
   for (const dt of dts) partitions.set(dt, keyed.filter(pl.col("__dt").eq(pl.lit(dt))).drop("__dt"));
   return partitions;
 }
+
+/** How listRows names and keeps columns. */
+export interface ListRowsOptions {
+  /** The List(Struct) column to turn into rows. */
+  list: string;
+  /** Parent columns to keep on every element row: a list, or a map of new name -> parent column. */
+  keep: readonly string[] | Readonly<Record<string, string>>;
+  /** Name of the 0-based position of the element in its array; default "position". */
+  position?: string;
+}
+
+/**
+ * One row per element of an array of objects (a List(Struct) column), with the parent columns it
+ * keeps, the element's position and its fields: the rows of a child table keyed by the parent's
+ * key and the position (`refunds.data` of a Stripe charge -> charge_refunds).
+ */
+export function listRows(frame: pl.DataFrame, options: ListRowsOptions): pl.DataFrame {
+  const keep = Array.isArray(options.keep) ? Object.fromEntries((options.keep as string[]).map((c) => [c, c])) : (options.keep as Record<string, string>);
+  const position = options.position ?? "position";
+  const lengths = frame.getColumn(options.list).list.lengths().toArray() as Array<number | null>;
+  // Positions in JS from the lengths: explode keeps the element order of each array.
+  const positions: number[] = [];
+  for (const n of lengths) for (let i = 0; i < (n ?? 0); i++) positions.push(i);
+  const exploded = frame
+    .select(...Object.entries(keep).map(([to, from]) => pl.col(from).alias(to)), pl.col(options.list))
+    .explode(options.list)
+    .filter(pl.col(options.list).isNotNull());
+  const rows = exploded.withColumns(pl.Series(position, positions, pl.Int32)).unnest(options.list);
+  const kept = Object.keys(keep);
+  return rows.select(...kept, position, ...rows.columns.filter((c) => c !== position && !kept.includes(c)));
+}

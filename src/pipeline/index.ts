@@ -4,4 +4,4 @@ export { defineTable, recordColumns, tableFromRecord, type RecordTableOptions } 
 export { runPartition, type RunSettings } from "./run-partition.ts";
 export { notRun, type PartitionOutcome, type PartitionStatus, type StepRecord } from "./outcome.ts";
 export { runBackfill, type BackfillOptions, type BackfillProgress } from "./backfill.ts";
-export { jsonRows } from "./frames.ts";
+export { jsonRows, listRows, type ListRowsOptions } from "./frames.ts";

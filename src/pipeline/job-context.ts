@@ -5,7 +5,8 @@ import { CancelledError, ConfigError, SluiceError, ValidationBlockedError } from
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
 import { reclaimMemory } from "../core/memory.ts";
-import { DEMO_ENDPOINT, extractPartition, readLandedRecords, resolveEndpoint, type ExtractResult, type RecordsLocation } from "../extract/index.ts";
+import { DEMO_ENDPOINT, readLandedRecords, resolveEndpoint } from "../extract/index.ts";
+import type { SourceMark } from "../load/source-state.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
@@ -15,19 +16,19 @@ import { isDataFrame, jsonRows, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
+import type { LandedListing } from "./child-listings.ts";
+import { extractSource } from "./source-extraction.ts";
 import type { WarehouseGateway } from "./warehouse-gateway.ts";
-
-/** Where an extract's raw records are, kept beside the frame it returned (never inside it). */
-interface Landed {
-  landingDir: string;
-  recordsAt: RecordsLocation;
-}
 
 export class Context implements JobContext {
   readonly window: PartitionWindow;
   materialized = false;
-  private readonly landed = new WeakMap<Extracted, Landed>();
+  /** Where an extract's raw records are, kept beside the frame it returned (never inside it). */
+  private readonly landed = new WeakMap<Extracted, LandedListing[]>();
   private jobLock: Lock | undefined;
+  private marks: Promise<SourceMark[]> | undefined;
+  /** True once a source of this run pulled from a mark (its rows are a delta, not a snapshot). */
+  private pulledIncrementally = false;
 
   constructor(
     private readonly def: JobDefinition,
@@ -37,8 +38,10 @@ export class Context implements JobContext {
     readonly log: Logger,
     private readonly state: RunState,
     private readonly warehouse: WarehouseGateway,
+    marks?: SourceMark[],
   ) {
     this.window = dayWindow(dt);
+    if (marks) this.marks = Promise.resolve(marks);
   }
 
   get job(): string {
@@ -51,36 +54,25 @@ export class Context implements JobContext {
     return this.settings.signal;
   }
 
-  async extract(source: SourceSpec): Promise<Extracted> {
+  async extract(source: SourceSpec, options: { parents?: Extracted | pl.DataFrame } = {}): Promise<Extracted> {
     const t0 = performance.now();
     this.log.info({ stage: "extract", source: source.name }, "extract started");
-    const result = await extractPartition(source, {
-      baseUrl: await this.baseUrlOf(source),
-      window: this.window,
-      dataDir: this.dataDir,
-      job: this.job,
-      signal: this.signal,
-      log: this.log.child({ stage: "extract" }),
-      env: this.settings.env,
-      refetch: this.settings.refetch,
-      ...(this.settings.redactor ? { redactor: this.settings.redactor } : {}),
-      ...(this.settings.limiterFor ? { limiterFor: this.settings.limiterFor } : {}),
-      onPage: (info) => failpoint(`extract.page-${info.page}`),
-    });
-    this.state.rowsIn += result.records;
-    this.recordDrift(source, result);
-    const step = this.state.record(
-      {
-        name: `extract ${source.name}`,
-        kind: "extract",
-        ms: performance.now() - t0,
-        details: { pages: result.pages, requests: result.requests, retries: result.retries, resumed: result.resumed, drift: result.drift, statusCounts: result.statusCounts },
-      },
-      result.frame.drop("_page", "_row", "_error"),
-    );
-    this.log.info({ stage: "extract", source: source.name, rows: step.rows, pages: result.pages, retries: result.retries, ms: Math.round(step.ms) }, "extract finished");
+    if (source.incremental) this.pulledIncrementally = true;
+    const parents = options.parents === undefined ? undefined : isDataFrame(options.parents) ? options.parents : options.parents.frame;
+    if (source.parent && parents === undefined) {
+      throw new ConfigError(`source "${source.name}" is a child source: extract it with its parents, ctx.extract(${source.name}, { parents })`, { context: { job: this.job } });
+    }
+    const scope = { job: this.job, window: this.window, settings: this.settings, log: this.log, baseUrl: await this.baseUrlOf(source), stored: () => this.storedMarks() };
+    const result = await extractSource(source, scope, parents);
+    this.state.rowsIn += result.facts.records;
+    this.state.marks.push(...result.marks);
+    this.recordDrift(source, result.facts.drift);
+    const { pages, requests, retries, resumed, drift, statusCounts } = result.facts;
+    const details = { pages, requests, retries, resumed, drift, statusCounts, ...(result.landed.length > 1 ? { listings: result.landed.length } : {}), ...result.incremental };
+    const step = this.state.record({ name: `extract ${source.name}`, kind: "extract", ms: performance.now() - t0, details }, result.frame.drop("_page", "_row", "_error"));
+    this.log.info({ stage: "extract", source: source.name, rows: step.rows, pages, retries, ms: Math.round(step.ms) }, "extract finished");
     const extracted: Extracted = { source: source.name, frame: result.frame };
-    this.landed.set(extracted, { landingDir: result.landingDir, recordsAt: result.recordsAt });
+    this.landed.set(extracted, result.landed);
     return extracted;
   }
 
@@ -154,7 +146,14 @@ export class Context implements JobContext {
     const lakeMs = performance.now() - t0;
     this.throwIfAborted();
     const t1 = performance.now();
-    const counts = await this.warehouse.commit({ run: this.state.runRecord("succeeded", null), loads, quarantine: { rows: this.state.quarantine, dts: [this.dt] }, checks: this.state.checks });
+    const counts = await this.warehouse.commit({
+      run: this.state.runRecord("succeeded", null),
+      loads,
+      quarantine: { rows: this.state.quarantine, dts: [this.dt] },
+      checks: this.state.checks,
+      marks: this.state.marks,
+      ...(this.settings.fullRefresh ? { fullRefresh: true } : {}),
+    });
     this.state.committed = true;
     failpoint("warehouse.committed");
     const details = { lakeMs, warehouseMs: performance.now() - t1, partitions: loads.map((l) => `${l.table.name}/dt=${l.dt}`), ...counts };
@@ -174,7 +173,8 @@ export class Context implements JobContext {
     for (const out of outputs) {
       const columns = out.table.columns.map((c) => c.name);
       for (const [dt, frame] of [...out.parts.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-        const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, frame.select(...columns));
+        const rows = await this.withEarlierPulls(out.table, dt, conform(frame, columns));
+        const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows);
         loads.push({ table: out.table, dt, parquetPath });
         failpoint("lake.partial");
       }
@@ -185,9 +185,31 @@ export class Context implements JobContext {
     return loads;
   }
 
+  /**
+   * An upserted table fed by an incremental source: its lake partition keeps everything the run
+   * date's runs pulled (a rerun adds its delta to what is there, newest version per key), so the
+   * lake stays a complete record to rebuild from. Other tables: the run's rows replace the partition.
+   */
+  private async withEarlierPulls(table: TableSpec, dt: string, rows: pl.DataFrame): Promise<pl.DataFrame> {
+    const version = table.versionColumn;
+    if (table.partitioned || version === undefined || !this.pulledIncrementally || this.settings.fullRefresh) return rows;
+    const earlier = await readLakePartitions(this.dataDir, table.name, [dt]);
+    if (!earlier || earlier.height === 0) return rows;
+    return pl
+      .concat([rows, earlier.select(...rows.columns)], { how: "verticalRelaxed" })
+      .sort(version, true, true, true)
+      .unique({ subset: table.key, keep: "first", maintainOrder: true });
+  }
+
   private async holdJobLock(): Promise<void> {
     if (this.jobLock) return;
     this.jobLock = await acquireLock(this.dataDir, `job-${this.job}`, { wait: true, timeoutMs: 30 * 60_000, signal: this.signal, owner: { runId: this.runId } });
+  }
+
+  /** The stored marks of the job's sources; read once per run, only when an incremental source asks. */
+  private storedMarks(): Promise<SourceMark[]> {
+    this.marks ??= this.warehouse.readMarks(this.job);
+    return this.marks;
   }
 
   private async baseUrlOf(source: SourceSpec): Promise<string> {
@@ -200,19 +222,19 @@ export class Context implements JobContext {
   }
 
   /** Schema drift is reported, not fatal: a warn-level row in sluice.checks, once per extract. */
-  private recordDrift(source: SourceSpec, result: ExtractResult): void {
+  private recordDrift(source: SourceSpec, drift: string[]): void {
     this.state.checks.push({
       check: "schema drift: no unknown fields",
       table: source.name,
-      columns: result.drift,
+      columns: drift,
       severity: "warn",
       action: "quarantine",
-      passed: result.drift.length === 0,
+      passed: drift.length === 0,
       failingRows: 0,
-      sample: result.drift.slice(0, 20).map((field) => ({ key: {}, value: field })),
+      sample: drift.slice(0, 20).map((field) => ({ key: {}, value: field })),
       dt: this.dt,
     });
-    if (result.drift.length > 0) this.log.warn({ stage: "extract", source: source.name, drift: result.drift }, `schema drift: unknown fields ${result.drift.join(", ")}`);
+    if (drift.length > 0) this.log.warn({ stage: "extract", source: source.name, drift }, `schema drift: unknown fields ${drift.join(", ")}`);
   }
 
   private throwIfAborted(): void {
@@ -233,16 +255,33 @@ export class Context implements JobContext {
 }
 
 /** Quarantined rows with their raw records: from the landed pages when the rows came from a source. */
-async function quarantineRows(table: string, quarantined: pl.DataFrame, landed: Landed | undefined): Promise<QuarantineRow[]> {
+async function quarantineRows(table: string, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined): Promise<QuarantineRow[]> {
   if (quarantined.height === 0) return [];
   const reasons = quarantined.getColumn("_reason").toArray() as string[];
   if (landed && quarantined.columns.includes("_page") && quarantined.columns.includes("_row")) {
     const pages = quarantined.getColumn("_page").toArray() as number[];
     const rows = quarantined.getColumn("_row").toArray() as number[];
-    const refs = pages.map((page, i) => ({ page, row: rows[i] ?? 0 }));
-    const records = await readLandedRecords(landed.landingDir, landed.recordsAt, refs);
+    const records = await rawRecords(landed, pages.map((page, i) => ({ page, row: rows[i] ?? 0 })));
     return records.map((record, i) => ({ table, record, reason: reasons[i] ?? "" }));
   }
   const plain = jsonRows(quarantined.drop("_reason"));
   return plain.map((row, i) => ({ table, record: JSON.stringify(row), reason: reasons[i] ?? "" }));
+}
+
+/** The raw records at (page, row) of the combined frame, read from the listing each page belongs to, in the order asked. */
+async function rawRecords(landed: readonly LandedListing[], refs: ReadonlyArray<{ page: number; row: number }>): Promise<string[]> {
+  const out = new Array<string>(refs.length);
+  for (const listing of landed) {
+    const mine = refs.flatMap((r, i) => (r.page > listing.pageOffset && r.page <= listing.pageOffset + listing.pages ? [{ i, page: r.page - listing.pageOffset, row: r.row }] : []));
+    if (mine.length === 0) continue;
+    const records = await readLandedRecords(listing.landingDir, listing.recordsAt, mine);
+    mine.forEach((m, k) => (out[m.i] = records[k] as string));
+  }
+  return out;
+}
+
+/** The table's columns of a frame; a table that keeps unknown fields gets a null `_extra` from a frame without one. */
+function conform(frame: pl.DataFrame, columns: readonly string[]): pl.DataFrame {
+  const missing = columns.includes("_extra") && !frame.columns.includes("_extra");
+  return (missing ? frame.withColumns(pl.lit(null).cast(pl.Utf8).alias("_extra")) : frame).select(...columns);
 }

@@ -45,8 +45,11 @@ export interface JobContext {
   readonly dataDir: string;
   readonly signal: AbortSignal;
   readonly log: Logger;
-  /** Stage 1: pulls every page of the source for this partition (landed first, resumable). */
-  extract(source: SourceSpec): Promise<Extracted>;
+  /**
+   * Stage 1: pulls every page of the source for this partition (landed first, resumable); a child
+   * source takes its parents' records and makes one listing per parent.
+   */
+  extract(source: SourceSpec, options?: { parents?: Extracted | pl.DataFrame }): Promise<Extracted>;
   /** Stage 2: runs the suite of its table in one pass; failing rows go to quarantine with their raw record, blocking checks fail the run. */
   validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame>;
   /** Stage 3: runs one named transform step, timing it and recording its output for the report. */

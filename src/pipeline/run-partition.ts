@@ -10,7 +10,7 @@ import { Context } from "./job-context.ts";
 import type { JobDefinition } from "./job.ts";
 import type { PartitionOutcome, PartitionStatus } from "./outcome.ts";
 import { RunState } from "./run-state.ts";
-import { localWarehouse, type WarehouseGateway } from "./warehouse-gateway.ts";
+import { localWarehouse, type RunStart, type WarehouseGateway } from "./warehouse-gateway.ts";
 
 /** What a run needs from the outside world. */
 export interface RunSettings {
@@ -25,6 +25,8 @@ export interface RunSettings {
   keepRaw: boolean;
   /** Print cells and load nothing. */
   preview: boolean;
+  /** Incremental sources start over from their initial mark, and unpartitioned tables are replaced. */
+  fullRefresh?: boolean;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
   /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */
@@ -44,14 +46,15 @@ export async function runPartition(job: JobDefinition, dt: string, settings: Run
   let partitionLock: Lock | undefined;
   let ctx: Context | undefined;
   let runRecorded = false;
+  let started: RunStart | undefined;
   try {
     partitionLock = await lockPartition(settings.dataDir, job.name, dt, runId);
     if (!settings.preview) {
-      await warehouse.startRun(state.runRecord("running", null), job.tables);
+      started = await warehouse.startRun(state.runRecord("running", null), job.tables);
       runRecorded = true;
     }
     log.info({ stage: "run" }, "run started");
-    ctx = new Context(job, dt, runId, settings, log, state, warehouse);
+    ctx = new Context(job, dt, runId, settings, log, state, warehouse, started?.marks);
     await job.run(ctx);
     if (!settings.preview && !ctx.materialized) {
       throw new SluiceError(`job ${job.name} finished without calling ctx.materialize()`, { context: { job: job.name, partition: dt } });

@@ -1,5 +1,6 @@
 /** Everything one partition run accumulates for bookkeeping, the summary and the report. */
 import type pl from "nodejs-polars";
+import type { SourceMark } from "../load/source-state.ts";
 import type { QuarantineRow, RunRecord } from "../load/types.ts";
 import type { CheckResult } from "../validate/types.ts";
 import { jsonRows } from "./frames.ts";
@@ -15,6 +16,8 @@ export class RunState {
   readonly quarantine: QuarantineRow[] = [];
   readonly checks: Array<CheckResult & { dt: string }> = [];
   readonly steps: StepRecord[] = [];
+  /** Marks of incremental sources this run reached; written with its load. */
+  readonly marks: SourceMark[] = [];
 
   constructor(
     readonly job: string,

@@ -6,6 +6,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../core/log.ts";
 import { isLockHeld } from "../load/locks.ts";
+import { readMarks, type SourceMark } from "../load/source-state.ts";
 import { recordDeferredRuns } from "./deferred-runs.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import {
@@ -22,15 +23,22 @@ import {
 
 export type { LoadCounts };
 
+/** What a started run learns from the warehouse: its job's stored marks (read in the same open). */
+export interface RunStart {
+  marks: SourceMark[];
+}
+
 export interface WarehouseGateway {
   /** Creates the job's tables if needed, marks runs of dead processes abandoned, and records this run as running. */
-  startRun(run: RunRecord, tables: TableSpec[]): Promise<void>;
+  startRun(run: RunRecord, tables: TableSpec[]): Promise<RunStart>;
   /** The partition's load transaction: MERGE per partition, quarantine, checks, the run row. */
   commit(tx: LoadTransaction): Promise<LoadCounts>;
   /** Records a run that failed or was cancelled (and the checks that explain a block). */
   fail(tx: LoadTransaction): Promise<void>;
   /** Distinct values of warehouse columns, for foreign-key checks (empty when the table is absent). */
   columnValues(refs: Array<{ table: string; column: string }>): Promise<Record<string, unknown[]>>;
+  /** The stored marks of a job's incremental sources (sluice.state). */
+  readMarks(job: string): Promise<SourceMark[]>;
 }
 
 /** The warehouse file in the data directory, opened for each call and closed right after. */
@@ -48,10 +56,12 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
           const deferred = await recordDeferredRuns(conn, dataDir);
           if (deferred > 0) options.log.info({ deferred }, "recorded runs that ended while the warehouse was busy");
           await recordRun(conn, run);
+          return { marks: await readMarks(conn, run.job) };
         },
         wait,
       ),
     commit: (tx) => withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, tx), wait),
+    readMarks: (job) => withWarehouse(dataDir, "read", (conn) => readMarks(conn, job), wait),
     fail: (tx) =>
       // Recording a failure must work even after the run's own signal was aborted (Ctrl-C).
       withWarehouse(

@@ -39,6 +39,7 @@ export interface QueueBackfillSettings {
   signal: AbortSignal;
   log: Logger;
   refetch: boolean;
+  fullRefresh?: boolean;
   keepRaw: boolean;
 }
 
@@ -170,9 +171,9 @@ class BackfillTasks {
   }
 
   /** Adds one task per day to the partition queue. */
-  async enqueue(settings: Pick<QueueBackfillSettings, "refetch" | "keepRaw">, log: Logger): Promise<void> {
+  async enqueue(settings: Pick<QueueBackfillSettings, "refetch" | "keepRaw" | "fullRefresh">, log: Logger): Promise<void> {
     const tasks = this.todo.map((dt) => {
-      const data: PartitionTask = { job: this.job, dt, refetch: settings.refetch, keepRaw: settings.keepRaw, backfillId: this.backfillId };
+      const data: PartitionTask = { job: this.job, dt, refetch: settings.refetch, keepRaw: settings.keepRaw, ...(settings.fullRefresh ? { fullRefresh: true } : {}), backfillId: this.backfillId };
       return {
         name: this.job,
         data,

@@ -9,7 +9,7 @@ import { ServiceUnavailableError, UsageError } from "../core/errors.ts";
 
 /** Partition tasks {job, dt, refetch, keepRaw}: consumed by `sluice worker`. */
 export const PARTITION_QUEUE = "sluice-partitions";
-/** Warehouse operations (startRun, commit, fail, columnValues, partitionStatus): consumed by the one loader. */
+/** Warehouse operations (startRun, commit, fail, columnValues, partitionStatus, readMarks): consumed by the one loader. */
 export const WAREHOUSE_QUEUE = "sluice-warehouse";
 /** BullMQ worker name of the loader; `Queue.getWorkers()` finds it in Redis' client list. */
 export const LOADER_NAME = "sluice-loader";
@@ -20,6 +20,8 @@ export interface PartitionTask {
   dt: string;
   refetch: boolean;
   keepRaw: boolean;
+  /** Incremental sources start over; unpartitioned tables are replaced. */
+  fullRefresh?: boolean;
   /** The backfill that enqueued it (part of the BullMQ job id). */
   backfillId: string;
 }

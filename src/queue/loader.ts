@@ -118,6 +118,8 @@ async function execute(op: WarehouseOp, dataDir: string, warehouse: ReturnType<t
       return warehouse.fail(absolutePaths(op.tx, dataDir));
     case "columnValues":
       return warehouse.columnValues(op.refs);
+    case "readMarks":
+      return warehouse.readMarks(op.job);
     case "partitionStatus":
       return withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn, op.job ?? undefined), { signal });
     default:

@@ -6,9 +6,10 @@ import path from "node:path";
 import { Queue, QueueEvents, type Job } from "bullmq";
 import { CancelledError, ServiceUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import type { SourceMark } from "../load/source-state.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import type { LoadTransaction, PartitionStatusRow } from "../load/warehouse.ts";
-import type { LoadCounts, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
+import type { LoadCounts, RunStart, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
 import { decode, decodeError, encode, type Wire, type WireError } from "./codec.ts";
 import { WAREHOUSE_QUEUE, connectionFor, redact, type QueueTuning } from "./connection.ts";
 
@@ -18,7 +19,8 @@ export type WarehouseOp =
   | { op: "commit"; tx: LoadTransaction }
   | { op: "fail"; tx: LoadTransaction }
   | { op: "columnValues"; refs: Array<{ table: string; column: string }> }
-  | { op: "partitionStatus"; job: string | null };
+  | { op: "partitionStatus"; job: string | null }
+  | { op: "readMarks"; job: string };
 
 /** The loader's answer: operations never fail as BullMQ jobs, errors travel as data with their class. */
 export type WarehouseReply = { ok: true; value: Wire } | { ok: false; error: WireError };
@@ -49,15 +51,14 @@ export class WarehouseClient {
   /** A WarehouseGateway for runPartition whose calls go through the loader. */
   gateway(signal: AbortSignal): WarehouseGateway {
     return {
-      startRun: async (run, tables) => {
-        await this.call({ op: "startRun", run, tables }, signal);
-      },
+      startRun: async (run, tables) => (await this.call({ op: "startRun", run, tables }, signal)) as RunStart,
       commit: async (tx) => (await this.call({ op: "commit", tx: this.relativePaths(tx) }, signal)) as LoadCounts,
       // Like the local gateway: recording a failure must work even after the run's signal was aborted.
       fail: async (tx) => {
         await this.call({ op: "fail", tx: this.relativePaths(tx) });
       },
       columnValues: async (refs) => (await this.call({ op: "columnValues", refs }, signal)) as Record<string, unknown[]>,
+      readMarks: async (job) => (await this.call({ op: "readMarks", job }, signal)) as SourceMark[],
     };
   }
 

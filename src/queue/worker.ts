@@ -126,6 +126,7 @@ class TaskRunner {
       env: options.apiUrl === undefined ? env : { ...env, SLUICE_API_URL: options.apiUrl },
       demoApi: async () => this.apiUrl,
       refetch: task.refetch,
+      fullRefresh: task.fullRefresh === true,
       keepRaw: task.keepRaw,
       preview: false,
       warehouse: this.warehouse.gateway(signal),

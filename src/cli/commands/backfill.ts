@@ -75,11 +75,12 @@ async function runDays(
   view: BackfillView,
 ): Promise<PartitionOutcome[]> {
   const choice = { force: Boolean(flags.force), retryFailed: Boolean(flags.retryFailed), onProgress: view.onProgress };
-  if (queue === undefined) return runBackfill(job, days, { concurrency: flags.concurrency, ...choice }, { ...run, preview: false, onWait: view.say });
+  const fullRefresh = Boolean(flags.fullRefresh);
+  if (queue === undefined) return runBackfill(job, days, { concurrency: flags.concurrency, ...choice }, { ...run, preview: false, fullRefresh, onWait: view.say });
   // bullmq loads only when a queue is used: it costs every other command start-up time.
   const { enqueueBackfill } = await import("../../queue/backfill.ts");
   const options = { queueUrl: queue.url, ...choice, onNote: view.say, tuning: queue.tuning };
-  return enqueueBackfill(job, days, options, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw });
+  return enqueueBackfill(job, days, options, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, fullRefresh });
 }
 
 /** The progress bar (or lines) of a backfill, and the metrics and report of each finished partition. */

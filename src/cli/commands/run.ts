@@ -30,7 +30,7 @@ async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }
   const dt = flags.date === undefined ? yesterday() : parseDay(flags.date);
   const settings = resolveSettings({ flags, env });
   await withRunEnvironment(settings, { io, env }, async (environment) => {
-    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview) });
+    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview), fullRefresh: Boolean(flags.fullRefresh) });
     if (flags.preview) {
       printPreview(outcome, io.stdout, { width: frameWidth(flags, io) });
     } else {

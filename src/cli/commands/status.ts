@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { resolveSettingsFor } from "../../core/config.ts";
+import { readMarks } from "../../load/source-state.ts";
 import { readPartitionStatus, warehousePath, withWarehouse } from "../../load/warehouse.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext, Io } from "../context.ts";
@@ -42,9 +43,20 @@ export function registerStatus(program: Command, { io, env }: CliContext): void 
         io.stdout(`no runs yet in ${settings.dataDir}\n`);
         return;
       }
-      const rows = await withWarehouse(settings.dataDir, "read", (conn) => readPartitionStatus(conn, jobName), { onWait: (m) => io.stderr(`${m}\n`) });
+      const { rows, marks } = await withWarehouse(
+        settings.dataDir,
+        "read",
+        async (conn) => ({ rows: await readPartitionStatus(conn, jobName), marks: await readMarks(conn, jobName) }),
+        { onWait: (m) => io.stderr(`${m}\n`) },
+      );
+      const terminal = { terminal: io.stdoutColumns?.() !== undefined };
       const table = { columns: COLUMNS, rows: rows.map((r) => COLUMNS.map((c) => (r as unknown as Record<string, unknown>)[c] ?? null)) };
-      io.stdout(formatRows(table, flags.format, { terminal: io.stdoutColumns?.() !== undefined }) + "\n");
+      io.stdout(formatRows(table, flags.format, terminal) + "\n");
+      // The marks of incremental sources: where each continues next time (tables only: csv/json keep their shape).
+      if (flags.format === "table" && marks.length > 0) {
+        const markTable = { columns: ["job", "source", "key", "mark", "run_id", "updated_at"], rows: marks.map((m) => [m.job, m.source, m.key, m.value, m.runId, m.updatedAt]) };
+        io.stdout(`\nincremental sources continue from:\n${formatRows(markTable, "table", terminal)}\n`);
+      }
     });
 }
 
