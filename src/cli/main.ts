@@ -4,12 +4,14 @@ import { resolveFailpoint, type Env } from "../core/config.ts";
 import { SluiceError, formatError } from "../core/errors.ts";
 import { armFailpoint } from "../core/failpoints.ts";
 import { registerBackfill } from "./commands/backfill.ts";
+import { registerCatchUp } from "./commands/catch-up.ts";
 import { registerDemoApi } from "./commands/demo-api.ts";
 import { registerJobs } from "./commands/jobs.ts";
 import { registerLoader } from "./commands/loader.ts";
 import { registerQuery } from "./commands/query.ts";
 import { registerReport } from "./commands/report.ts";
 import { registerRun } from "./commands/run.ts";
+import { registerSchedule } from "./commands/schedule.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerWorker } from "./commands/worker.ts";
 import type { CliContext, Io } from "./context.ts";
@@ -18,6 +20,8 @@ import type { CliContext, Io } from "./context.ts";
 const COMMANDS: ReadonlyArray<(program: Command, ctx: CliContext) => void> = [
   registerRun,
   registerBackfill,
+  registerCatchUp,
+  registerSchedule,
   registerQuery,
   registerStatus,
   registerReport,
@@ -38,10 +42,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void, env: Env =
   return program;
 }
 
-/** Runs the CLI with process argv; resolves to the exit code. */
-export async function main(argv: string[], env: Env = process.env): Promise<number> {
+/** The process's own output streams. */
+const PROCESS_IO: Io = { stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) };
+
+/** Runs the CLI with process argv (tests may pass their own env and io); resolves to the exit code. */
+export async function main(argv: string[], env: Env = process.env, io: Io = PROCESS_IO): Promise<number> {
   let code = 0;
-  const io: Io = { stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) };
   const program = buildProgram(io, (c) => (code = c), env);
   try {
     // Tests kill a process at a named point to prove crash safety (core/failpoints.ts).
