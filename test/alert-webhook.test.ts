@@ -3,7 +3,11 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test, type TestContext } from "node:test";
-import { hasFailures, postAlertWebhook, summarizeOutcomes, webhookPayload, type AlertSummary, type WebhookPayload } from "../src/operate/alert-webhook.ts";
+import { resolveSettings } from "../src/core/config.ts";
+import { createLogger } from "../src/core/log.ts";
+import { Redactor } from "../src/extract/index.ts";
+import { alertOnFailures, hasFailures, postAlertWebhook, summarizeOutcomes, webhookPayload, type AlertSummary, type WebhookPayload } from "../src/operate/alert-webhook.ts";
+import { alertTarget } from "../src/cli/run-environment.ts";
 import type { PartitionOutcome } from "../src/pipeline/index.ts";
 
 const TOKEN = "tok-3f9a7c1e-secret/with+chars";
@@ -179,4 +183,22 @@ test("a command without failures is not worth an alert", () => {
   const summary = summarizeOutcomes("users", "run", [outcome("2026-11-01", "succeeded"), outcome("2026-11-02", "skipped"), outcome("2026-11-03", "cancelled")]);
   assert.equal(hasFailures(summary), false);
   assert.deepEqual(summary.counts, { succeeded: 1, failed: 0, cancelled: 1, skipped: 1 });
+});
+
+test("a command's alert redacts the API token and every secret its sources registered with the run's redactor, and a command without failures posts nothing", async (t) => {
+  const hook = await receiver(t, [200]);
+  const sourceKey = "sk_live_1c8e5f0a9b2d7e43";
+  const settings = resolveSettings({ flags: {}, env: { SLUICE_API_TOKEN: TOKEN, SLUICE_ALERT_WEBHOOK: hook.url } });
+  const redactor = new Redactor();
+  const target = alertTarget(settings, { log: createLogger({ level: "silent", pretty: false }), redactor });
+  // The source registers its key when it reads it, after the command's alert target was made.
+  redactor.add(sourceKey);
+  const failed = outcome("2026-11-02", "failed", `upstream refused ${sourceKey} (token ${TOKEN})`);
+  assert.equal(await alertOnFailures("events", "run", [outcome("2026-11-01", "succeeded")], target), undefined);
+  const result = await alertOnFailures("events", "run", [failed], target);
+  assert.deepEqual(result, { delivered: true, attempts: 1, status: 200 });
+  assert.equal(hook.received.length, 1);
+  const body = hook.received[0]?.body ?? "";
+  assert.ok(!body.includes(sourceKey) && !body.includes(TOKEN), body);
+  assert.match(body, /upstream refused \[redacted\] \(token \[redacted\]\)/);
 });

@@ -1,8 +1,16 @@
-/** planCatchUp: which days a catch-up runs, from partition statuses, the start, today and the lookback. */
+/**
+ * planCatchUp: which days a catch-up runs, from partition statuses, the start, today and the
+ * lookback; and `sluice catch-up` exiting like a backfill (1 with a failed day, 2 without a start).
+ */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
+import { addDays, formatDay } from "../src/core/dates.ts";
 import { UsageError } from "../src/core/errors.ts";
+import { startDemoApi } from "../src/demo-api/index.ts";
 import { planCatchUp, type CatchUpInput, type PartitionLastStatus } from "../src/pipeline/catch-up.ts";
+import { runSluice, tempDataDir } from "./helpers.ts";
 
 const TODAY = "2026-11-20";
 
@@ -120,4 +128,39 @@ test("a bad lookback, today or start is a usage error quoting the value", () => 
   }
   assert.throws(() => plan({ today: "2026-02-30", start: "2026-01-01" }), /--today "2026-02-30" is not a real calendar date/);
   assert.throws(() => plan({ start: "20261101" }), /--from "20261101" is not a date of the form YYYY-MM-DD/);
+});
+
+test("a catch-up whose day fails exits 1 and runs the failed day again next time; without history or a start it is a usage error", async (t) => {
+  const today = formatDay(new Date());
+  const failing = addDays(today, -1);
+  let fail = true;
+  const api = await startDemoApi({ eventsPerDay: 100, seed: 8 });
+  t.after(() => api.close());
+  // In front of the demo API: yesterday answers 404 until told otherwise.
+  const proxy = createServer((req, res) => {
+    const start = new URL(req.url ?? "/", "http://x").searchParams.get("start") ?? "";
+    if (fail && start.startsWith(failing)) return void res.writeHead(404, { "content-type": "application/json" }).end('{"error":"not yet"}');
+    void fetch(`${api.url}${req.url ?? "/"}`).then(async (up) => res.writeHead(up.status, { "content-type": "application/json" }).end(Buffer.from(await up.arrayBuffer())), () => res.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const dataDir = await tempDataDir(t);
+
+  const none = await runSluice(["catch-up", "events", "--api-url", proxyUrl, "--data-dir", dataDir]);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(none.stderr, /no partition of events has run yet and the job declares no start date/);
+  assert.match(none.stderr, /pass --from YYYY-MM-DD/);
+
+  const first = await runSluice(["catch-up", "events", "--from", addDays(today, -2), "--api-url", proxyUrl, "--data-dir", dataDir]);
+  assert.equal(first.code, 1, first.stderr);
+  assert.match(first.stdout, new RegExp(`${failing}\\s+failed.*404`));
+  assert.match(first.stdout, /1 succeeded, 0 skipped, 1 failed/);
+
+  fail = false;
+  const second = await runSluice(["catch-up", "events", "--api-url", proxyUrl, "--data-dir", dataDir]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /1 partition\(s\) from .* 1 did not succeed/);
+  assert.match(second.stdout, new RegExp(`${failing}\\s+succeeded`));
+  assert.match(second.stdout, /1 succeeded, 0 skipped, 0 failed/);
 });

@@ -1,13 +1,16 @@
-/** Operating Sluice from the command line: logs, secrets, preview, reports, metrics, Ctrl-C. */
+/** Operating Sluice from the command line: logs, secrets, preview, reports, metrics, Ctrl-C, alerts. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { resolveSettings } from "../src/core/config.ts";
+import { UsageError } from "../src/core/errors.ts";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
+import { startMeteredApi } from "./fixtures/metered-api.ts";
 import { runSluice, startSluice, tempDataDir } from "./helpers.ts";
 
 const start = startSluice;
@@ -119,4 +122,73 @@ test("SIGINT during a backfill starts no new partition, rolls back the running o
   const events = await withWarehouse(dataDir, "read", (conn) => query(conn, "select count(*) from events"));
   assert.equal(Number(events.rows[0]?.[0]), 0, "nothing of the cancelled partition was loaded");
   assert.equal(existsSync(path.join(dataDir, "lake", "events")), false);
+});
+
+const TEST_JOBS = path.resolve(import.meta.dirname, "fixtures", "jobs");
+
+/** A loopback webhook receiver that answers 200 and keeps every body; its URL carries a token in the path, as Slack's do. */
+async function webhookReceiver(t: { after: (fn: () => Promise<void>) => void }): Promise<{ url: string; bodies: string[] }> {
+  const bodies: string[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      bodies.push(body);
+      res.writeHead(200).end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T0/B0/hook-path-secret`, bodies };
+}
+
+test("a backfill that ends with failures posts one summary to SLUICE_ALERT_WEBHOOK, with no secret anywhere; a run that succeeds posts none", async (t) => {
+  const key = "sk_live_9f3c2a7b1e55d0c4";
+  const token = "tok-5d9e0c3a7f21b846";
+  const [good, forbidden] = ["2026-11-18", "2026-11-19"];
+  const api = await startMeteredApi({ key, pages: 1, forbiddenDays: [forbidden as string] });
+  t.after(() => api.close());
+  const hook = await webhookReceiver(t);
+  const dataDir = await tempDataDir(t);
+  const env = { METERED_API_URL: api.url, METERED_API_KEY: key, SLUICE_API_TOKEN: token, SLUICE_ALERT_WEBHOOK: hook.url, SLUICE_LOG_LEVEL: "info" };
+
+  const backfill = await sluice(["backfill", "metered", "--from", good as string, "--to", forbidden as string, "--jobs-dir", TEST_JOBS, "--data-dir", dataDir], env);
+  assert.equal(backfill.code, 1, backfill.stderr);
+  assert.equal(hook.bodies.length, 1, "one summary per command");
+  const payload = JSON.parse(hook.bodies[0] as string) as { text: string; job: string; command: string; counts: Record<string, number>; failed: Array<{ partition: string; error: string }> };
+  assert.deepEqual([payload.job, payload.command, payload.counts["failed"], payload.counts["succeeded"], payload.counts["total"]], ["metered", "backfill", 1, 1, 2]);
+  assert.deepEqual(payload.failed.map((f) => f.partition), [forbidden]);
+  assert.match(payload.failed[0]?.error ?? "", /403/);
+  assert.match(payload.text, new RegExp(`sluice backfill metered: 1 of 2 partition\\(s\\) failed \\(${forbidden}: .*403`));
+  assert.match(backfill.stderr, /alert posted to the webhook/);
+  for (const secret of [key, token, "hook-path-secret"]) {
+    assert.equal(hook.bodies[0]?.includes(secret), false, `${secret} in the alert`);
+    assert.equal((backfill.stdout + backfill.stderr).includes(secret), false, `${secret} in the output`);
+  }
+
+  const run = await sluice(["run", "metered", "--date", good as string, "--jobs-dir", TEST_JOBS, "--data-dir", dataDir], env);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(hook.bodies.length, 1, "a command without failures posts nothing");
+});
+
+test("an alert that cannot be delivered is a logged warning and leaves the exit code alone", async (t) => {
+  const key = "sk_live_0b7e4c1d2a99f3e6";
+  const api = await startMeteredApi({ key, pages: 1, forbiddenDays: ["2026-11-19"] });
+  t.after(() => api.close());
+  // A port nothing listens on: every attempt is refused, then the command gives up on the alert.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/hook`;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const dataDir = await tempDataDir(t);
+  const result = await sluice(["run", "metered", "--date", "2026-11-19", "--jobs-dir", TEST_JOBS, "--data-dir", dataDir], { METERED_API_URL: api.url, METERED_API_KEY: key, SLUICE_ALERT_WEBHOOK: deadUrl });
+  assert.equal(result.code, 1, "the run failed; the alert's own failure changes nothing");
+  assert.match(result.stderr, /could not post the alert to SLUICE_ALERT_WEBHOOK/);
+  assert.match(result.stderr, /gave up after 4 attempt\(s\)/);
+  assert.match(result.stdout, /metered\s+2026-11-19\s+failed/);
+
+  // A malformed webhook is a usage error at start, and the message does not quote it (it may carry a token).
+  for (const url of ["not a url", "ftp://hooks.example/T0/secret-path"]) {
+    assert.throws(() => resolveSettings({ flags: {}, env: { SLUICE_ALERT_WEBHOOK: url } }), (e: unknown) => e instanceof UsageError && e.message === "SLUICE_ALERT_WEBHOOK is not an http(s) URL");
+  }
 });

@@ -5,138 +5,57 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dayRange } from "../src/core/dates.ts";
 import { LockError, SchemaError, TransientHttpError, UsageError, ValidationBlockedError } from "../src/core/errors.ts";
 import { createLogger } from "../src/core/log.ts";
-import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
+import type { DemoApi } from "../src/demo-api/index.ts";
 import { acquireLock } from "../src/load/locks.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
-import { runBackfill } from "../src/pipeline/backfill.ts";
 import type { PartitionOutcome } from "../src/pipeline/index.ts";
 import { enqueueBackfill, type QueueBackfillOptions } from "../src/queue/backfill.ts";
 import { decode, decodeError, encode, encodeError } from "../src/queue/codec.ts";
-import { parseQueueUrl, type QueueTuning } from "../src/queue/connection.ts";
+import { parseQueueUrl } from "../src/queue/connection.ts";
 import { startLoader } from "../src/queue/loader.ts";
-import { queueStatus, type QueueStatus } from "../src/queue/status.ts";
+import { queueStatus } from "../src/queue/status.ts";
 import { printQueueStatus } from "../src/cli/commands/status.ts";
 import events from "../jobs/events.ts";
-import { redisUnavailable, startRedis, type RedisServer } from "./fixtures/redis.ts";
+import {
+  FAST_TUNING,
+  cleanups,
+  demoApiFor,
+  eventsSnapshot,
+  localEventsReference,
+  queuedEvents,
+  redisFor,
+  spawnWorker,
+  waitForStatus,
+  type Defer,
+  type EventsSnapshot,
+} from "./fixtures/queue-processes.ts";
+import { redisUnavailable, type RedisServer } from "./fixtures/redis.ts";
 import { tempDataDir } from "./helpers.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const SLUICE = path.join(ROOT, "bin", "sluice.mjs");
 const DAYS = dayRange("2026-11-10", "2026-11-13");
 const EVENTS_PER_DAY = 2000;
-/** Short claims and stall checks, so a killed worker's task comes back within seconds. */
-const TUNING: Partial<QueueTuning> = { lockDurationMs: 5_000, stalledIntervalMs: 1_000, backoffMs: 200, attempts: 3 };
+const TUNING = FAST_TUNING;
 const skip = redisUnavailable();
 const log = createLogger({ level: "silent", pretty: false });
 
-/**
- * Cleanups that run last-in first-out, before the test's other after hooks (temp dirs): workers
- * must stop while Redis still runs, or their graceful shutdown waits on a dead connection.
- */
-function cleanups(t: TestContext): (fn: () => Promise<void>) => void {
-  const stack: Array<() => Promise<void>> = [];
-  t.after(async () => {
-    for (const fn of stack.reverse()) await fn();
-  });
-  return (fn) => void stack.push(fn);
-}
-
-async function redis(defer: (fn: () => Promise<void>) => void): Promise<RedisServer> {
-  const server = await startRedis();
-  defer(() => server.stop());
-  return server;
-}
-
-async function demoApi(defer: (fn: () => Promise<void>) => void): Promise<DemoApi> {
-  const api = await startDemoApi({ eventsPerDay: EVENTS_PER_DAY });
-  defer(() => api.close());
-  return api;
-}
-
-interface WorkerProcess {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
-}
-
-/** Starts `sluice worker` as its own process; stopped (SIGTERM, then SIGKILL) after the test. */
-function spawnWorker(defer: (fn: () => Promise<void>) => void, queueUrl: string, dataDir: string, apiUrl: string, env: Record<string, string> = {}): WorkerProcess {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
-  const child = spawn(process.execPath, [SLUICE, "worker", "--queue", queueUrl, "--data-dir", dataDir, "--api-url", apiUrl, "--concurrency", "1"], {
-    cwd: ROOT,
-    env: { ...base, SLUICE_LOG_LEVEL: "warn", SLUICE_QUEUE_TUNING: JSON.stringify(TUNING), ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  defer(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  });
-  return { child, exited, stderr: () => stderr };
-}
-
-/** Polls the queue status until `ready` holds (or fails after timeoutMs). */
-async function waitForStatus(queueUrl: string, ready: (s: QueueStatus) => boolean, what: string, timeoutMs = 30_000): Promise<QueueStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: QueueStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await queueStatus(queueUrl);
-    if (ready(last)) return last;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}; last status: ${JSON.stringify(last?.counts)} workers=${last?.workers.length}`);
-}
+const redis = (defer: Defer): Promise<RedisServer> => redisFor(defer);
+const demoApi = (defer: Defer): Promise<DemoApi> => demoApiFor(defer, EVENTS_PER_DAY);
 
 function queued(queueUrl: string, dataDir: string, signal: AbortSignal, extra: Partial<QueueBackfillOptions> = {}): Promise<PartitionOutcome[]> {
-  return enqueueBackfill(
-    events,
-    DAYS,
-    { queueUrl, force: false, retryFailed: false, tuning: TUNING, reconcileMs: 1_000, ...extra },
-    { dataDir, signal, log, refetch: false, keepRaw: false },
-  );
+  return queuedEvents(queueUrl, dataDir, DAYS, { tuning: TUNING, ...extra }, signal);
 }
 
-/** Every row of the data tables and quarantine, without run ids; and the run statuses per day. */
-async function snapshot(dataDir: string): Promise<{ tables: Record<string, unknown[][]>; runs: unknown[][] }> {
-  return withWarehouse(dataDir, "read", async (conn) => ({
-    tables: {
-      events: (await query(conn, "select * from events order by all")).rows,
-      sessions: (await query(conn, "select * from sessions order by all")).rows,
-      quarantine: (await query(conn, "select job, dt, table_name, record, reason from sluice.quarantine order by all")).rows,
-    },
-    runs: (await query(conn, "select strftime(dt, '%Y-%m-%d'), status from sluice.runs order by all")).rows,
-  }));
-}
+const snapshot = eventsSnapshot;
 
 /** The reference: the same days run by a local backfill into a data dir of its own. */
-async function localReference(t: TestContext, apiUrl: string): Promise<Awaited<ReturnType<typeof snapshot>>> {
-  const dataDir = await tempDataDir(t);
-  const outcomes = await runBackfill(events, DAYS, { concurrency: 2, force: false, retryFailed: false }, {
-    dataDir,
-    signal: new AbortController().signal,
-    log,
-    env: { SLUICE_API_URL: apiUrl },
-    refetch: false,
-    keepRaw: false,
-    preview: false,
-  });
-  assert.deepEqual(outcomes.map((o) => o.status), DAYS.map(() => "succeeded"));
-  const snap = await snapshot(dataDir);
-  assert.ok((snap.tables["events"]?.length ?? 0) > DAYS.length * EVENTS_PER_DAY * 0.8, "the reference has the events");
-  return snap;
+function localReference(t: TestContext, apiUrl: string): Promise<EventsSnapshot> {
+  return localEventsReference(t, apiUrl, DAYS, EVENTS_PER_DAY);
 }
 
 test("a backfill queued across three worker processes gives exactly the tables of a local backfill", { skip, timeout: 120_000 }, async (t) => {

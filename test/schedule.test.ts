@@ -1,14 +1,24 @@
 /**
  * Catch-up schedules on a real redis-server: a per-second BullMQ job scheduler fires catch-up
  * tasks, is listed, replaced by registering again, and stopped by removing it; fired catch-ups
- * become partition tasks with ids per fire day, job and partition, so no day is enqueued twice.
+ * become partition tasks with ids per fire day, job and partition, so no day is enqueued twice;
+ * `sluice worker` processes consume the fires, and the days land in sluice.runs once each.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Worker, type Job } from "bullmq";
+import { Queue, Worker, type Job } from "bullmq";
+import { addDays, formatDay } from "../src/core/dates.ts";
 import { UsageError } from "../src/core/errors.ts";
+import { silentLogger } from "../src/core/log.ts";
+import { startDemoApi } from "../src/demo-api/index.ts";
+import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { DEFAULT_TUNING, PARTITION_QUEUE, connectionFor } from "../src/queue/connection.ts";
+import { startLoader } from "../src/queue/loader.ts";
+import { main } from "../src/cli/main.ts";
 import {
   SCHEDULE_QUEUE,
   Schedules,
@@ -21,7 +31,9 @@ import {
   validateSchedule,
   type CatchUpTask,
 } from "../src/queue/schedule.ts";
-import { redisForFile, redisUnavailable } from "./fixtures/redis.ts";
+import { FAST_TUNING, cleanups, spawnWorker } from "./fixtures/queue-processes.ts";
+import { redisForFile, redisUnavailable, startRedis } from "./fixtures/redis.ts";
+import { tempDataDir } from "./helpers.ts";
 
 const skip = redisUnavailable();
 const EVERY_SECOND = "* * * * * *";
@@ -65,7 +77,7 @@ test("a per-second schedule is listed, fires catch-up tasks at least twice, and 
   const s = schedules(t);
   const info = await s.register({ job: "events", cron: EVERY_SECOND, lookback: 2 });
   assert.equal(info.id, schedulerId("events"));
-  assert.deepEqual({ ...info, next: null }, { id: "catch-up.events", job: "events", cron: EVERY_SECOND, tz: null, lookback: 2, next: null });
+  assert.deepEqual({ ...info, next: null }, { id: "catch-up.events", job: "events", cron: EVERY_SECOND, tz: null, lookback: 2, from: null, next: null });
   assert.ok(info.next instanceof Date && info.next.getTime() > Date.now() - 2_000);
 
   const fires = consumer(t);
@@ -154,4 +166,92 @@ test("a bad cron, time zone or lookback is a usage error quoting it, and registe
   const s = schedules(t);
   await assert.rejects(s.register({ job: "events", cron: "61 * * * *", lookback: 1 }), UsageError);
   assert.deepEqual(await s.list(), []);
+});
+
+/** `sluice <args>` in this process (the command line as scripts see it, without a process start per call). */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: "", stderr: "" };
+  const code = await main(args, {}, { stdout: (x) => void (out.stdout += x), stderr: (x) => void (out.stderr += x) });
+  return { code, ...out };
+}
+
+test("sluice schedule registers, lists and removes a job's schedule, and refuses what it cannot register", { skip }, async () => {
+  const queue = ["--queue", url()];
+  const added = await cli(["schedule", "events", "--cron", "15 2 * * *", "--tz", "Europe/Paris", "--lookback", "2", "--from", "2026-01-01", ...queue]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /scheduled events: "15 2 \* \* \*" \(Europe\/Paris\), lookback 2; next fire 20\d\d-/);
+  assert.match(added.stderr, /no worker is connected yet/);
+
+  const listed = await cli(["schedule", "--list", "--format", "json", ...queue]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const [entry, ...others] = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
+  assert.deepEqual(others, []);
+  assert.deepEqual({ ...entry, next: null }, { job: "events", cron: "15 2 * * *", tz: "Europe/Paris", lookback: 2, from: "2026-01-01", next: null });
+  assert.ok(typeof entry?.["next"] === "string" && Date.parse(entry["next"]) > Date.now());
+  for (const [args, message] of [
+    [["schedule", "events"], /schedule events: --cron is required/],
+    [["schedule", "events", "--cron", "61 * * * *"], /--cron "61 \* \* \* \*" is not a cron pattern/],
+    [["schedule", "events", "--cron", "15 2 * * *", "--from", "2026-02-30"], /--from "2026-02-30" is not a real calendar date/],
+    [["schedule", "--list", "events"], /--list takes no job/],
+    [["schedule", "nosuchjob", "--cron", "15 2 * * *"], /unknown job "nosuchjob"/],
+    [["schedule", "events", "--cron", "15 2 * * *", "--queue", "http://127.0.0.1:1"], /must start with redis:\/\//],
+  ] as Array<[string[], RegExp]>) {
+    const result = await cli(args.includes("--queue") ? args : [...args, ...queue]);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+  }
+  assert.equal((await cli(["schedule", "--list", ...queue])).stdout.match(/events/g)?.length, 1, "the refused ones registered nothing");
+
+  const removed = await cli(["schedule", "--remove", "events", ...queue]);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stdout, /removed the schedule of events/);
+  const again = await cli(["schedule", "--remove", "events", ...queue]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /events has no schedule/);
+});
+
+test("a per-second schedule fires catch-ups on a worker: each day runs once, lands in sluice.runs and gets its report and metrics; catch-up --queue reruns the lookback there", { skip, timeout: 120_000 }, async (t) => {
+  const defer = cleanups(t);
+  const server = await startRedis();
+  defer(() => server.stop());
+  const api = await startDemoApi({ eventsPerDay: 100, seed: 4 });
+  defer(() => api.close());
+  const dataDir = await tempDataDir(t);
+  const loader = await startLoader({ queueUrl: server.url, dataDir, log: silentLogger(), signal: new AbortController().signal, tuning: FAST_TUNING });
+  defer(() => loader.close());
+  spawnWorker(defer, server.url, dataDir, api.url);
+  const s = new Schedules(server.url);
+  defer(() => s.close());
+  const today = formatDay(new Date());
+  const days = [addDays(today, -2), addDays(today, -1)];
+  await s.register({ job: "events", cron: EVERY_SECOND, lookback: 0, from: days[0] as string });
+
+  const metrics = path.join(dataDir, "metrics", "events.prom");
+  const fires = new Queue(SCHEDULE_QUEUE, { connection: connectionFor(server.url) });
+  defer(() => fires.close());
+  // Done when both days are observed (the worker writes the metrics after the fire's partitions finished) and later fires found nothing to do.
+  const deadline = Date.now() + 90_000;
+  while (!existsSync(metrics) || (await fires.getCompletedCount()) < 3) {
+    assert.ok(Date.now() < deadline, `timed out: metrics ${existsSync(metrics)}, fires done ${await fires.getCompletedCount()}, failed ${await fires.getFailedCount()}`);
+    await sleep(200);
+  }
+  assert.equal(await s.remove("events"), true);
+  if (formatDay(new Date()) !== today) return t.skip("the test ran over midnight UTC");
+
+  const runs = await withWarehouse(dataDir, "read", (conn) => query(conn, "select strftime(dt, '%Y-%m-%d'), status from sluice.runs order by all"));
+  assert.deepEqual(runs.rows, days.map((dt) => [dt, "succeeded"]), "each day ran once, however many fires");
+  const partitions = partitionQueue(server.url);
+  defer(() => partitions.close());
+  const tasks = await partitions.getJobs(["completed"]);
+  assert.deepEqual(tasks.map((j) => j.id).sort(), days.map((dt) => catchUpTaskId(today, "events", dt)));
+  assert.match(await readFile(metrics, "utf8"), /pipeline_partitions_total\{job="events",outcome="succeeded"\} 2/);
+  for (const dt of days) assert.ok(existsSync(path.join(dataDir, "reports", "events", `${dt}.html`)), `the report of ${dt}`);
+
+  // `sluice catch-up --queue` plans from the statuses the loader reads, and runs the days on the same workers.
+  const caught = await cli(["catch-up", "events", "--lookback", "1", "--queue", server.url, "--data-dir", dataDir, "--log-level", "warn"]);
+  assert.equal(caught.code, 0, caught.stderr);
+  assert.match(caught.stderr, new RegExp(`catch-up events: 1 partition\\(s\\) from ${days[1]} to ${days[1]}: 1 rerun for late data \\(lookback 1\\)`));
+  assert.match(caught.stdout, new RegExp(`events\\s+${days[1]}\\s+succeeded`));
+  const rerun = await withWarehouse(dataDir, "read", (conn) => query(conn, "select count(*) from sluice.runs where status = 'succeeded'"));
+  assert.equal(Number(rerun.rows[0]?.[0]), 3);
 });

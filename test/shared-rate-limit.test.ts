@@ -2,7 +2,8 @@
  * The rate limit shared through Redis: three worker-like processes against a loopback server that
  * answers 429 above R requests/s stay under R together, where three in-process buckets do not;
  * and, in one process, its rps/burst bounds, keys per source and origin, abort, and the fallback
- * when Redis is away. Uses a real redis-server (Debian package redis-server).
+ * when Redis is away (three `sluice worker` processes: test/shared-rate-limit-workers.test.ts).
+ * Uses a real redis-server (Debian package redis-server).
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -12,6 +13,7 @@ import path from "node:path";
 import { before, describe, test, type TestContext } from "node:test";
 import { Redis } from "ioredis";
 import { SharedRateLimit } from "../src/extract/shared-rate-limit.ts";
+import { maxInSpan } from "./fixtures/metered-api.ts";
 import { redisForFile, redisUnavailable } from "./fixtures/redis.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -49,17 +51,6 @@ async function limitedApi(): Promise<{ url: string; arrivals: number[]; close: (
     server.close(() => resolve());
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events`, arrivals, close };
-}
-
-/** The largest number of arrivals within any span of `ms`. */
-function maxInSpan(times: readonly number[], ms: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while ((sorted[i] as number) - (sorted[j] as number) >= ms) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
 }
 
 interface ClientProcess {
@@ -147,8 +138,8 @@ describe("three worker processes against a source that answers 429 above R reque
 test("two limiters on one key admit at most burst per window between them and never go faster than rps", { skip }, async (t) => {
   const rps = 20;
   const burst = 2;
-  const a = new SharedRateLimit({ redis: client(t), source: "bounds", origin: "http://api.test", rps, burst });
-  const b = new SharedRateLimit({ redis: client(t), source: "bounds", origin: "http://api.test", rps, burst });
+  const a = new SharedRateLimit({ redis: client(t), key: "http://api.test|bounds", rps, burst });
+  const b = new SharedRateLimit({ redis: client(t), key: "http://api.test|bounds", rps, burst });
   const times: number[] = [];
   const started = performance.now();
   const take = async (limiter: SharedRateLimit): Promise<void> => {
@@ -170,9 +161,9 @@ test("each source and origin has its own limit, and aborting a wait rejects with
   const windowMs = 10_000;
   const intoWindow = Date.now() % windowMs;
   if (intoWindow > windowMs - 2_000) await new Promise((r) => setTimeout(r, windowMs - intoWindow + 50));
-  const slow = new SharedRateLimit({ redis, source: "keys", origin: "http://a.test", rps: 0.1, burst: 1 });
-  const other = new SharedRateLimit({ redis, source: "keys", origin: "http://b.test", rps: 0.1, burst: 1 });
-  const otherSource = new SharedRateLimit({ redis, source: "keys-2", origin: "http://a.test", rps: 0.1, burst: 1 });
+  const slow = new SharedRateLimit({ redis, key: "http://a.test|keys", rps: 0.1, burst: 1 });
+  const other = new SharedRateLimit({ redis, key: "http://b.test|keys", rps: 0.1, burst: 1 });
+  const otherSource = new SharedRateLimit({ redis, key: "http://a.test|keys-2", rps: 0.1, burst: 1 });
   await slow.acquire();
 
   const controller = new AbortController();
@@ -189,16 +180,16 @@ test("each source and origin has its own limit, and aborting a wait rejects with
 
 test("a limit needs rps > 0 and a whole burst >= 1", { skip }, (t) => {
   const redis = client(t);
-  assert.throws(() => new SharedRateLimit({ redis, source: "s", origin: "o", rps: 0, burst: 1 }), RangeError);
-  assert.throws(() => new SharedRateLimit({ redis, source: "s", origin: "o", rps: 5, burst: 0 }), RangeError);
-  assert.throws(() => new SharedRateLimit({ redis, source: "s", origin: "o", rps: 5, burst: 1.5 }), /whole burst >= 1 \(got 5, 1.5\)/);
+  assert.throws(() => new SharedRateLimit({ redis, key: "o|s", rps: 0, burst: 1 }), RangeError);
+  assert.throws(() => new SharedRateLimit({ redis, key: "o|s", rps: 5, burst: 0 }), RangeError);
+  assert.throws(() => new SharedRateLimit({ redis, key: "o|s", rps: 5, burst: 1.5 }), /whole burst >= 1 \(got 5, 1.5\)/);
 });
 
 test("when Redis cannot be reached the limit holds in memory instead of failing", { skip }, async (t) => {
   const down = new Redis({ host: "127.0.0.1", port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
   down.on("error", () => undefined);
   t.after(() => down.disconnect());
-  const limiter = new SharedRateLimit({ redis: down, source: "fallback", origin: "http://api.test", rps: 10, burst: 2 });
+  const limiter = new SharedRateLimit({ redis: down, key: "http://api.test|fallback", rps: 10, burst: 2 });
   const started = performance.now();
   for (let i = 0; i < 6; i++) await limiter.acquire();
   // 6 requests at 2 per 200 ms window cross at least two window boundaries.

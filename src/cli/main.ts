@@ -5,12 +5,14 @@ import { SluiceError, formatError } from "../core/errors.ts";
 import { armFailpoint } from "../core/failpoints.ts";
 import { terminalSafe } from "../core/terminal-text.ts";
 import { registerBackfill } from "./commands/backfill.ts";
+import { registerCatchUp } from "./commands/catch-up.ts";
 import { registerDemoApi } from "./commands/demo-api.ts";
 import { registerJobs } from "./commands/jobs.ts";
 import { registerLoader } from "./commands/loader.ts";
 import { registerQuery } from "./commands/query.ts";
 import { registerReport } from "./commands/report.ts";
 import { registerRun } from "./commands/run.ts";
+import { registerSchedule } from "./commands/schedule.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerWorker } from "./commands/worker.ts";
 import type { CliContext, Io } from "./context.ts";
@@ -19,6 +21,8 @@ import type { CliContext, Io } from "./context.ts";
 const COMMANDS: ReadonlyArray<(program: Command, ctx: CliContext) => void> = [
   registerRun,
   registerBackfill,
+  registerCatchUp,
+  registerSchedule,
   registerQuery,
   registerStatus,
   registerReport,
@@ -40,14 +44,18 @@ export function buildProgram(io: Io, setExit: (code: number) => void, env: Env =
   return program;
 }
 
-/** Runs the CLI with process argv; resolves to the exit code. */
-export async function main(argv: string[], env: Env = process.env): Promise<number> {
-  const io: Io = {
+/** The process's own output streams. */
+function processIo(): Io {
+  return {
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),
     stdoutStream: process.stdout,
     stdoutColumns: () => (process.stdout.isTTY ? process.stdout.columns : undefined),
   };
+}
+
+/** Runs the CLI with process argv (tests may pass their own env and io); resolves to the exit code. */
+export async function main(argv: string[], env: Env = process.env, io: Io = processIo()): Promise<number> {
   return runCli(argv, io, env);
 }
 

@@ -30,6 +30,7 @@ function fromEnv(env: Env) {
     queueTuning: read("SLUICE_QUEUE_TUNING"),
     jobsDir: read("SLUICE_JOBS_DIR"),
     failpoint: read("SLUICE_FAILPOINT"),
+    alertWebhook: read("SLUICE_ALERT_WEBHOOK"),
   };
 }
 
@@ -44,6 +45,11 @@ const SettingsSchema = z.object({
   keepRaw: z.boolean().default(false),
   refetch: z.boolean().default(false),
   pushgatewayUrl: z.url().optional(),
+  /** Where run, backfill and catch-up post a summary when they end with failures (SLUICE_ALERT_WEBHOOK). */
+  alertWebhook: z
+    // The URL is a secret itself (Slack's carry their token in the path): never quoted back.
+    .url({ protocol: /^https?$/, error: () => "SLUICE_ALERT_WEBHOOK is not an http(s) URL" })
+    .optional(),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -77,6 +83,7 @@ export function resolveSettingsFor<K extends keyof Settings>(keys: readonly K[],
     keepRaw: flags.keepRaw,
     refetch: flags.refetch,
     pushgatewayUrl: vars.pushgatewayUrl,
+    alertWebhook: vars.alertWebhook,
   });
   // Settings the command does not use are left out before validation (they take their defaults).
   const used = Object.fromEntries(Object.entries(candidate).filter(([key]) => (keys as readonly string[]).includes(key)));
@@ -84,7 +91,8 @@ export function resolveSettingsFor<K extends keyof Settings>(keys: readonly K[],
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join(".") ?? "settings";
-    throw new UsageError(issue?.message.includes("--") ? issue.message : `invalid ${where}: ${issue?.message ?? "unknown problem"}`);
+    const own = issue !== undefined && /--|SLUICE_/.test(issue.message);
+    throw new UsageError(own ? issue.message : `invalid ${where}: ${issue?.message ?? "unknown problem"}`);
   }
   const settings: Settings = { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
   return settings;

@@ -13,6 +13,8 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
   /** Secret values to scrub from every line, whatever field they end up in. */
   secrets?: string[];
+  /** Secrets learned while running (a source's tokens, OAuth access tokens): scrubbed from the moment they are known. */
+  redactor?: { onSecret(listener: (secret: string) => void): void };
 }
 
 /** Paths never logged; secrets are also scrubbed by value in `scrub` below. */
@@ -21,6 +23,9 @@ const REDACT_PATHS = ["token", "apiToken", "headers.authorization", "headers.Aut
 /** Creates the process logger. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
+  options.redactor?.onSecret((s) => {
+    if (s.length >= 4 && !secrets.includes(s)) secrets.push(s);
+  });
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
   const base: pino.LoggerOptions = {
     level: options.level ?? "info",

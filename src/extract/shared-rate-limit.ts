@@ -15,7 +15,7 @@
  * insurance limiter): N workers then send up to N times the rate, and the HTTP layer's 429
  * handling absorbs it, instead of every extract stopping while Redis is away.
  */
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { abortReason, systemClock } from "./clock.ts";
 
@@ -31,10 +31,8 @@ export interface RateLimiter {
 export interface SharedRateLimitOptions {
   /** An ioredis client to the queue's Redis; the caller owns (and closes) it. */
   redis: Redis;
-  /** The source's name (SourceSpec.name). */
-  source: string;
-  /** The API's origin, e.g. https://api.example.com: one limit per source and origin. */
-  origin: string;
+  /** What is limited: one limit per key. The extract stage's keys are `<origin>|<source name>` (one per source and API). */
+  key: string;
   /** Requests per second, as TokenBucket's rps. */
   rps: number;
   /** Requests that may go at once, as TokenBucket's burst. */
@@ -43,7 +41,7 @@ export interface SharedRateLimitOptions {
   keyPrefix?: string;
 }
 
-/** A token-bucket-like limit of `rps` with bursts of `burst`, shared through Redis by every process using the same source and origin. */
+/** A token-bucket-like limit of `rps` with bursts of `burst`, shared through Redis by every process using the same key. */
 export class SharedRateLimit implements RateLimiter {
   readonly rps: number;
   readonly burst: number;
@@ -64,7 +62,7 @@ export class SharedRateLimit implements RateLimiter {
     this.burst = burst;
     this.redis = options.redis;
     this.windowMs = (burst * 1000) / rps;
-    this.key = `${options.source}|${options.origin}`;
+    this.key = options.key;
     // duration only sets how long a window's key lives in Redis (whole seconds, past its end).
     const settings = { keyPrefix: options.keyPrefix ?? "sluice:ratelimit", points: burst, duration: Math.ceil(this.windowMs / 1000) + 1 };
     this.limiter = new RateLimiterRedis({
@@ -116,5 +114,48 @@ export class SharedRateLimit implements RateLimiter {
     const after = Date.now();
     this.offsetMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - (before + after) / 2;
     return this.offsetMs;
+  }
+}
+
+/**
+ * The limiters of one worker process: a SharedRateLimit per extract key and limit, all over one
+ * Redis connection of their own. Its `limiterFor` is what a worker passes in RunSettings.
+ */
+export class SharedRateLimits {
+  private readonly limits = new Map<string, SharedRateLimit>();
+  private readonly redis: Redis;
+
+  constructor(redisUrl: string) {
+    // No offline queue: while Redis is away a request must not wait for it (the insurance limit applies).
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    this.redis.on("error", () => undefined); // reconnects by itself; meanwhile the in-memory limit holds
+  }
+
+  /** Resolves once connected, or after timeoutMs (requests then use the in-memory limit until it is). */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    if (this.redis.status === "ready") return;
+    const redis = this.redis;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        redis.off("ready", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      redis.once("ready", done);
+    });
+  }
+
+  /** The shared limiter of an extract key and limit (one per pair in this process, so its callers queue in order). */
+  readonly limiterFor = (key: string, limit: { rps: number; burst: number }): RateLimiter => {
+    const id = `${key}|${limit.rps}|${limit.burst}`;
+    let limiter = this.limits.get(id);
+    if (!limiter) this.limits.set(id, (limiter = new SharedRateLimit({ redis: this.redis, key, rps: limit.rps, burst: limit.burst })));
+    return limiter;
+  };
+
+  /** Closes the connection at once (in-flight acquires fall back to the in-memory limit). */
+  disconnect(): void {
+    this.redis.disconnect();
   }
 }

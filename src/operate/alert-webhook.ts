@@ -6,7 +6,7 @@
  * the caller gets what happened and logs a warning.
  */
 import { request } from "undici";
-import { scrub } from "../core/log.ts";
+import { scrub, type Logger } from "../core/log.ts";
 import { systemClock } from "../extract/clock.ts";
 import type { PartitionOutcome, PartitionStatus } from "../pipeline/index.ts";
 
@@ -109,6 +109,30 @@ export async function postAlertWebhook(summary: AlertSummary, options: WebhookOp
     // Belt and braces: nothing above should throw, but an alert must never fail its command.
     return { delivered: false, attempts: 0, reason: scrub(`could not post the alert: ${message(error)}`, secrets) };
   }
+}
+
+/** Where and how a command's alert goes. */
+export interface AlertTarget {
+  /** SLUICE_ALERT_WEBHOOK; nothing is posted when unset. */
+  url: string | undefined;
+  /** Every secret the command used: the API token and the source secrets its Redactor saw. */
+  secrets: () => readonly string[];
+  log: Logger;
+  /** Overrides of the delivery's retries and time limit (tests). */
+  delivery?: Pick<WebhookOptions, "maxAttempts" | "totalTimeoutMs" | "firstDelayMs">;
+}
+
+/**
+ * The end of a command that ran partitions: when some failed and a webhook is set, posts the
+ * summary; an alert that cannot be delivered is a logged warning, never the command's failure.
+ */
+export async function alertOnFailures(job: string, command: string, outcomes: readonly PartitionOutcome[], target: AlertTarget): Promise<WebhookResult | undefined> {
+  const summary = summarizeOutcomes(job, command, outcomes);
+  if (target.url === undefined || !hasFailures(summary)) return undefined;
+  const result = await postAlertWebhook(summary, { url: target.url, secrets: target.secrets(), ...target.delivery });
+  if (result.delivered) target.log.info({ attempts: result.attempts, status: result.status }, "alert posted to the webhook");
+  else target.log.warn({ attempts: result.attempts, reason: result.reason }, "could not post the alert to SLUICE_ALERT_WEBHOOK");
+  return result;
 }
 
 async function deliver(summary: AlertSummary, options: WebhookOptions, secrets: string[]): Promise<WebhookResult> {

@@ -57,7 +57,8 @@ export async function runBackfill(job: JobDefinition, days: readonly string[], o
   return days.map((dt) => outcomes.get(dt) as PartitionOutcome);
 }
 
-async function lastStatuses(job: JobDefinition, settings: RunSettings): Promise<Map<string, string>> {
+/** The last run's status of each partition of the job, by day (empty before the first run). */
+export async function lastStatuses(job: JobDefinition, settings: Pick<RunSettings, "dataDir" | "signal" | "onWait">): Promise<Map<string, string>> {
   if (!existsSync(warehousePath(settings.dataDir))) return new Map();
   const rows = await withWarehouse(settings.dataDir, "read", (conn) => readPartitionStatus(conn, job.name), settings.onWait ? { signal: settings.signal, onWait: settings.onWait } : { signal: settings.signal });
   return new Map(rows.map((r) => [r.dt, r.status]));

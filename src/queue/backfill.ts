@@ -12,7 +12,7 @@ import type { BackfillProgress } from "../pipeline/backfill.ts";
 import type { JobDefinition } from "../pipeline/job.ts";
 import type { PartitionOutcome } from "../pipeline/index.ts";
 import { decode, type Wire } from "./codec.ts";
-import { PARTITION_QUEUE, closeWithin, connectionFor, pingRedis, redact, resolveTuning, taskId, type PartitionTask, type QueueTuning } from "./connection.ts";
+import { PARTITION_QUEUE, closeWithin, connectionFor, partitionTaskOptions, pingRedis, redact, resolveTuning, taskId, type PartitionTask, type QueueTuning } from "./connection.ts";
 import { connectedLoaders, startLoader, type LoaderHandle } from "./loader.ts";
 import { WarehouseClient } from "./warehouse-client.ts";
 import type { TaskProgress } from "./worker.ts";
@@ -43,8 +43,14 @@ export interface QueueBackfillSettings {
   keepRaw: boolean;
 }
 
+/**
+ * The days a queued command runs: given, or chosen from the last status of each partition (a
+ * catch-up plans from them; they are read through the loader, the only process with the warehouse).
+ */
+export type DaySelection = readonly string[] | ((last: ReadonlyMap<string, string>) => readonly string[]);
+
 /** Enqueues the days of `job` for workers and waits for them; one outcome per requested day, in date order. */
-export async function enqueueBackfill(job: JobDefinition, days: readonly string[], options: QueueBackfillOptions, settings: QueueBackfillSettings): Promise<PartitionOutcome[]> {
+export async function enqueueBackfill(job: JobDefinition, selection: DaySelection, options: QueueBackfillOptions, settings: QueueBackfillSettings): Promise<PartitionOutcome[]> {
   const tuning = resolveTuning(options.tuning);
   const log = settings.log.child({ component: "backfill", queue: redact(options.queueUrl) });
   const note = (m: string): void => {
@@ -62,6 +68,7 @@ export async function enqueueBackfill(job: JobDefinition, days: readonly string[
   try {
     await warehouse.ready();
     const last = new Map((await warehouse.partitionStatus(job.name, settings.signal)).map((r) => [r.dt, r.status]));
+    const days = typeof selection === "function" ? selection(last) : selection;
     const outcomes = new Map<string, PartitionOutcome>();
     const todo: string[] = [];
     for (const dt of days) {
@@ -71,10 +78,10 @@ export async function enqueueBackfill(job: JobDefinition, days: readonly string[
       else todo.push(dt);
     }
     if (todo.length > 0) {
-      const tasks = new BackfillTasks(job.name, todo, outcomes, options.queueUrl, queue, tuning, options.onProgress, note);
+      const tasks = new BackfillTasks({ job: job.name, todo, outcomes, queueUrl: options.queueUrl, queue, tuning, note, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
       events = await tasks.listen(log);
       await tasks.enqueue(settings, log);
-      await tasks.done(settings.signal, loader, options.reconcileMs ?? 5_000, log);
+      await tasks.done({ signal: settings.signal, reconcileMs: options.reconcileMs ?? 5_000, log, loader });
     }
     return days.map((dt) => outcomes.get(dt) as PartitionOutcome);
   } finally {
@@ -121,9 +128,33 @@ class BackfillLoader {
   }
 }
 
-/** The tasks of one backfill: enqueued, followed through queue events (and polling), finished into outcomes. */
-class BackfillTasks {
-  private readonly backfillId = `bf-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+/** What BackfillTasks follows. */
+export interface TasksSpec {
+  job: string;
+  /** The days whose tasks are followed (and enqueued by `enqueue`). */
+  todo: readonly string[];
+  /** Filled in as tasks finish (the skipped days may already be in). */
+  outcomes: Map<string, PartitionOutcome>;
+  queueUrl: string;
+  queue: Queue;
+  tuning: QueueTuning;
+  /** The first part of the task ids; default: a new backfill id. */
+  backfillId?: string;
+  onProgress?: (event: BackfillProgress) => void;
+  note: (message: string) => void;
+}
+
+/** The tasks of one backfill (or scheduled catch-up): enqueued, followed through queue events (and polling), finished into outcomes. */
+export class BackfillTasks {
+  private readonly backfillId: string;
+  private readonly job: string;
+  private readonly todo: readonly string[];
+  private readonly outcomes: Map<string, PartitionOutcome>;
+  private readonly queueUrl: string;
+  private readonly queue: Queue;
+  private readonly tuning: QueueTuning;
+  private readonly onProgress: ((event: BackfillProgress) => void) | undefined;
+  private readonly note: (message: string) => void;
   private readonly ids: Map<string, { dt: string; index: number }>;
   private readonly started = new Set<string>();
   private readonly finished = new Set<string>();
@@ -131,18 +162,12 @@ class BackfillTasks {
   private allDone: () => void = () => undefined;
   private readonly complete = new Promise<void>((resolve) => (this.allDone = resolve));
 
-  constructor(
-    private readonly job: string,
-    private readonly todo: readonly string[],
-    /** Filled in as tasks finish (the skipped days are already in). */
-    private readonly outcomes: Map<string, PartitionOutcome>,
-    private readonly queueUrl: string,
-    private readonly queue: Queue,
-    private readonly tuning: QueueTuning,
-    private readonly onProgress: ((event: BackfillProgress) => void) | undefined,
-    private readonly note: (message: string) => void,
-  ) {
-    this.ids = new Map(todo.map((dt, index) => [taskId(this.backfillId, job, dt), { dt, index }]));
+  constructor(spec: TasksSpec) {
+    ({ job: this.job, todo: this.todo, outcomes: this.outcomes, queueUrl: this.queueUrl, queue: this.queue, tuning: this.tuning, note: this.note } = spec);
+    this.onProgress = spec.onProgress;
+    this.backfillId = spec.backfillId ?? `bf-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+    this.ids = new Map(this.todo.map((dt, index) => [taskId(this.backfillId, this.job, dt), { dt, index }]));
+    if (this.todo.length === 0) this.allDone();
   }
 
   /** Subscribes to the queue's events from the stream's current end, taken before adding, so no event of ours is missed. */
@@ -174,18 +199,7 @@ class BackfillTasks {
   async enqueue(settings: Pick<QueueBackfillSettings, "refetch" | "keepRaw" | "fullRefresh">, log: Logger): Promise<void> {
     const tasks = this.todo.map((dt) => {
       const data: PartitionTask = { job: this.job, dt, refetch: settings.refetch, keepRaw: settings.keepRaw, ...(settings.fullRefresh ? { fullRefresh: true } : {}), backfillId: this.backfillId };
-      return {
-        name: this.job,
-        data,
-        opts: {
-          jobId: taskId(this.backfillId, this.job, dt),
-          attempts: this.tuning.attempts,
-          backoff: { type: "exponential", delay: this.tuning.backoffMs },
-          // Done tasks stay a week for `sluice status --queue`; failed ones stay (dead letters).
-          removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
-          removeOnFail: false,
-        },
-      };
+      return { name: this.job, data, opts: partitionTaskOptions(taskId(this.backfillId, this.job, dt), this.tuning) };
     });
     await this.queue.addBulk(tasks);
     log.info({ backfill: this.backfillId, tasks: tasks.length }, "partitions enqueued");
@@ -194,16 +208,28 @@ class BackfillTasks {
     }
   }
 
-  /** Resolves once every task finished; on abort, withdraws the tasks no worker has started. Re-reads task states every reconcileMs. */
-  async done(signal: AbortSignal, loader: BackfillLoader, reconcileMs: number, log: Logger): Promise<void> {
-    const onAbort = (): void => void this.cancel().catch((e: unknown) => log.warn({ err: String(e) }, "could not withdraw queued partitions"));
+  /**
+   * Resolves once every task finished. On abort, a backfill withdraws the tasks no worker has
+   * started (`leaveOnAbort`: stops waiting and leaves them queued). Re-reads task states every
+   * reconcileMs, and makes sure a loader serves the workers (when given one).
+   */
+  async done(wait: { signal: AbortSignal; reconcileMs: number; log: Logger; loader?: Pick<BackfillLoader, "ensure">; leaveOnAbort?: boolean }): Promise<void> {
+    const { signal, log, loader } = wait;
+    const onAbort = (): void => {
+      if (wait.leaveOnAbort) return this.allDone();
+      void this.cancel().catch((e: unknown) => log.warn({ err: String(e) }, "could not withdraw queued partitions"));
+    };
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
     let checking: Promise<void> = Promise.resolve();
-    const timer = setInterval(() => {
+    const reconcileAll = (): void => {
       for (const id of this.ids.keys()) if (!this.finished.has(id)) void this.reconcile(id).catch(() => undefined);
-      checking = checking.then(() => loader.ensure()).catch((e: unknown) => log.warn({ err: String(e) }, "could not start a loader"));
-    }, reconcileMs);
+    };
+    const timer = setInterval(() => {
+      reconcileAll();
+      if (loader) checking = checking.then(() => loader.ensure()).catch((e: unknown) => log.warn({ err: String(e) }, "could not start a loader"));
+    }, wait.reconcileMs);
+    reconcileAll(); // tasks that finished before we listened (a catch-up taken over from a dead worker)
     try {
       await this.complete;
     } finally {

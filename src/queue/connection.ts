@@ -143,6 +143,23 @@ export async function closeWithin(closing: Promise<unknown>, ms: number): Promis
   }
 }
 
+/**
+ * Waits for `closing` at most `ms`, and only while Redis answers PING (asked every second): a
+ * graceful close that needs a Redis which is gone would otherwise hang until the bound. False when
+ * it gave up; the caller then disconnects without waiting.
+ */
+export async function closeWhileRedisAnswers(closing: Promise<unknown>, url: string, ms: number): Promise<boolean> {
+  const settled = closing.then(() => true, () => true);
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const answers = await pingRedis(url, 1_000).then(() => true, () => false);
+    if (!answers) return false;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    if (await closeWithin(settled, Math.min(1_000, left))) return true;
+  }
+}
+
 /** BullMQ options of a partition task: the queue's attempts and backoff, kept a week when done (for `sluice status --queue`, and so a second add of the same id is ignored), kept when failed (dead letters). */
 export function partitionTaskOptions(jobId: string, tuning: QueueTuning): {
   jobId: string;

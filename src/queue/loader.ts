@@ -11,7 +11,7 @@ import type { LoadTransaction } from "../load/warehouse.ts";
 import { readPartitionStatus, withWarehouse } from "../load/warehouse.ts";
 import { localWarehouse } from "../pipeline/warehouse-gateway.ts";
 import { decode, encode, encodeError, type Wire } from "./codec.ts";
-import { LOADER_NAME, WAREHOUSE_QUEUE, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type QueueTuning } from "./connection.ts";
+import { LOADER_NAME, WAREHOUSE_QUEUE, closeWhileRedisAnswers, connectionFor, pingRedis, processLabel, redact, resolveTuning, type QueueTuning } from "./connection.ts";
 import type { WarehouseOp, WarehouseReply } from "./warehouse-client.ts";
 
 export interface LoaderOptions {
@@ -75,8 +75,12 @@ export async function startLoader(options: LoaderOptions): Promise<LoaderHandle>
   await worker.waitUntilReady();
   log.info({ queue: redact(options.queueUrl), data_dir: options.dataDir }, "loader started");
   let closing: Promise<void> | undefined;
-  // Lets the operation in progress finish; bounded, since closing needs Redis.
-  const close = (): Promise<void> => (closing ??= closeWithin(worker.close(), 60_000).then(() => log.info({ executed }, "loader stopped")));
+  // Lets the operation in progress finish; bounded, and not waiting for a Redis that is gone.
+  const close = (): Promise<void> =>
+    (closing ??= closeWhileRedisAnswers(worker.close(), options.queueUrl, 60_000).then((clean) => {
+      if (!clean) void worker.disconnect().catch(() => undefined);
+      log.info({ executed }, "loader stopped");
+    }));
   options.signal.addEventListener("abort", () => void close(), { once: true });
   return {
     close,

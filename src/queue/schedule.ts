@@ -7,7 +7,7 @@
  * never run the same partition twice.
  */
 import { Queue, getNextMillis } from "bullmq";
-import { formatDay } from "../core/dates.ts";
+import { formatDay, parseDay } from "../core/dates.ts";
 import { UsageError } from "../core/errors.ts";
 import { PARTITION_QUEUE, connectionFor, partitionTaskOptions, taskId, type PartitionTask, type QueueTuning } from "./connection.ts";
 
@@ -20,6 +20,8 @@ export interface CatchUpTask {
   kind: "catch-up";
   job: string;
   lookback: number;
+  /** The job's first day when it declares no start (`--from`). */
+  from?: string;
 }
 
 export interface ScheduleSpec {
@@ -30,6 +32,8 @@ export interface ScheduleSpec {
   tz?: string;
   /** Days before today the catch-up reruns for late data. */
   lookback: number;
+  /** The job's first day when it declares no start; days before it are never run. */
+  from?: string;
 }
 
 /** A registered schedule, as `sluice schedule --list` shows it. */
@@ -39,6 +43,8 @@ export interface ScheduleInfo {
   cron: string;
   tz: string | null;
   lookback: number;
+  /** The first day given with --from; null: the job's declared start, or its history. */
+  from: string | null;
   /** When it fires next; null if BullMQ has no next time. */
   next: Date | null;
 }
@@ -60,6 +66,7 @@ export function validateSchedule(spec: ScheduleSpec): void {
   if (!Number.isInteger(spec.lookback) || spec.lookback < 0) {
     throw new UsageError(`--lookback "${spec.lookback}" must be a whole number of days, 0 or more`, { hint: `e.g. sluice schedule ${spec.job} --cron "15 2 * * *" --lookback 2` });
   }
+  if (spec.from !== undefined) parseDay(spec.from, "from");
   if (spec.tz !== undefined) {
     try {
       new Intl.DateTimeFormat("en", { timeZone: spec.tz });
@@ -84,12 +91,13 @@ export class Schedules {
 
   constructor(queueUrl: string) {
     this.queue = new Queue<CatchUpTask>(SCHEDULE_QUEUE, { connection: connectionFor(queueUrl) });
+    this.queue.on("error", () => undefined); // reconnects by itself; callers ping Redis first
   }
 
   /** Registers (or replaces) the job's schedule; returns it as listed. */
   async register(spec: ScheduleSpec): Promise<ScheduleInfo> {
     validateSchedule(spec);
-    const task: CatchUpTask = { kind: "catch-up", job: spec.job, lookback: spec.lookback };
+    const task: CatchUpTask = { kind: "catch-up", job: spec.job, lookback: spec.lookback, ...(spec.from === undefined ? {} : { from: spec.from }) };
     await this.queue.upsertJobScheduler(
       schedulerId(spec.job),
       { pattern: spec.cron, ...(spec.tz === undefined ? {} : { tz: spec.tz }) },
@@ -109,7 +117,7 @@ export class Schedules {
       const id = s.id ?? s.key;
       const data = s.template?.data;
       if (!id.startsWith(SCHEDULER_PREFIX) || !data || data.kind !== "catch-up") continue;
-      out.push({ id, job: data.job, cron: s.pattern ?? "", tz: s.tz ?? null, lookback: data.lookback, next: s.next === undefined ? null : new Date(s.next) });
+      out.push({ id, job: data.job, cron: s.pattern ?? "", tz: s.tz ?? null, lookback: data.lookback, from: data.from ?? null, next: s.next === undefined ? null : new Date(s.next) });
     }
     return out;
   }

@@ -156,6 +156,12 @@ export class WarehouseClient {
     await Promise.allSettled([this.events.close(), this.queue.close()]);
   }
 
+  /** Drops the connections at once (Redis gone: a clean close would wait for it). */
+  disconnect(): void {
+    void this.events.disconnect().catch(() => undefined);
+    void this.queue.disconnect().catch(() => undefined);
+  }
+
   /** Lake paths relative to the data dir, so the loader may mount the shared dir elsewhere. */
   private relativePaths(tx: LoadTransaction): LoadTransaction {
     return { ...tx, loads: tx.loads.map((l) => ({ ...l, parquetPath: relativeTo(this.dataDir, l.parquetPath) })) };

@@ -5,15 +5,22 @@
  * BullMQ owns retries and crash recovery: a failed run throws so BullMQ retries it with backoff
  * (or fails it at once when retrying cannot help), and a worker that dies mid-task stops renewing
  * its claim, so another worker's stall check puts the task back in the queue.
+ *
+ * Every worker also consumes the schedule queue (fired catch-ups, see scheduled-catch-up.ts), and
+ * its sources' rate limits are shared with every other worker through Redis.
  */
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import { SluiceError, formatError, worthRetrying } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { startDemoApi } from "../demo-api/index.ts";
+import type { Redactor } from "../extract/index.ts";
+import { SharedRateLimits } from "../extract/shared-rate-limit.ts";
 import type { JobLookup } from "../pipeline/job-catalog.ts";
+import type { JobDefinition } from "../pipeline/job.ts";
 import { runPartition, type PartitionOutcome } from "../pipeline/index.ts";
 import { encode, type Wire } from "./codec.ts";
-import { PARTITION_QUEUE, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
+import { PARTITION_QUEUE, closeWhileRedisAnswers, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
+import { CatchUpConsumer } from "./scheduled-catch-up.ts";
 import { WarehouseClient } from "./warehouse-client.ts";
 
 export interface WorkerOptions {
@@ -35,6 +42,10 @@ export interface WorkerOptions {
   onReady?: (info: { apiUrl: string; name: string }) => void;
   /** Called after every attempt of a task (any status). */
   onTask?: (outcome: PartitionOutcome, attempt: number) => void;
+  /** Collects every secret the sources use (the CLI's logger scrubs them). */
+  redactor?: Redactor;
+  /** Called with the outcomes of a scheduled catch-up's partitions once all finished (metrics, reports, alert). */
+  onCatchUpFinished?: (job: JobDefinition, outcomes: PartitionOutcome[]) => Promise<void>;
 }
 
 /** What a task's progress holds once an attempt failed: the outcome the backfill shows. */
@@ -52,7 +63,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
   const log = options.log.child({ component: "worker", worker: processLabel() });
   const source = await sourceApi(options.apiUrl, log);
   const warehouse = new WarehouseClient(options.queueUrl, options.dataDir, tuning, log);
-  const tasks = new TaskRunner(options, source.url, warehouse, log);
+  const limits = new SharedRateLimits(options.queueUrl);
+  const tasks = new TaskRunner(options, source.url, warehouse, limits, log);
   const worker = new Worker(PARTITION_QUEUE, (job, token, signal) => tasks.run(job, token, signal), {
     connection: connectionFor(options.queueUrl),
     concurrency: options.concurrency,
@@ -63,11 +75,13 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
     autorun: false,
   });
   worker.on("error", (e) => log.warn({ err: e.message }, "partition queue connection error"));
+  const fires = { queueUrl: options.queueUrl, jobs: options.jobs, warehouse, tuning, log, signal: options.signal };
+  const schedules = new CatchUpConsumer(options.onCatchUpFinished ? { ...fires, onFinished: options.onCatchUpFinished } : fires);
   try {
-    await warehouse.ready();
+    await Promise.all([warehouse.ready(), limits.ready()]);
     const running = worker.run();
     running.catch(() => undefined);
-    await worker.waitUntilReady();
+    await Promise.all([worker.waitUntilReady(), schedules.start()]);
     log.info({ queue: redact(options.queueUrl), concurrency: options.concurrency, data_dir: options.dataDir }, "worker started");
     options.onReady?.({ apiUrl: source.url, name: processLabel() });
     await new Promise<void>((resolve) => {
@@ -76,13 +90,31 @@ export async function runWorker(options: WorkerOptions): Promise<{ processed: nu
     });
     log.info("worker stopping: running partitions are cancelled and go back to the queue");
   } finally {
-    // worker.close() lets running partitions (already cancelled) finish; bounded, since it needs Redis.
-    if (!(await closeWithin(worker.close(), 30_000))) log.warn("could not close the queue connections cleanly (Redis gone?)");
-    await closeWithin(warehouse.close(), 5_000);
+    await shutdown({ worker, schedules, warehouse, limits }, options.queueUrl, log);
     await source.close();
   }
   log.info({ processed: tasks.processed }, "worker stopped");
   return { processed: tasks.processed };
+}
+
+/**
+ * Lets the running partitions (already cancelled) hand their tasks back, bounded; but when Redis
+ * cannot be reached nothing can be handed back, so it disconnects at once instead of waiting for a
+ * Redis that is gone: one SIGTERM stops a worker within seconds. Its tasks come back through
+ * BullMQ's stall check once Redis is back.
+ */
+async function shutdown(parts: { worker: Worker; schedules: CatchUpConsumer; warehouse: WarehouseClient; limits: SharedRateLimits }, queueUrl: string, log: Logger): Promise<void> {
+  const { worker, schedules, warehouse, limits } = parts;
+  const graceful = Promise.all([worker.close(), schedules.close()]);
+  if (await closeWhileRedisAnswers(graceful, queueUrl, 30_000)) {
+    await closeWithin(warehouse.close(), 5_000);
+  } else {
+    log.warn("Redis does not answer: stopping without waiting for it; the running partitions' tasks come back to the queue through BullMQ's stall check once it is back");
+    void worker.disconnect().catch(() => undefined);
+    schedules.disconnect();
+    warehouse.disconnect();
+  }
+  limits.disconnect();
 }
 
 /** The source API: the given URL, or the built-in demo API started in this process. */
@@ -101,6 +133,7 @@ class TaskRunner {
     private readonly options: WorkerOptions,
     private readonly apiUrl: string,
     private readonly warehouse: WarehouseClient,
+    private readonly limits: SharedRateLimits,
     private readonly log: Logger,
   ) {}
 
@@ -130,6 +163,9 @@ class TaskRunner {
       keepRaw: task.keepRaw,
       preview: false,
       warehouse: this.warehouse.gateway(signal),
+      // Every worker of a source shares its rate limit through Redis (local runs keep one bucket per process).
+      limiterFor: this.limits.limiterFor,
+      ...(options.redactor ? { redactor: options.redactor } : {}),
     });
     this.processed++;
     options.onTask?.(outcome, attempt);

@@ -3,24 +3,40 @@ import type { Command } from "commander";
 import { resolveQueueTuning, resolveSettings, type QueueTuningOverrides } from "../../core/config.ts";
 import { dayRange, parseDay } from "../../core/dates.ts";
 import { terminalSafe } from "../../core/terminal-text.ts";
-import { runBackfill, type BackfillProgress } from "../../pipeline/backfill.ts";
+import { alertOnFailures } from "../../operate/alert-webhook.ts";
+import { lastStatuses, runBackfill, type BackfillProgress } from "../../pipeline/backfill.ts";
 import type { JobDefinition } from "../../pipeline/job.ts";
 import type { PartitionOutcome } from "../../pipeline/index.ts";
+import type { DaySelection } from "../../queue/backfill.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext, Io } from "../context.ts";
 import { exitCodeOf, formatOutcomes } from "../format.ts";
 import { RunObserver } from "../observe.ts";
 import { addRunOptions, concurrencyOption, jobArgument, queueOption, queueUrlOf, type RunFlags } from "../options.ts";
 import { createProgress, type Progress } from "../progress.ts";
-import { withRunEnvironment, type RunEnvironment } from "../run-environment.ts";
+import { alertTarget, withRunEnvironment, type RunEnvironment } from "../run-environment.ts";
 
-interface BackfillFlags extends RunFlags {
+/** The flags of the commands that run many partitions (`backfill`, `catch-up`). */
+export interface ManyPartitionsFlags extends RunFlags {
+  concurrency: number;
+  queue?: string;
+}
+
+interface BackfillFlags extends ManyPartitionsFlags {
   from: string;
   to: string;
-  concurrency: number;
   force?: boolean;
   retryFailed?: boolean;
-  queue?: string;
+}
+
+/** Which partitions a many-partitions command runs. */
+export interface DayChoice {
+  /** The days, or how to pick them from the partitions' last statuses (read here, or through the loader with --queue). */
+  days: DaySelection;
+  /** Rerun partitions that already succeeded. */
+  force: boolean;
+  /** Run only partitions whose last run did not succeed. */
+  retryFailed: boolean;
 }
 
 /** Adds `sluice backfill`. */
@@ -39,9 +55,18 @@ export function registerBackfill(program: Command, ctx: CliContext): void {
     .action((jobName: string, flags: BackfillFlags) => backfill(jobName, flags, ctx));
 }
 
-async function backfill(jobName: string, flags: BackfillFlags, { io, env, setExit }: CliContext): Promise<void> {
-  const job = await findJob(jobName, flags, env);
+async function backfill(jobName: string, flags: BackfillFlags, ctx: CliContext): Promise<void> {
+  const job = await findJob(jobName, flags, ctx.env);
   const days = dayRange(parseDay(flags.from, "from"), parseDay(flags.to, "to"));
+  await runManyPartitions("backfill", job, flags, ctx, { days, force: Boolean(flags.force), retryFailed: Boolean(flags.retryFailed) });
+}
+
+/**
+ * Runs the chosen partitions of a job here, or (with a queue) on workers while this process is the
+ * loader; shows progress and the summary, writes reports and metrics, posts the alert when some
+ * failed, and sets the exit code (0 all succeeded or skipped, 1 otherwise).
+ */
+export async function runManyPartitions(command: string, job: JobDefinition, flags: ManyPartitionsFlags, { io, env, setExit }: CliContext, choice: DayChoice): Promise<void> {
   // With a queue, workers run the partitions (their own --concurrency) and this process is the loader.
   const queueUrl = queueUrlOf(flags.queue, env);
   const queue = queueUrl === undefined ? undefined : { url: queueUrl, tuning: resolveQueueTuning(env) };
@@ -53,9 +78,10 @@ async function backfill(jobName: string, flags: BackfillFlags, { io, env, setExi
     async (environment) => {
       const view = new BackfillView(io, job.name, new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl));
       try {
-        const outcomes = await runDays(job, days, flags, queue, environment, view);
+        const outcomes = await runDays(job, choice, flags.concurrency, queue, { ...environment, fullRefresh: Boolean(flags.fullRefresh) }, view);
         await view.finish();
-        io.stdout(formatOutcomes(outcomes) + "\n");
+        if (outcomes.length > 0) io.stdout(formatOutcomes(outcomes) + "\n");
+        await alertOnFailures(job.name, command, outcomes, alertTarget(settings, environment));
         setExit(exitCodeOf(outcomes));
       } finally {
         view.stop();
@@ -68,19 +94,22 @@ async function backfill(jobName: string, flags: BackfillFlags, { io, env, setExi
 /** Runs the days here, or enqueues them for workers when a queue is given. */
 async function runDays(
   job: JobDefinition,
-  days: string[],
-  flags: BackfillFlags,
+  choice: DayChoice,
+  concurrency: number,
   queue: { url: string; tuning: QueueTuningOverrides } | undefined,
   run: RunEnvironment,
   view: BackfillView,
 ): Promise<PartitionOutcome[]> {
-  const choice = { force: Boolean(flags.force), retryFailed: Boolean(flags.retryFailed), onProgress: view.onProgress };
-  const fullRefresh = Boolean(flags.fullRefresh);
-  if (queue === undefined) return runBackfill(job, days, { concurrency: flags.concurrency, ...choice }, { ...run, preview: false, fullRefresh, onWait: view.say });
+  const { force, retryFailed } = choice;
+  const fullRefresh = run.fullRefresh === true;
+  if (queue === undefined) {
+    const days = typeof choice.days === "function" ? choice.days(await lastStatuses(job, run)) : choice.days;
+    return runBackfill(job, days, { concurrency, force, retryFailed, onProgress: view.onProgress }, { ...run, preview: false, onWait: view.say });
+  }
   // bullmq loads only when a queue is used: it costs every other command start-up time.
   const { enqueueBackfill } = await import("../../queue/backfill.ts");
-  const options = { queueUrl: queue.url, ...choice, onNote: view.say, tuning: queue.tuning };
-  return enqueueBackfill(job, days, options, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, fullRefresh });
+  const options = { queueUrl: queue.url, force, retryFailed, onProgress: view.onProgress, onNote: view.say, tuning: queue.tuning };
+  return enqueueBackfill(job, choice.days, options, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, fullRefresh });
 }
 
 /** The progress bar (or lines) of a backfill, and the metrics and report of each finished partition. */

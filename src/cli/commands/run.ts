@@ -2,13 +2,14 @@
 import type { Command } from "commander";
 import { resolveSettings } from "../../core/config.ts";
 import { parseDay, yesterday } from "../../core/dates.ts";
+import { alertOnFailures } from "../../operate/alert-webhook.ts";
 import { runPartition } from "../../pipeline/index.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext } from "../context.ts";
 import { exitCodeOf, formatOutcomes, printPreview } from "../format.ts";
 import { RunObserver } from "../observe.ts";
 import { addRunOptions, addWidthOptions, frameWidth, jobArgument, type RunFlags, type WidthFlags } from "../options.ts";
-import { withRunEnvironment } from "../run-environment.ts";
+import { alertTarget, withRunEnvironment } from "../run-environment.ts";
 
 interface RunCommandFlags extends RunFlags, WidthFlags {
   date?: string;
@@ -40,6 +41,7 @@ async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }
       if (report) io.stderr(`report: ${report}\n`);
     }
     io.stdout(formatOutcomes([outcome]) + "\n");
+    if (!flags.preview) await alertOnFailures(job.name, "run", [outcome], alertTarget(settings, environment));
     setExit(exitCodeOf([outcome]));
   });
 }
