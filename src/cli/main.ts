@@ -4,6 +4,7 @@ import { resolveFailpoint, type Env } from "../core/config.ts";
 import { SluiceError, formatError } from "../core/errors.ts";
 import { armFailpoint } from "../core/failpoints.ts";
 import { registerBackfill } from "./commands/backfill.ts";
+import { registerChecks } from "./commands/checks.ts";
 import { registerDemoApi } from "./commands/demo-api.ts";
 import { registerJobs } from "./commands/jobs.ts";
 import { registerLoader } from "./commands/loader.ts";
@@ -20,6 +21,7 @@ const COMMANDS: ReadonlyArray<(program: Command, ctx: CliContext) => void> = [
   registerBackfill,
   registerQuery,
   registerStatus,
+  registerChecks,
   registerReport,
   registerJobs,
   registerDemoApi,

@@ -86,6 +86,8 @@ interface DecodeState {
   builders: Builder[];
   issues: Array<DecodeIssue | undefined>;
   drift: Set<string> | null;
+  /** Per column: records whose object had the leaf's key (any value, null included); null: not counted. */
+  present: Int32Array | null;
   ts: TimestampParts;
 }
 
@@ -100,6 +102,8 @@ function decodeObject(st: DecodeState, level: Map<string, Node>, obj: Record<str
       if (st.drift !== null && !loose) st.drift.add(prefix + key);
       continue;
     }
+    // Present (even as null) is counted apart from null: a field the source stops sending is absent.
+    if (st.present !== null && node.kind !== K_OBJECT) st.present[node.col]!++;
     const v = obj[key];
     if (v === null || v === undefined) continue;
     if (node.kind === K_OBJECT) {
@@ -168,6 +172,8 @@ function putJson(b: Builder, node: Node, v: unknown, row: number): DecodeIssue |
 export interface DecodeOptions {
   /** Collects dotted paths of keys not in the schema (drift); omit to skip drift detection. */
   drift?: Set<string>;
+  /** Adds, per column index, the records whose object had the leaf's key (even with null); omit to skip. */
+  present?: Int32Array;
 }
 
 /**
@@ -177,7 +183,7 @@ export interface DecodeOptions {
 export function decodeRecords(records: readonly unknown[], columns: readonly ColumnSpec[], pageNo: number, options: DecodeOptions = {}): RecordBatch {
   const plan = planFor(columns);
   const n = records.length;
-  const st: DecodeState = { builders: columns.map((c) => newBuilder(KIND_CODE[c.kind], n)), issues: new Array<DecodeIssue | undefined>(n), drift: options.drift ?? null, ts: { seconds: 0, micros: 0 } };
+  const st: DecodeState = { builders: columns.map((c) => newBuilder(KIND_CODE[c.kind], n)), issues: new Array<DecodeIssue | undefined>(n), drift: options.drift ?? null, present: options.present ?? null, ts: { seconds: 0, micros: 0 } };
   for (let row = 0; row < n; row++) {
     const rec = records[row];
     if (rec !== null && typeof rec === "object" && !Array.isArray(rec)) decodeObject(st, plan.root, rec as Record<string, unknown>, row, "", plan.rootLoose);

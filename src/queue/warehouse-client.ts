@@ -9,6 +9,7 @@ import type { Logger } from "../core/log.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import type { LoadTransaction, PartitionStatusRow } from "../load/warehouse.ts";
 import type { LoadCounts, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
+import type { CheckHistory, HistoryQuery } from "../validate/types.ts";
 import { decode, decodeError, encode, type Wire, type WireError } from "./codec.ts";
 import { WAREHOUSE_QUEUE, connectionFor, redact, type QueueTuning } from "./connection.ts";
 
@@ -17,7 +18,7 @@ export type WarehouseOp =
   | { op: "startRun"; run: RunRecord; tables: TableSpec[] }
   | { op: "commit"; tx: LoadTransaction }
   | { op: "fail"; tx: LoadTransaction }
-  | { op: "columnValues"; refs: Array<{ table: string; column: string }> }
+  | { op: "checkHistory"; query: HistoryQuery }
   | { op: "partitionStatus"; job: string | null };
 
 /** The loader's answer: operations never fail as BullMQ jobs, errors travel as data with their class. */
@@ -57,7 +58,7 @@ export class WarehouseClient {
       fail: async (tx) => {
         await this.call({ op: "fail", tx: this.relativePaths(tx) });
       },
-      columnValues: async (refs) => (await this.call({ op: "columnValues", refs }, signal)) as Record<string, unknown[]>,
+      checkHistory: async (query) => (await this.call({ op: "checkHistory", query }, signal)) as CheckHistory,
     };
   }
 
