@@ -1,15 +1,29 @@
 /**
- * Benchmark: validate ~1M extracted events (about 0.1% dirty rows of every kind) with eventsSuite.
- * Builds the frame in memory (not timed), then times validate() end to end: the checks' one query,
- * the valid/quarantined split and the samples. Prints milliseconds per run.
- * Run: cd /work/main && node --expose-gc --import tsx bench/validate.ts [rows=1000000] [runs=5]
+ * Benchmark: the validate stage of ~1M extracted events (about 0.1% dirty rows of every kind), as
+ * it was and as it is, alternating in one process:
+ * - today: the events suite's row checks, its foreign key fed with the distinct user ids read from
+ *   the warehouse into JS (what ctx.validate did before history-aware checks);
+ * - now: the whole events suite (plus the volume check and the purchase-amount aggregate, compared
+ *   with 14 days of history read from sluice.checks through the gateway) and the foreign key as an
+ *   anti-join against a week of users snapshots in the lake.
+ * Builds the frame, the warehouse and the lake first (not timed), then times each stage end to end
+ * (reads, the checks' one query, the valid/quarantined split, the samples) and prints the ratio.
+ * Run: node --expose-gc --import tsx bench/validate.ts [rows=1000000] [runs=5]
  * (`npx tsx bench/validate.ts` works too; --expose-gc lets it collect the generator's garbage first).
  */
 import pl from "nodejs-polars";
-import { cpus, loadavg } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { dayWindow } from "../src/core/dates.ts";
-import { validate } from "../src/validate/index.ts";
+import { addDays, dayWindow, type PartitionWindow } from "../src/core/dates.ts";
+import { silentLogger } from "../src/core/log.ts";
+import { writeLakePartition } from "../src/load/lake.ts";
+import { appendChecks } from "../src/load/run-ledger.ts";
+import { query, recordRun, withWarehouse } from "../src/load/warehouse.ts";
+import { checkInputs } from "../src/pipeline/check-inputs.ts";
+import { localWarehouse } from "../src/pipeline/warehouse-gateway.ts";
+import { defineSuite, validate, type Suite, type ValidationOutcome } from "../src/validate/index.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { seededRandom } from "../src/core/random.ts";
 
@@ -76,6 +90,40 @@ export function synthesizeEvents(rows: number, dt: string, users: number, dirtyF
   ]);
 }
 
+/** A data dir for the stage: a warehouse with the users table (today's foreign-key read), 14 days of history, and the users lake. */
+async function prepareStage(dataDir: string, dt: string, users: number, frame: pl.DataFrame): Promise<void> {
+  const ids = pl.DataFrame([pl.Series("user_id", Array.from({ length: users }, (_, i) => i + 1), pl.Float64).cast(pl.Int64)]);
+  // A week of users snapshots in the lake (an upserted table keeps one per run date): the reference is their union.
+  for (let d = 1; d <= 7; d++) await writeLakePartition(dataDir, "users", addDays(dt, -d), ids);
+  const parquet = path.join(dataDir, "users.parquet");
+  ids.writeParquet(parquet);
+  // The history the checks compare with: this frame's own values, so that both checks pass.
+  const meanAmount = Number(frame.filter(pl.col("event_type").eq(pl.lit("purchase"))).getColumn("amount").mean());
+  const observed = (check: string): number => (check === "events: volume" ? frame.height : meanAmount);
+  await withWarehouse(dataDir, "write", async (conn) => {
+    await conn.run(`CREATE TABLE main.users AS SELECT * FROM read_parquet('${parquet}')`);
+    for (let d = 1; d <= 14; d++) {
+      const run = { runId: `r${d}`, job: "events", dt: addDays(dt, -d), status: "succeeded" as const, startedAt: new Date(), finishedAt: new Date(), rowsIn: 0, rowsLoaded: 0, rowsQuarantined: 0, error: null };
+      await recordRun(conn, run);
+      const checks = ["events: volume", "amount: mean over purchases"].map((check) => ({ check, table: "events", columns: [], severity: "error" as const, action: "block" as const, passed: true, failingRows: 0, sample: [], dt: run.dt, observed: observed(check) }));
+      await appendChecks(conn, run, checks);
+    }
+  });
+}
+
+/** Today's stage: distinct reference values read from the warehouse into JS, then the suite without history checks. */
+async function baselineStage(dataDir: string, frame: pl.DataFrame, suite: Suite, window: PartitionWindow): Promise<ValidationOutcome> {
+  const values = await withWarehouse(dataDir, "read", async (conn) => (await query(conn, `select distinct "user_id" from main."users"`)).rows.map((r) => r[0]));
+  return validate(frame, suite, { window, foreignKeys: { "users.user_id": pl.Series("user_id", values) } });
+}
+
+/** The stage as ctx.validate runs it now: history through the gateway, the users lake as the reference, every check. */
+async function historyStage(dataDir: string, frame: pl.DataFrame, window: PartitionWindow): Promise<ValidationOutcome> {
+  const warehouse = localWarehouse(dataDir, { signal: new AbortController().signal, log: silentLogger() });
+  const inputs = await checkInputs(eventsSuite, { job: "events", dt: window.dt, dataDir, warehouse });
+  return validate(frame, eventsSuite, { window, now: new Date(), ...inputs });
+}
+
 async function main(): Promise<void> {
   const rows = Number(process.argv[2] ?? 1_000_000);
   const runs = Number(process.argv[3] ?? 5);
@@ -83,30 +131,57 @@ async function main(): Promise<void> {
   const users = 50_000;
   const t0 = performance.now();
   const frame = synthesizeEvents(rows, dt, users, 0.001);
-  const userIds = pl.Series("user_id", Array.from({ length: users }, (_, i) => i + 1), pl.Float64).cast(pl.Int64);
-  console.log(`synthesized ${frame.height} rows in ${(performance.now() - t0).toFixed(0)} ms (not timed below)`);
+  const dataDir = await mkdtemp(path.join(tmpdir(), "sluice-bench-validate-"));
+  await prepareStage(dataDir, dt, users, frame);
+  console.log(`synthesized ${frame.height} rows and the stage's warehouse and lake in ${(performance.now() - t0).toFixed(0)} ms (not timed below)`);
   // The generator's JS arrays are garbage now; collect them so that GC does not land in a timed run.
   (globalThis as { gc?: () => void }).gc?.();
-  const context = { window: dayWindow(dt), foreignKeys: { "users.user_id": userIds } };
-  const times: number[] = [];
-  const cpu: number[] = [];
-  let outcome = validate(frame, eventsSuite, context); // warm-up: first-call costs of the native module
+  const window = dayWindow(dt);
+  // Today's suite: the events suite without the history-aware checks this benchmark adds.
+  const today = defineSuite({ table: eventsSuite.table, key: eventsSuite.key, checks: eventsSuite.checks.filter((c) => c.kind !== "volume" && c.kind !== "aggregate") });
+  const approaches = {
+    "today (distinct values into JS, no history checks)": () => baselineStage(dataDir, frame, today, window),
+    "now (volume + aggregate with history, foreign key as a lake anti-join)": () => historyStage(dataDir, frame, window),
+  };
+  const times = new Map<string, number[]>(Object.keys(approaches).map((k) => [k, []]));
+  const cpu = new Map<string, number[]>(Object.keys(approaches).map((k) => [k, []]));
+  const last = new Map<string, ValidationOutcome>();
+  for (const [name, stage] of Object.entries(approaches)) last.set(name, await stage()); // warm-up: first-call costs of the native modules
+  // Alternating, so that a noisy neighbour slows both alike.
   for (let r = 0; r < runs; r++) {
-    const t = performance.now();
-    const c = process.cpuUsage();
-    outcome = validate(frame, eventsSuite, context);
-    const used = process.cpuUsage(c);
-    times.push(performance.now() - t);
-    cpu.push((used.user + used.system) / 1000);
+    for (const [name, stage] of Object.entries(approaches)) {
+      const t = performance.now();
+      const c = process.cpuUsage();
+      last.set(name, await stage());
+      const used = process.cpuUsage(c);
+      times.get(name)?.push(performance.now() - t);
+      cpu.get(name)?.push((used.user + used.system) / 1000);
+    }
   }
+  await rm(dataDir, { recursive: true, force: true });
+  report(rows, runs, times, cpu, last);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+function report(rows: number, runs: number, times: Map<string, number[]>, cpu: Map<string, number[]>, last: Map<string, ValidationOutcome>): void {
   const stats = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
-    return `median ${s[Math.floor(s.length / 2)]!.toFixed(0)} ms, min ${s[0]!.toFixed(0)} ms, max ${s[s.length - 1]!.toFixed(0)} ms`;
+    return `median ${median(xs).toFixed(0)} ms, min ${s[0]!.toFixed(0)} ms, max ${s[s.length - 1]!.toFixed(0)} ms`;
   };
+  console.log(`validate stage, ${rows} rows, ${runs} alternating runs each; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
   // On a shared machine wall time includes waiting for a core; CPU time (all threads) does not.
-  console.log(`validate ${rows} rows x ${eventsSuite.checks.length + 1} checks over ${runs} runs: wall ${stats(times)}; cpu ${stats(cpu)}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
-  console.log(`valid ${outcome.valid.height}, quarantined ${outcome.quarantined.height}, blocked ${outcome.blocked.length}`);
-  for (const r of outcome.results) console.log(`  ${r.passed ? "pass" : "FAIL"} ${r.severity.padEnd(5)} ${String(r.failingRows).padStart(6)}  ${r.check}`);
+  for (const [name, xs] of times) console.log(`  ${name}: wall ${stats(xs)}; cpu ${stats(cpu.get(name) ?? [])}`);
+  const [base, now] = [...times.values()].map(median) as [number, number];
+  const [baseCpu, nowCpu] = [...cpu.values()].map(median) as [number, number];
+  console.log(`ratio now / today: wall ${(now / base).toFixed(2)}x, cpu ${(nowCpu / baseCpu).toFixed(2)}x (target <= 1.2x)`);
+  for (const [name, outcome] of last) {
+    console.log(`${name}: valid ${outcome.valid.height}, quarantined ${outcome.quarantined.height}, blocked ${outcome.blocked.length}`);
+    for (const r of outcome.results) console.log(`  ${r.skipped ? "skip" : r.passed ? "pass" : "FAIL"} ${r.severity.padEnd(5)} ${String(r.failingRows).padStart(6)}  ${r.check}${r.observed === null ? "" : ` (observed ${r.observed})`}`);
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();

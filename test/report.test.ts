@@ -474,6 +474,7 @@ test("headless Chromium draws every chart of the report", async (t) => {
     { title: "Sessions per hour", kind: "bar", labels: Array.from({ length: 24 }, (_, h) => String(h)), values: Array.from({ length: 24 }, (_, h) => h * 3) },
     { title: "Duration", kind: "histogram", labels: ["<1", "1–2", "≥2"], values: [5, 3, 1] },
     { title: "Trend", kind: "line", labels: ["a", "b", "c", "d"], values: [1, 4, 2, 8] },
+    { title: "events: volume (history)", kind: "history", labels: ["2026-11-17", "2026-11-18", "2026-11-19"], values: [2000, 2100, 1100], lower: 1400, upper: 2600, passed: false, skipped: false },
   ];
   const file = await writeRunReport(sampleOutcome(), { dataDir, charts });
   const dom = await dumpDom(bin, file);

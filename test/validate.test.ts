@@ -570,7 +570,15 @@ test("the events suite gives one record of every dirty kind exactly the expected
     "event_id: unique": 2,
     "amount: >= 0": 1,
     "events.user_id present in users": 4, // -3, 0, -1 and 777 (nulls pass)
+    // Table-level: no rows fail them; without history both are skipped, and say so.
+    "events: volume": 0,
+    "amount: mean over purchases": 0,
   });
+  for (const name of ["events: volume", "amount: mean over purchases"]) {
+    const r = outcome.results.find((x) => x.check === name);
+    assert.equal(r?.skipped, true, name);
+    assert.match(r?.detail ?? "", /^skipped: history of no earlier partition; at least 7 needed/);
+  }
 });
 
 test("the events suite with its real allowances blocks a partition this dirty and says why", () => {

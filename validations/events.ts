@@ -3,6 +3,7 @@
  * names the field and the rule. Frame: event_id Utf8, user_id Int64, ts Datetime(us, UTC),
  * event_type Utf8, page Utf8, amount Float64, plus the extract stage's _page/_row/_error.
  */
+import pl from "nodejs-polars";
 import { defineSuite } from "../src/index.ts";
 import { EVENT_TYPES } from "../jobs/sources.ts";
 import { EVENTS } from "../jobs/tables.ts";
@@ -55,6 +56,26 @@ export const eventsSuite = defineSuite({
       references: "users.user_id",
       severity: "warn",
       description: "the event's user exists in the users table (which may lag)",
+    },
+    {
+      // A blocking check: an API that stops paging half-way, or serves a short day, passes every
+      // row check. A day's delivery varies by about +-20% here; a half-empty day is -50%.
+      name: "events: volume",
+      kind: "volume",
+      anomaly: { history: 14, minHistory: 7, maxChange: 0.35 },
+      description: "the day's event count is within 35% of the median of the previous 14 loaded days (7 needed)",
+    },
+    {
+      // A warning: purchase amounts that collapse (all zero, cents read as units) are worth a look
+      // before anyone reads revenue, but the events themselves are fine to load.
+      name: "amount: mean over purchases",
+      kind: "aggregate",
+      agg: "mean",
+      column: "amount",
+      where: pl.col("event_type").eq(pl.lit("purchase")),
+      severity: "warn",
+      anomaly: { history: 14, minHistory: 7, maxChange: 0.5, direction: "drop" },
+      description: "the day's mean purchase amount is no more than 50% below the median of the previous 14 loaded days",
     },
   ],
 });

@@ -6,6 +6,7 @@ import { armFailpoint } from "../core/failpoints.ts";
 import { terminalSafe } from "../core/terminal-text.ts";
 import { registerBackfill } from "./commands/backfill.ts";
 import { registerCatchUp } from "./commands/catch-up.ts";
+import { registerChecks } from "./commands/checks.ts";
 import { registerDemoApi } from "./commands/demo-api.ts";
 import { registerJobs } from "./commands/jobs.ts";
 import { registerLoader } from "./commands/loader.ts";
@@ -25,6 +26,7 @@ const COMMANDS: ReadonlyArray<(program: Command, ctx: CliContext) => void> = [
   registerSchedule,
   registerQuery,
   registerStatus,
+  registerChecks,
   registerReport,
   registerJobs,
   registerDemoApi,

@@ -76,6 +76,8 @@ export interface ExtractResult {
   resumed: boolean;
   /** Unknown field paths seen (e.g. "properties.referrer"), deduplicated, sorted. */
   drift: string[];
+  /** Column name -> records in which the field's key was present (even with a null value); absent = records - present. */
+  presence: Record<string, number>;
   /** HTTP status (or "network"/"timeout"/"bad_body") -> count. */
   statusCounts: Record<string, number>;
   /** Where the pages landed, and where the records are in them (quarantine reads raw records back). */
@@ -222,6 +224,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
     retries: client.stats.retries,
     resumed: fetcher.resumed,
     drift: [...decoder.drift].sort(),
+    presence: decoder.presence(),
     statusCounts: { ...client.stats.statusCounts },
     landingDir: x.landingDir,
     recordsAt,

@@ -91,6 +91,8 @@ interface DecodeState {
   builders: Builder[];
   issues: Array<DecodeIssue | undefined>;
   drift: Set<string> | null;
+  /** Per column: records whose object had the leaf's key (any value, null included); null: not counted. */
+  present: Int32Array | null;
   ts: TimestampParts;
   /** Unknown fields kept per record (when the columns end with `_extra`), else null. */
   extras: Array<Record<string, unknown> | undefined> | null;
@@ -110,6 +112,8 @@ function decodeObject(st: DecodeState, level: Map<string, Node>, obj: Record<str
       if (st.extras !== null) keepExtra(st.extras, row, prefix, key, obj[key]);
       continue;
     }
+    // Present (even as null) is counted apart from null: a field the source stops sending is absent.
+    if (st.present !== null && node.kind !== K_OBJECT) st.present[node.col]!++;
     const v = obj[key];
     if (v === null || v === undefined) continue;
     if (node.kind === K_OBJECT) {
@@ -263,6 +267,8 @@ function putJson(b: Builder, node: Node, v: unknown, row: number): DecodeIssue |
 export interface DecodeOptions {
   /** Collects dotted paths of keys not in the schema (drift); omit to skip drift detection. */
   drift?: Set<string>;
+  /** Adds, per column index, the records whose object had the leaf's key (even with null); omit to skip. */
+  present?: Int32Array;
 }
 
 /**
@@ -276,6 +282,7 @@ export function decodeRecords(records: readonly unknown[], columns: readonly Col
     builders: columns.map((c) => newBuilder(KIND_CODE[c.kind], n)),
     issues: new Array<DecodeIssue | undefined>(n),
     drift: options.drift ?? null,
+    present: options.present ?? null,
     ts: { seconds: 0, micros: 0 },
     elementNodes: new Map(columns.flatMap((c, i) => (c.kind === "list" ? [[i, elementNodes(c)] as const] : []))),
     extras: columns.at(-1)?.name === EXTRA_COLUMN ? new Array<Record<string, unknown> | undefined>(n) : null,

@@ -4,8 +4,8 @@
  * sluice.checks (every check result of every run).
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { CheckResult } from "../validate/types.ts";
-import { ensureSluiceSchema, tableExists } from "./schema.ts";
+import type { CheckHistory, CheckResult, HistoryQuery } from "../validate/types.ts";
+import { checksHaveColumn, ensureSluiceSchema, tableExists } from "./schema.ts";
 import { jsonText, toJsonValue } from "./sql-values.ts";
 import type { QuarantineRow, RunRecord } from "./types.ts";
 
@@ -150,15 +150,113 @@ export async function appendChecks(conn: DuckDBConnection, run: RunRecord, check
     const n = values.length;
     const p = (i: number): string => `$${n + i}`;
     rows.push(
-      `(${p(1)}, ${p(2)}, ${p(3)}, CAST(${p(4)} AS DATE), ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, CAST(${p(9)} AS BOOLEAN), CAST(${p(10)} AS BIGINT), ${p(11)}, CAST(${p(12)} AS TIMESTAMPTZ))`,
+      `(${p(1)}, ${p(2)}, ${p(3)}, CAST(${p(4)} AS DATE), ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, CAST(${p(9)} AS BOOLEAN), CAST(${p(10)} AS BIGINT), ${p(11)}, CAST(${p(12)} AS TIMESTAMPTZ), ` +
+        `CAST(${p(13)} AS DOUBLE), CAST(${p(14)} AS DOUBLE), CAST(${p(15)} AS DOUBLE), CAST(${p(16)} AS BOOLEAN), CAST(${p(17)} AS VARCHAR))`,
     );
     values.push(run.runId, run.job, c.table, c.dt, c.check, c.columns.join(","), c.severity, c.action, c.passed, c.failingRows, jsonText(c.sample), checkedAt);
+    values.push(finiteOrNull(c.observed), finiteOrNull(c.lower), finiteOrNull(c.upper), c.skipped ?? false, c.detail ?? null);
   }
   await conn.run(
-    `INSERT INTO sluice.checks (run_id, job, table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample, checked_at)
+    `INSERT INTO sluice.checks (run_id, job, table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample, checked_at, observed, lower_bound, upper_bound, skipped, detail)
      VALUES ${rows.join(", ")}`,
     values,
   );
+}
+
+function finiteOrNull(value: number | null | undefined): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/**
+ * Earlier observed values of a table's checks: per series, the partitions before `query.before`
+ * (by date, whatever order they ran in), newest first, each from its last successful run; a
+ * partition whose runs all failed (e.g. blocked by the very check) has none. Empty before any run.
+ */
+export async function readCheckHistory(conn: DuckDBConnection, query: HistoryQuery): Promise<CheckHistory> {
+  const out = emptyHistory(query);
+  if (query.series.length === 0 || !(await tableExists(conn, "sluice", "checks")) || !(await checksHaveColumn(conn, "observed"))) return out;
+  for (const s of query.series) {
+    const r = await conn.runAndReadAll(
+      `SELECT strftime(c.dt, '%Y-%m-%d') AS dt, c.observed
+       FROM sluice.checks c JOIN sluice.runs r ON r.run_id = c.run_id AND r.status = 'succeeded'
+       WHERE c.job = $1 AND c.table_name = $2 AND c.check_name = $3 AND c.dt < CAST($4 AS DATE) AND c.observed IS NOT NULL
+         ${s.weekday === null ? "" : "AND dayofweek(c.dt) = $6"}
+       QUALIFY row_number() OVER (PARTITION BY c.dt ORDER BY r.started_at DESC, c.checked_at DESC) = 1
+       ORDER BY c.dt DESC
+       LIMIT $5`,
+      s.weekday === null ? [query.job, query.table, s.check, query.before, s.limit] : [query.job, query.table, s.check, query.before, s.limit, s.weekday],
+    );
+    out[s.check] = r.getRows().map((row) => ({ dt: String(row[0]), value: Number(row[1]) }));
+  }
+  return out;
+}
+
+/** The history of a warehouse without runs: no point for any series. */
+export function emptyHistory(query: HistoryQuery): CheckHistory {
+  return Object.fromEntries(query.series.map((s) => [s.check, []]));
+}
+
+/** One row of readCheckResults: a check's result in the last run of a partition that recorded checks. */
+export interface CheckResultRow {
+  dt: string;
+  table: string;
+  check: string;
+  result: "passed" | "failed" | "skipped";
+  severity: string;
+  action: string;
+  failing_rows: number;
+  observed: number | null;
+  lower_bound: number | null;
+  upper_bound: number | null;
+  detail: string | null;
+  run_id: string;
+  checked_at: string;
+}
+
+/** Filters of readCheckResults. */
+export interface CheckResultFilter {
+  job: string;
+  /** Only the checks that did not pass. */
+  failed?: boolean;
+  /** Only partitions on or after this day (YYYY-MM-DD). */
+  since?: string;
+}
+
+/** The check results of each partition's last run that recorded checks, by dt then table, in suite order. */
+export async function readCheckResults(conn: DuckDBConnection, filter: CheckResultFilter): Promise<CheckResultRow[]> {
+  if (!(await tableExists(conn, "sluice", "checks"))) return [];
+  const evolved = await checksHaveColumn(conn, "observed");
+  const extra = evolved ? "observed, lower_bound, upper_bound, coalesce(skipped, false), detail" : "NULL, NULL, NULL, false, NULL";
+  const params: string[] = [filter.job];
+  if (filter.since !== undefined) params.push(filter.since);
+  const r = await conn.runAndReadAll(
+    `SELECT strftime(dt, '%Y-%m-%d'), table_name, check_name, passed, severity, action, failing_rows, ${extra}, run_id, checked_at
+     FROM (SELECT *, rowid AS rid FROM sluice.checks WHERE job = $1 ${filter.since === undefined ? "" : "AND dt >= CAST($2 AS DATE)"})
+     QUALIFY dense_rank() OVER (PARTITION BY dt ORDER BY checked_at DESC, run_id DESC) = 1
+     ORDER BY dt, rid`,
+    params,
+  );
+  const rows = r.getRows().map((row): CheckResultRow => ({
+    dt: String(row[0]),
+    table: String(row[1]),
+    check: String(row[2]),
+    result: row[10] === true ? "skipped" : row[3] === true ? "passed" : "failed",
+    severity: String(row[4]),
+    action: String(row[5]),
+    failing_rows: Number(row[6] ?? 0),
+    observed: numberOrNull(row[7]),
+    lower_bound: numberOrNull(row[8]),
+    upper_bound: numberOrNull(row[9]),
+    detail: row[11] === null || row[11] === undefined ? null : String(row[11]),
+    run_id: String(row[12]),
+    checked_at: String(toJsonValue(row[13] ?? null)),
+  }));
+  return filter.failed ? rows.filter((row) => row.result === "failed") : rows;
+}
+
+function numberOrNull(value: unknown): number | null {
+  if (typeof value === "bigint") return Number(value);
+  return typeof value === "number" ? value : null;
 }
 
 /** Inserts or updates the run row by run_id; one MERGE statement, so it is atomic even outside a transaction. */

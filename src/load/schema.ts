@@ -20,7 +20,20 @@ const SLUICE_DDL = [
      run_id VARCHAR, job VARCHAR, dt DATE, table_name VARCHAR, record VARCHAR, reason VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS sluice.checks (
      run_id VARCHAR, job VARCHAR, table_name VARCHAR, dt DATE, check_name VARCHAR, columns VARCHAR, severity VARCHAR,
-     action VARCHAR, passed BOOLEAN, failing_rows BIGINT, sample VARCHAR, checked_at TIMESTAMPTZ)`,
+     action VARCHAR, passed BOOLEAN, failing_rows BIGINT, sample VARCHAR, checked_at TIMESTAMPTZ,
+     observed DOUBLE, lower_bound DOUBLE, upper_bound DOUBLE, skipped BOOLEAN, detail VARCHAR)`,
+];
+
+/**
+ * Columns sluice.checks gained after its first release (history-aware checks): added to a
+ * warehouse created before them, so its earlier rows read NULL there.
+ */
+const CHECKS_ADDED_COLUMNS: ReadonlyArray<[string, string]> = [
+  ["observed", "DOUBLE"],
+  ["lower_bound", "DOUBLE"],
+  ["upper_bound", "DOUBLE"],
+  ["skipped", "BOOLEAN"],
+  ["detail", "VARCHAR"],
 ];
 
 /** Creates the sluice and lake schemas, the bookkeeping tables, every table of `tables`, and lake views. */
@@ -39,6 +52,22 @@ export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[
 /** Creates the sluice and lake schemas and the bookkeeping tables (runs, quarantine, checks) if missing. */
 export async function ensureSluiceSchema(conn: DuckDBConnection): Promise<void> {
   for (const ddl of SLUICE_DDL) await conn.run(ddl);
+  const have = await conn.runAndReadAll(
+    "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'sluice' AND table_name = 'checks'",
+  );
+  const names = new Set(have.getRows().map((row) => String(row[0])));
+  for (const [name, type] of CHECKS_ADDED_COLUMNS) {
+    if (!names.has(name)) await conn.run(`ALTER TABLE sluice.checks ADD COLUMN ${ident(name)} ${type}`);
+  }
+}
+
+/** True when sluice.checks has `column` (a warehouse not yet evolved lacks the newer ones). */
+export async function checksHaveColumn(conn: DuckDBConnection, column: string): Promise<boolean> {
+  const r = await conn.runAndReadAll(
+    "SELECT count(*) FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'sluice' AND table_name = 'checks' AND column_name = $1",
+    [column],
+  );
+  return Number(r.getRows()[0]?.[0] ?? 0) > 0;
 }
 
 /** True when `schema.table` exists in the open database. */

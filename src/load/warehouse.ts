@@ -11,5 +11,17 @@ export { warehousePath, withWarehouse, type DuckDBConnection, type WarehouseOpti
 export { ensureWarehouse } from "./schema.ts";
 export { loadPartitions, type LoadTransaction } from "./load-transaction.ts";
 export type { LoadCounts } from "./partition-merge.ts";
-export { markAbandonedRuns, readPartitionStatus, recordRun, type PartitionCheck, type PartitionStatusRow, type QuarantineSet } from "./run-ledger.ts";
+export {
+  emptyHistory,
+  markAbandonedRuns,
+  readCheckHistory,
+  readCheckResults,
+  readPartitionStatus,
+  recordRun,
+  type CheckResultFilter,
+  type CheckResultRow,
+  type PartitionCheck,
+  type PartitionStatusRow,
+  type QuarantineSet,
+} from "./run-ledger.ts";
 export { query, toJsonValue } from "./sql-values.ts";

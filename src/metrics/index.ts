@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { ServiceUnavailableError, SluiceError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
 import type { PartitionOutcome, StepRecord } from "../pipeline/index.ts";
+import { ANOMALY_KINDS } from "../validate/check-types.ts";
 import type { CheckResult } from "../validate/types.ts";
 
 /** Seconds: partitions take from milliseconds (tiny days) to tens of minutes (1M+ events, slow APIs). */
@@ -32,6 +33,10 @@ export class RunMetrics {
   private readonly partitions: Counter<"job" | "outcome">;
   private readonly lastSuccess: Gauge<"job">;
   private readonly lastSuccessByJob = new Map<string, number>();
+  private readonly checkObserved: Gauge<"job" | "table" | "check">;
+  private readonly checkAnomaly: Gauge<"job" | "table" | "check">;
+  /** The partition each anomaly check's gauges show: the latest by date this command ran. */
+  private readonly anomalyDts = new Map<string, string>();
 
   constructor() {
     this.registry = new Registry();
@@ -85,6 +90,9 @@ export class RunMetrics {
       labelNames: ["job"],
       registers,
     });
+    const checkGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["job", "table", "check"] as const, registers });
+    this.checkObserved = checkGauge("pipeline_check_observed_value", "What an anomaly check (volume, aggregate) measured on the latest partition: rows, or the aggregate's value.");
+    this.checkAnomaly = checkGauge("pipeline_check_anomaly", "1 when the latest partition failed an anomaly check (volume, aggregate), else 0 (passed or skipped for too little history).");
   }
 
   /** Adds one partition outcome to the metrics. */
@@ -116,7 +124,24 @@ export class RunMetrics {
       // action tells a blocking failure (nothing loaded) from a quarantining one: the alert rules need it.
       this.checkFailures.inc({ job, table: check.table, check: check.check, severity: check.severity, action: check.action });
     }
+    this.observeAnomalies(outcome);
     if (outcome.status === "succeeded") this.setLastSuccess(job, Date.now() / 1000);
+  }
+
+  /** Sets the anomaly gauges from the partition's anomaly checks, unless a later partition already set them. */
+  private observeAnomalies(outcome: PartitionOutcome): void {
+    for (const check of outcome.checks) {
+      if (check.kind === undefined || !ANOMALY_KINDS.has(check.kind)) continue;
+      const labels = { job: outcome.job, table: check.table, check: check.check };
+      const key = JSON.stringify(labels);
+      const shown = this.anomalyDts.get(key);
+      // A backfill finishes partitions in any order: the gauges show the latest day's values.
+      if (shown !== undefined && shown > outcome.dt) continue;
+      this.anomalyDts.set(key, outcome.dt);
+      this.checkAnomaly.set(labels, check.passed ? 0 : 1);
+      if (typeof check.observed === "number" && Number.isFinite(check.observed)) this.checkObserved.set(labels, check.observed);
+      else this.checkObserved.remove(labels);
+    }
   }
 
   /** The last-success time this command recorded for `job` (seconds), if any partition succeeded. */

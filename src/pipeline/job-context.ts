@@ -11,7 +11,8 @@ import type { SourceSpec } from "../extract/types.ts";
 import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
 import type { PartitionLoad, QuarantineRow, TableSpec } from "../load/types.ts";
-import { describeBlocked, validate, type Suite } from "../validate/index.ts";
+import { describeBlocked, validate, type FieldPresence, type Suite } from "../validate/index.ts";
+import { checkInputs } from "./check-inputs.ts";
 import { isDataFrame, jsonRows, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
@@ -25,6 +26,8 @@ export class Context implements JobContext {
   materialized = false;
   /** Where an extract's raw records are, kept beside the frame it returned (never inside it). */
   private readonly landed = new WeakMap<Extracted, LandedListing[]>();
+  /** Which fields an extract's records carried (absent vs null), for presence checks. */
+  private readonly presence = new WeakMap<Extracted, FieldPresence>();
   private jobLock: Lock | undefined;
   private marks: Promise<SourceMark[]> | undefined;
   /** True once a source of this run pulled from a mark (its rows are a delta, not a snapshot). */
@@ -73,6 +76,7 @@ export class Context implements JobContext {
     this.log.info({ stage: "extract", source: source.name, rows: step.rows, pages, retries, ms: Math.round(step.ms) }, "extract finished");
     const extracted: Extracted = { source: source.name, frame: result.frame };
     this.landed.set(extracted, result.landed);
+    this.presence.set(extracted, { records: result.facts.records, present: result.presence });
     return extracted;
   }
 
@@ -80,8 +84,10 @@ export class Context implements JobContext {
     reclaimMemory();
     const t0 = performance.now();
     const frame = isDataFrame(input) ? input : input.frame;
-    const foreignKeys = await this.readForeignKeys(suite);
-    const outcome = validate(frame, suite, foreignKeys ? { window: this.window, foreignKeys } : { window: this.window });
+    const landed = isDataFrame(input) ? undefined : this.landed.get(input);
+    const presence = isDataFrame(input) ? undefined : this.presence.get(input);
+    const inputs = await checkInputs(suite, { job: this.job, dt: this.dt, dataDir: this.dataDir, warehouse: this.warehouse });
+    const outcome = validate(frame, suite, { window: this.window, now: new Date(), ...inputs, ...(presence ? { presence } : {}) });
     for (const r of outcome.results) this.state.checks.push({ ...r, dt: this.dt });
     const table = suite.table;
     if (outcome.blocked.length > 0) {
@@ -92,7 +98,6 @@ export class Context implements JobContext {
         hint: `nothing of ${this.dt} was loaded; query the results with: sluice query "select * from sluice.checks where dt = '${this.dt}' and not passed"`,
       });
     }
-    const landed = isDataFrame(input) ? undefined : this.landed.get(input);
     this.state.quarantine.push(...(await quarantineRows(table, outcome.quarantined, landed)));
     const failed = outcome.results.filter((r) => !r.passed);
     this.log.info({ stage: "validate", table, rows: outcome.valid.height, quarantined: outcome.quarantined.height, failed_checks: failed.map((r) => r.check), ms: Math.round(performance.now() - t0) }, "validate finished");
@@ -239,18 +244,6 @@ export class Context implements JobContext {
 
   private throwIfAborted(): void {
     if (this.signal.aborted) throw new CancelledError("cancelled", { context: { job: this.job, partition: this.dt } });
-  }
-
-  /** Reference values of the suite's foreign keys, read from the warehouse (none in a preview). */
-  private async readForeignKeys(suite: Suite): Promise<Record<string, pl.Series> | undefined> {
-    const refs = suite.checks.flatMap((c) => (c.kind === "foreign_key" ? [c.references] : []));
-    if (refs.length === 0 || this.settings.preview) return undefined;
-    const wanted = [...new Set(refs)].map((r) => {
-      const [table, column] = r.split(".") as [string, string];
-      return { table, column };
-    });
-    const values = await this.warehouse.columnValues(wanted);
-    return Object.fromEntries(Object.entries(values).map(([key, list]) => [key, pl.Series(key.split(".").at(-1) ?? key, list)]));
   }
 }
 

@@ -17,6 +17,8 @@ import type { RunSettings } from "./run-partition.ts";
 /** What an extraction gives the job context to record. */
 export interface SourceExtract {
   frame: pl.DataFrame;
+  /** Per column: records whose object had the field's key, summed over listings. */
+  presence: Record<string, number>;
   facts: ReturnType<typeof sumResults>;
   landed: LandedListing[];
   /** Marks to advance with the load (only those that moved). */
@@ -49,6 +51,7 @@ async function extractTopLevel(source: SourceSpec, scope: ExtractionScope, store
   const mark = laterMark(source, stored, result.mark);
   return {
     frame: result.frame,
+    presence: result.presence,
     facts: sumResults([result]),
     landed: [{ landingDir: result.landingDir, recordsAt: result.recordsAt, pageOffset: 0, pages: result.pages }],
     marks: mark !== undefined && mark !== stored ? [{ source: source.name, key: "", value: mark }] : [],
@@ -74,6 +77,7 @@ async function extractChildren(source: SourceSpec, scope: ExtractionScope, paren
   const marks = childMarks(source, plans, results, stored, perParent);
   const combined = combineListings(source, plans, results, parents?.schema ?? {});
   return {
+    presence: sumPresence(results),
     frame: plans.length === 0 ? emptyFrameOf(source.schema, Object.keys(source.parent?.copy ?? {}), (source.unknownFields ?? "keep") === "keep") : combined.frame,
     facts: sumResults(results),
     landed: combined.landed,
@@ -117,4 +121,11 @@ function extractOptions(scope: ExtractionScope): ExtractOptions {
     ...(settings.limiterFor ? { limiterFor: settings.limiterFor } : {}),
     onPage: (info) => failpoint(`extract.page-${info.page}`),
   };
+}
+
+/** Presence counts of several listings, summed per column. */
+function sumPresence(results: readonly ExtractResult[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.presence)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }

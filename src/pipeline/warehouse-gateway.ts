@@ -2,6 +2,7 @@
  * Everything a run asks of the warehouse, behind one interface: the local DuckDB file by default,
  * or a single loader process elsewhere (scale-out) that serializes every write.
  */
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../core/log.ts";
@@ -9,12 +10,15 @@ import { isLockHeld } from "../load/locks.ts";
 import { readMarks, type SourceMark } from "../load/source-state.ts";
 import { recordDeferredRuns } from "./deferred-runs.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
+import type { CheckHistory, HistoryQuery } from "../validate/types.ts";
 import {
   ensureWarehouse,
   loadPartitions,
+  emptyHistory,
   markAbandonedRuns,
-  query,
+  readCheckHistory,
   recordRun,
+  warehousePath,
   withWarehouse,
   type DuckDBConnection,
   type LoadCounts,
@@ -35,8 +39,8 @@ export interface WarehouseGateway {
   commit(tx: LoadTransaction): Promise<LoadCounts>;
   /** Records a run that failed or was cancelled (and the checks that explain a block). */
   fail(tx: LoadTransaction): Promise<void>;
-  /** Distinct values of warehouse columns, for foreign-key checks (empty when the table is absent). */
-  columnValues(refs: Array<{ table: string; column: string }>): Promise<Record<string, unknown[]>>;
+  /** Earlier observed values of a table's anomaly checks (by date, last successful run each); empty before any run. */
+  checkHistory(query: HistoryQuery): Promise<CheckHistory>;
   /** The stored marks of a job's incremental sources (sluice.state). */
   readMarks(job: string): Promise<SourceMark[]>;
 }
@@ -73,21 +77,9 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         },
         { ...patience, ...(options.onWait ? { onWait: options.onWait } : {}) },
       ),
-    columnValues: (refs) =>
-      withWarehouse(
-        dataDir,
-        "read",
-        async (conn) => {
-          const out: Record<string, unknown[]> = {};
-          for (const ref of refs) {
-            const exists = await query(conn, `select count(*) from information_schema.tables where table_schema = 'main' and table_name = '${ref.table.replaceAll("'", "''")}'`);
-            out[`${ref.table}.${ref.column}`] =
-              Number(exists.rows[0]?.[0] ?? 0) > 0 ? (await query(conn, `select distinct "${ref.column.replaceAll('"', '""')}" from main."${ref.table.replaceAll('"', '""')}"`)).rows.map((r) => r[0]) : [];
-          }
-          return out;
-        },
-        wait,
-      ),
+    checkHistory: async (q) =>
+      // No warehouse yet (a first run, a preview): no history, and nothing to create just to read.
+      existsSync(warehousePath(dataDir)) ? withWarehouse(dataDir, "read", (conn) => readCheckHistory(conn, q), wait) : emptyHistory(q),
   };
 }
 

@@ -9,7 +9,7 @@ import { ServiceUnavailableError, UsageError } from "../core/errors.ts";
 
 /** Partition tasks {job, dt, refetch, keepRaw}: consumed by `sluice worker`. */
 export const PARTITION_QUEUE = "sluice-partitions";
-/** Warehouse operations (startRun, commit, fail, columnValues, partitionStatus, readMarks): consumed by the one loader. */
+/** Warehouse operations (startRun, commit, fail, checkHistory, partitionStatus, readMarks): consumed by the one loader. */
 export const WAREHOUSE_QUEUE = "sluice-warehouse";
 /** BullMQ worker name of the loader; `Queue.getWorkers()` finds it in Redis' client list. */
 export const LOADER_NAME = "sluice-loader";

@@ -1,6 +1,6 @@
 /**
  * The loader: the one process that opens the DuckDB warehouse. It consumes the warehouse queue
- * with concurrency 1, so every MERGE, run record and foreign-key read of every worker happens one
+ * with concurrency 1, so every MERGE, run record and check-history read of every worker happens one
  * after the other, each as its own short open/close of the file (analysts can query in between).
  */
 import path from "node:path";
@@ -120,8 +120,8 @@ async function execute(op: WarehouseOp, dataDir: string, warehouse: ReturnType<t
       return warehouse.commit(absolutePaths(op.tx, dataDir));
     case "fail":
       return warehouse.fail(absolutePaths(op.tx, dataDir));
-    case "columnValues":
-      return warehouse.columnValues(op.refs);
+    case "checkHistory":
+      return warehouse.checkHistory(op.query);
     case "readMarks":
       return warehouse.readMarks(op.job);
     case "partitionStatus":

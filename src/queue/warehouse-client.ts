@@ -10,6 +10,7 @@ import type { SourceMark } from "../load/source-state.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import type { LoadTransaction, PartitionStatusRow } from "../load/warehouse.ts";
 import type { LoadCounts, RunStart, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
+import type { CheckHistory, HistoryQuery } from "../validate/types.ts";
 import { decode, decodeError, encode, type Wire, type WireError } from "./codec.ts";
 import { WAREHOUSE_QUEUE, connectionFor, redact, type QueueTuning } from "./connection.ts";
 
@@ -18,7 +19,7 @@ export type WarehouseOp =
   | { op: "startRun"; run: RunRecord; tables: TableSpec[] }
   | { op: "commit"; tx: LoadTransaction }
   | { op: "fail"; tx: LoadTransaction }
-  | { op: "columnValues"; refs: Array<{ table: string; column: string }> }
+  | { op: "checkHistory"; query: HistoryQuery }
   | { op: "partitionStatus"; job: string | null }
   | { op: "readMarks"; job: string };
 
@@ -57,7 +58,7 @@ export class WarehouseClient {
       fail: async (tx) => {
         await this.call({ op: "fail", tx: this.relativePaths(tx) });
       },
-      columnValues: async (refs) => (await this.call({ op: "columnValues", refs }, signal)) as Record<string, unknown[]>,
+      checkHistory: async (query) => (await this.call({ op: "checkHistory", query }, signal)) as CheckHistory,
       readMarks: async (job) => (await this.call({ op: "readMarks", job }, signal)) as SourceMark[],
     };
   }

@@ -86,13 +86,15 @@ function validateFacts(step: StepRecord): string {
   const blocked = d["blocked"] === true ? `<div class="error"><strong>Blocked:</strong> a check with action <code>block</code> failed; nothing of this partition was loaded.</div>` : "";
   const rows = results
     .map(
-      (r) => `<tr class="${r.passed ? "pass" : "fail"}" data-check="${esc(r.check)}" data-passed="${r.passed}">
+      (r) => `<tr class="${r.skipped === true ? "skip" : r.passed ? "pass" : "fail"}" data-check="${esc(r.check)}" data-passed="${r.passed}"${r.skipped === true ? ` data-skipped="true"` : ""}>
 <td><code>${breakable(r.check)}</code></td><td>${esc(r.columns.join(", "))}</td><td><span class="sev sev-${esc(r.severity)}">${esc(r.severity)}</span></td><td>${esc(r.action)}</td>
-<td class="mark">${r.passed ? `<span class="ok">✓</span>` : `<span class="bad">✗</span>`}</td><td class="num">${formatInt(r.failingRows)}</td><td>${renderSamples(r)}</td></tr>`,
+<td class="mark">${checkMark(r)}</td><td class="num">${formatInt(r.failingRows)}</td><td>${renderDetail(r)}${renderSamples(r)}</td></tr>`,
     )
     .join("\n");
   const quarantined = typeof d["quarantined"] === "number" ? kv("rows quarantined", "quarantined", formatInt(d["quarantined"])) : "";
-  return `${blocked}<dl class="kv">${quarantined}${kv("checks", "checks", `${formatInt(results.filter((r) => r.passed).length)} passed, ${formatInt(results.filter((r) => !r.passed).length)} failed`)}</dl>
+  const skipped = results.filter((r) => r.skipped === true).length;
+  const counts = `${formatInt(results.filter((r) => r.passed && r.skipped !== true).length)} passed, ${formatInt(results.filter((r) => !r.passed).length)} failed${skipped > 0 ? `, ${formatInt(skipped)} skipped` : ""}`;
+  return `${blocked}<dl class="kv">${quarantined}${kv("checks", "checks", counts)}</dl>
 <div class="scroll"><table class="checks"><thead><tr><th>check</th><th>columns</th><th>severity</th><th>action</th><th>passed</th><th class="num">failing rows</th><th>sample values</th></tr></thead>
 <tbody>
 ${rows || `<tr><td colspan="7" class="muted">no checks</td></tr>`}
@@ -102,6 +104,17 @@ ${rows || `<tr><td colspan="7" class="muted">no checks</td></tr>`}
 /** Escaped text with line-break opportunities after | and , (long accepted-values lists). */
 function breakable(text: string): string {
   return esc(text).replace(/([|,])/g, "$1<wbr>");
+}
+
+/** ✓ passed, ✗ failed, – skipped (could not judge: too little history, no reference table). */
+function checkMark(r: CheckResult): string {
+  if (r.skipped === true) return `<span class="muted" title="skipped">–</span>`;
+  return r.passed ? `<span class="ok">✓</span>` : `<span class="bad">✗</span>`;
+}
+
+/** What a check measured or why it was skipped (table-level and history-aware checks). */
+function renderDetail(r: CheckResult): string {
+  return typeof r.detail === "string" && r.detail !== "" ? `<span class="detail" data-field="detail">${esc(r.detail)}</span>` : "";
 }
 
 function renderSamples(r: CheckResult): string {

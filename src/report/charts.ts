@@ -5,9 +5,10 @@
 import type { StepRecord } from "../pipeline/index.ts";
 import type { ReportChart } from "../pipeline/job-charts.ts";
 import { esc, formatNumber } from "./format.ts";
+import type { HistoryChart } from "./history-charts.ts";
 
-/** The charts of a report, drawn in order. */
-export type ReportCharts = ReportChart[];
+/** The charts of a report, drawn in order: a job's own, and the history of its anomaly checks. */
+export type ReportCharts = Array<ReportChart | HistoryChart>;
 
 /** The charts cell: one figure per chart, or a note that there are none. */
 export function renderCharts(charts: ReportCharts): string {
@@ -16,7 +17,7 @@ export function renderCharts(charts: ReportCharts): string {
       (c, i) => `<figure class="chart" data-chart-index="${i}" data-chart-kind="${esc(c.kind)}">
 <figcaption>${esc(c.title)}</figcaption>
 <div class="canvas-box${c.kind === "hbar" ? " canvas-tall" : ""}"><canvas id="chart-${i}" role="img" aria-label="${esc(c.title)}"></canvas></div>
-<details><summary>data</summary><div class="scroll"><table class="chart-data"><tbody>${c.labels.map((label, j) => `<tr><th>${esc(label)}</th><td class="num">${esc(formatNumber(c.values[j] ?? 0))}</td></tr>`).join("")}</tbody></table></div></details>
+<details><summary>data</summary><div class="scroll"><table class="chart-data"><tbody>${c.labels.map((label, j) => `<tr><th>${esc(label)}</th><td class="num">${esc(formatNumber(c.values[j] ?? 0))}</td></tr>`).join("")}${c.kind === "history" ? bandRow(c) : ""}</tbody></table></div></details>
 </figure>`,
     )
     .join("\n");
@@ -27,6 +28,12 @@ export function renderCharts(charts: ReportCharts): string {
 ${charts.length > 0 ? `<div class="charts">${figures}</div>` : `<p class="muted">No charts for this run.</p>`}
 </div>
 </section>`;
+}
+
+/** The band of a history chart as a row of its data table. */
+function bandRow(c: HistoryChart): string {
+  const band = c.skipped ? "none (skipped: too little history)" : `${c.lower === null ? "−∞" : formatNumber(c.lower)} to ${c.upper === null ? "+∞" : formatNumber(c.upper)}`;
+  return `<tr class="band"><th>expected</th><td class="num" data-field="band">${esc(band)}</td></tr>`;
 }
 
 /** Time per step, the chart every report with steps has first. */
@@ -64,6 +71,10 @@ export const RENDER_SCRIPT = `(function () {
   data.charts.forEach(function (c, i) {
     var canvas = document.getElementById("chart-" + i);
     if (!canvas) return;
+    if (c.kind === "history") {
+      new Chart(canvas, historyConfig(c));
+      return;
+    }
     var color = colors[c.kind] || "#3b82f6";
     var horizontal = c.kind === "hbar";
     var histogram = c.kind === "histogram";
@@ -98,6 +109,42 @@ export const RENDER_SCRIPT = `(function () {
       plugins: [marker]
     });
   });
+  // An anomaly check's history: earlier values as a line, the band as a shaded area between its
+  // ends, and this partition as the last point (red when it fell outside the band).
+  function historyConfig(c) {
+    var last = c.values.length - 1;
+    var mark = c.skipped ? "#9ca3af" : c.passed ? "#15803d" : "#b91c1c";
+    var flat = function (v) { return c.labels.map(function () { return v; }); };
+    var band = { borderColor: "rgba(245,158,11,0.9)", borderDash: [5, 4], borderWidth: 1, pointRadius: 0, backgroundColor: "rgba(245,158,11,0.15)" };
+    return {
+      type: "line",
+      data: {
+        labels: c.labels,
+        datasets: [
+          {
+            label: "observed",
+            data: c.values,
+            borderColor: "#0ea5e9",
+            borderWidth: 2,
+            tension: 0.2,
+            pointRadius: c.values.map(function (_, i) { return i === last ? 6 : 2; }),
+            pointBackgroundColor: c.values.map(function (_, i) { return i === last ? mark : "#0ea5e9"; }),
+            pointBorderColor: c.values.map(function (_, i) { return i === last ? mark : "#0ea5e9"; })
+          },
+          Object.assign({ label: "expected from", data: flat(c.lower), fill: false }, band),
+          Object.assign({ label: "expected to", data: flat(c.upper), fill: c.lower === null ? false : "-1" }, band)
+        ]
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: { legend: { display: false }, tooltip: { intersect: false, mode: "index" } },
+        scales: { x: { grid: { display: false } }, y: { beginAtZero: true, grid: { color: "#eef0f3" }, title: { display: !!c.yLabel, text: c.yLabel || "" } } }
+      },
+      plugins: [marker]
+    };
+  }
   // The page's full height, for screenshot tools that size their window to it.
   document.documentElement.setAttribute("data-height", String(document.documentElement.scrollHeight));
 })();`;

@@ -9,6 +9,7 @@ export { renderRunReport } from "./render.ts";
 export { jobCharts, lakeFiles } from "./job-charts.ts";
 export { chartAssetPath, chartJs } from "./chart-asset.ts";
 export type { ReportCharts } from "./charts.ts";
+export { historyCharts, type HistoryChart } from "./history-charts.ts";
 export type { ReportChart } from "../pipeline/job-charts.ts";
 export { shortDtype } from "./dtypes.ts";
 export { esc, formatMs } from "./format.ts";

@@ -1,6 +1,6 @@
 /**
  * The run report's HTML, read like a notebook: a header, then one cell per step with its schema,
- * first rows and facts, then charts. CSS and data are inlined; Chart.js is the data dir's shared
+ * first rows and facts, then charts (the job's own, then the history of each anomaly check). CSS and data are inlined; Chart.js is the data dir's shared
  * asset (chart-asset.ts), so nothing is fetched from the network.
  */
 import type { PartitionOutcome } from "../pipeline/index.ts";
@@ -8,13 +8,14 @@ import { renderCells, renderHeader } from "./cells.ts";
 import { CHART_JS_SRC } from "./chart-asset.ts";
 import { RENDER_SCRIPT, renderCharts, stepTimingChart, type ReportCharts } from "./charts.ts";
 import { esc, jsonForScript } from "./format.ts";
+import { historyCharts } from "./history-charts.ts";
 import { CSS } from "./style.ts";
 
 const NO_STEPS = `<section class="cell cell-empty"><div class="gutter"></div><div class="body"><p class="muted">No step ran.</p></div></section>`;
 
 /** The report's HTML (exported for previews and tests); `chartJsSrc` is where the page loads Chart.js from. */
 export function renderRunReport(outcome: PartitionOutcome, charts: ReportCharts, now: Date = new Date(), chartJsSrc = CHART_JS_SRC): string {
-  const allCharts: ReportCharts = [...(outcome.steps.length > 0 ? [stepTimingChart(outcome.steps)] : []), ...charts];
+  const allCharts: ReportCharts = [...(outcome.steps.length > 0 ? [stepTimingChart(outcome.steps)] : []), ...charts, ...historyCharts(outcome.dt, outcome.checks)];
   const title = `${outcome.job} ${outcome.dt}: ${outcome.status}`;
   const data = { job: outcome.job, dt: outcome.dt, runId: outcome.runId, status: outcome.status, charts: allCharts };
   return `<!doctype html>

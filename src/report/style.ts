@@ -71,6 +71,8 @@ td.mark { text-align: center; font-size: 15px; }
 .sev-error { background: #fee2e2; color: var(--bad); }
 .sev-warn { background: #fef3c7; color: var(--warn); }
 .sample { display: block; }
+.detail { display: block; color: #374151; margin-bottom: 2px; }
+table.checks tr.skip td { color: var(--muted); }
 .charts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 18px; }
 @media (max-width: 900px) { .charts { grid-template-columns: minmax(0, 1fr); } }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; min-width: 0; }

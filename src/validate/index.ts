@@ -1,10 +1,14 @@
-/** Column-level validation: suites of checks declared as data, run in one Polars pass. */
+/** Column-level and table-level validation: suites of checks declared as data, run in one Polars pass. */
 export {
+  ANOMALY_KINDS,
   DECODE_CHECK,
   DEFAULT_ALLOWANCE,
   TABLE_LEVEL_KINDS,
   defineSuite,
   dtypeName,
+  type AggregateCheck,
+  type AggregateFunction,
+  type AnomalyRule,
   type BetweenCheck,
   type CheckCommon,
   type CheckCommonInput,
@@ -17,20 +21,25 @@ export {
   type CompareOp,
   type CustomCheck,
   type DtypeCheck,
+  type FieldPresence,
   type ForeignKeyCheck,
   type FreshnessCheck,
   type IsInCheck,
+  type Limit,
   type MatchesCheck,
   type NotInCheck,
   type NotNullCheck,
   type Param,
+  type PresenceCheck,
   type RowCountCheck,
   type Scalar,
   type StrLengthCheck,
   type Suite,
   type SuiteInput,
+  type Thresholds,
   type UniqueCheck,
   type ValidationContext,
+  type VolumeCheck,
 } from "./suite.ts";
 export {
   ERROR_COLUMN,
@@ -39,7 +48,8 @@ export {
   ROW_COLUMN,
   describeBlocked,
   validate,
-  type CheckReport,
   type ValidationOutcome,
 } from "./validate.ts";
-export type { CheckResult, FailingSample, FailureAction, Severity } from "./types.ts";
+export { historySeries, judge, resolveRule, weekdayOf, type AnomalyVerdict } from "./anomaly.ts";
+export { referenceOf } from "./row-checks.ts";
+export type { CheckHistory, CheckReport, CheckResult, FailingSample, FailureAction, HistoryPoint, HistoryQuery, HistorySeries, Severity } from "./types.ts";

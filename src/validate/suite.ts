@@ -1,145 +1,28 @@
 /**
- * Validation suites: a table's checks declared as data, validated with zod when defined so a
- * mistake in a suite fails at startup with a ConfigError naming the check, not mid-run.
- *
- * Semantics every check shares:
- * - `severity` "error" (default) acts on failures; "warn" only reports them (passed=false) and
- *   never removes rows nor blocks the partition.
- * - `onFail` "quarantine" (default for row checks) moves the failing rows out of the load with the
- *   check's name as the reason; "block" stops the whole partition (nothing of it is loaded).
- *   Table-level checks (dtype, row_count, freshness) have no rows to move: they default to, and
- *   only accept, "block".
- * - `allowance` (quarantine only, default {@link DEFAULT_ALLOWANCE} = 0.05): the largest fraction of
- *   the partition's rows allowed to fail. Up to it the failing rows are quarantined and the rest
- *   loads; above it the check blocks the partition instead: a source that suddenly breaks 30% of
- *   its records is an incident to look at, not noise to quietly drop.
- * - Nulls, as in pandera: value checks (compare, between, is_in, not_in, matches, str_length,
- *   column_compare, foreign_key) treat a null as passing, so "is it present" and "is it valid" are
- *   separate checks and a null is reported once, by not_null. `unique` follows SQL: a row with a
- *   null in any of its columns is never a duplicate. A custom expression that yields null passes.
+ * Validation suites: a table's checks declared as data (shapes in check-types.ts), validated with
+ * zod when defined so a mistake in a suite fails at startup with a ConfigError naming the check,
+ * not mid-run.
  */
 import pl from "nodejs-polars";
 import { z } from "zod";
-import type { PartitionWindow } from "../core/dates.ts";
 import { ConfigError } from "../core/errors.ts";
-import type { FailureAction, Severity } from "./types.ts";
+import {
+  DECODE_CHECK,
+  DEFAULT_ALLOWANCE,
+  TABLE_LEVEL_KINDS,
+  type CheckCommon,
+  type CheckInput,
+  type CheckKind,
+  type CheckSpec,
+  type Suite,
+  type SuiteInput,
+  type ValidationContext,
+} from "./check-types.ts";
+import { describe } from "./describe.ts";
+import { limitProblem, limitsProblem } from "./thresholds.ts";
 
-/** Largest fraction of rows a quarantine check may fail before it blocks the partition. */
-export const DEFAULT_ALLOWANCE = 0.05;
-
-/** Name of the built-in check that reports records the extract stage could not decode. */
-export const DECODE_CHECK = "decodes";
-
-/** What a check's parameters may depend on: the partition being validated and reference data. */
-export interface ValidationContext {
-  window: PartitionWindow;
-  /**
-   * Reference values for foreign_key checks, keyed `${table}.${column}` (e.g. "users.user_id"),
-   * read from the warehouse by the caller. Missing values make an error-severity foreign_key check
-   * throw a ConfigError, and a warn-severity one report itself as skipped (passed, with a detail).
-   */
-  foreignKeys?: Record<string, pl.Series | readonly unknown[]>;
-}
-
-/** A literal a check compares against. Dates compare against Datetime and Date columns. */
-export type Scalar = string | number | bigint | boolean | Date;
-/** A parameter: a plain value, or a function of the validation context (e.g. the window). */
-export type Param<T> = T | ((context: ValidationContext) => T);
-export type CompareOp = "eq" | "ne" | "gt" | "ge" | "lt" | "le";
-/** Which ends of a `between` range are inclusive. */
-export type Closed = "both" | "left" | "right" | "neither";
-
-/** Fields every check declares (input form: defaults not yet filled). */
-export interface CheckCommonInput {
-  /** Unique within the suite; it is the quarantine reason, so name the field and the rule. */
-  name: string;
-  severity?: Severity;
-  onFail?: FailureAction;
-  allowance?: number;
-  /** For humans reading run summaries; defaults to a sentence derived from the check. */
-  description?: string;
-  /**
-   * Derived from the check's fields; may be given (it must then match), so that a defined check
-   * can be spread into a new suite: `{ ...check, allowance: 0.2 }`.
-   */
-  columns?: string[];
-}
-
-/** Fields every check carries once its suite is defined. */
-export interface CheckCommon {
-  name: string;
-  severity: Severity;
-  onFail: FailureAction;
-  /** Fraction of rows allowed to fail (quarantine checks); 0 for block checks. */
-  allowance: number;
-  description: string;
-  /** Every column the check reads, in a stable order (for reports and samples). */
-  columns: string[];
-}
-
-export interface NotNullCheck { kind: "not_null"; column: string }
-/** A row fails when the combination of its values in `columns` occurs more than once. */
-export interface UniqueCheck { kind: "unique"; columns: string[] }
-export interface CompareCheck { kind: "compare"; column: string; op: CompareOp; value: Param<Scalar> }
-/** At least one bound; `closed` defaults to "both" (inclusive). */
-export interface BetweenCheck { kind: "between"; column: string; min?: Param<Scalar>; max?: Param<Scalar>; closed: Closed }
-export interface IsInCheck { kind: "is_in"; column: string; values: Param<readonly Scalar[]> }
-export interface NotInCheck { kind: "not_in"; column: string; values: Param<readonly Scalar[]> }
-/** `pattern` is a Rust regex (Polars' syntax: no look-around); unanchored unless you anchor it. */
-export interface MatchesCheck { kind: "matches"; column: string; pattern: string }
-/** Length in characters (not bytes), inclusive bounds. */
-export interface StrLengthCheck { kind: "str_length"; column: string; min?: number; max?: number }
-/** Table-level: the column exists and its Polars dtype equals `dtype` (time unit and zone included). */
-export interface DtypeCheck { kind: "dtype"; column: string; dtype: pl.DataType }
-/** Row-level comparison of two columns: `left op right`, e.g. session_end ge session_start. */
-export interface ColumnCompareCheck { kind: "column_compare"; left: string; op: CompareOp; right: string }
-/** Values must be present in another table's column, given in context.foreignKeys[references]. */
-export interface ForeignKeyCheck { kind: "foreign_key"; column: string; references: string }
-/** Table-level: the partition's row count is within [min, max]. */
-export interface RowCountCheck { kind: "row_count"; min?: number; max?: number }
-/** Table-level: the newest value of `column` is at most `maxAgeHours` before the window's end. */
-export interface FreshnessCheck { kind: "freshness"; column: string; maxAgeHours: number }
-/** `expr` returns a boolean expression that is true for passing rows; `columns` feed samples. */
-export interface CustomCheck { kind: "custom"; columns: string[]; expr: (context: ValidationContext) => pl.Expr }
-
-type CheckBody =
-  | NotNullCheck | UniqueCheck | CompareCheck | BetweenCheck | IsInCheck | NotInCheck | MatchesCheck
-  | StrLengthCheck | DtypeCheck | ColumnCompareCheck | ForeignKeyCheck | RowCountCheck | FreshnessCheck
-  | CustomCheck;
-
-/** A check as stored in a defined suite (defaults filled). */
-export type CheckSpec = CheckCommon & CheckBody;
-export type CheckKind = CheckSpec["kind"];
-
-type BodyInput =
-  | Exclude<CheckBody, BetweenCheck | CustomCheck>
-  | (Omit<BetweenCheck, "closed"> & { closed?: Closed })
-  | (Omit<CustomCheck, "columns"> & { columns?: string[] });
-
-/** A check as written in a suite definition. */
-export type CheckInput = CheckCommonInput & BodyInput;
-
-/** A suite as written: the table, its row key (for samples) and its checks. */
-export interface SuiteInput {
-  /** The table the suite validates: its declaration (the key then comes from it), or its name. */
-  table: string | { name: string; key: string[] };
-  /** The row key shown with samples; default: the declared table's key. */
-  key?: string[];
-  checks: CheckInput[];
-  /** Allowance of the built-in "decodes" check (records the extract stage could not decode). */
-  decodeAllowance?: number;
-}
-
-/** A defined suite: every check validated and its defaults filled. */
-export interface Suite {
-  table: string;
-  key: string[];
-  checks: CheckSpec[];
-  decodeAllowance: number;
-}
-
-/** Checks judged on the table as a whole; they cannot quarantine rows. */
-export const TABLE_LEVEL_KINDS: ReadonlySet<CheckKind> = new Set<CheckKind>(["dtype", "row_count", "freshness"]);
+export * from "./check-types.ts";
+export { dtypeName } from "./describe.ts";
 
 // ---- zod schemas: shape and ranges; cross-field rules are checked by hand below ----
 
@@ -149,16 +32,34 @@ const column = z.string().min(1, "expected a column name");
 const scalar = z.union([z.string(), z.number(), z.bigint(), z.boolean(), z.date()], {
   message: "expected a string, number, bigint, boolean or valid Date",
 });
-const param = z.union([scalar, fn<(c: ValidationContext) => Scalar>("a value or a function of the context")]);
-const list = z.union([z.array(scalar), fn<(c: ValidationContext) => Scalar[]>("an array or a function of the context")]);
+const param = z.union([scalar, fn<(c: ValidationContext) => unknown>("a value or a function of the context")]);
+const list = z.union([z.array(scalar), fn<(c: ValidationContext) => unknown>("an array or a function of the context")]);
 const op = z.enum(["eq", "ne", "gt", "ge", "lt", "le"]);
 const count = z.number().int().min(0);
+const limit = z.unknown().superRefine((v, ctx) => {
+  const problem = limitProblem(v);
+  if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+});
+const expr = z.custom<unknown>(
+  (v) => typeof v === "function" || (typeof v === "object" && v !== null && typeof (v as { alias?: unknown }).alias === "function"),
+  { message: "expected a Polars expression or a function of the context returning one" },
+);
+const anomaly = z.strictObject({
+  history: z.number().int().min(1).optional(),
+  minHistory: z.number().int().min(1).optional(),
+  method: z.enum(["percent", "zscore"]).optional(),
+  maxChange: z.number().min(0).optional(),
+  maxZ: z.number().positive().optional(),
+  seasonality: z.enum(["none", "weekly"]).optional(),
+  direction: z.enum(["both", "drop", "rise"]).optional(),
+});
 
 const common = {
   name: z.string().min(1, "a check needs a name"),
   severity: z.enum(["error", "warn"]).optional(),
   onFail: z.enum(["quarantine", "block"]).optional(),
   allowance: z.number().min(0).max(1).optional(),
+  thresholds: z.strictObject({ warn: limit.optional(), quarantine: limit.optional(), block: limit.optional() }).optional(),
   description: z.string().optional(),
   columns: z.array(column).optional(),
 };
@@ -174,10 +75,27 @@ const bodies = {
   str_length: { column, min: count.optional(), max: count.optional() },
   dtype: { column, dtype: z.custom<pl.DataType>((v) => v instanceof pl.DataType, { message: "expected a Polars DataType, e.g. pl.Int64" }) },
   column_compare: { left: column, op, right: column },
-  foreign_key: { column, references: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'expected "table.column"') },
+  foreign_key: {
+    column: column.optional(),
+    references: z.union([
+      z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'expected "table.column" or { table, columns }'),
+      z.strictObject({ table: z.string().min(1), columns: z.array(column).min(1) }),
+    ]),
+  },
   row_count: { min: count.optional(), max: count.optional() },
-  freshness: { column, maxAgeHours: z.number().positive() },
+  freshness: { column, maxAgeHours: z.number().positive(), relativeTo: z.enum(["partition_end", "now"]).optional() },
   custom: { columns: z.array(column).optional(), expr: fn<(c: ValidationContext) => pl.Expr>("a function returning a Polars expression") },
+  volume: { anomaly: anomaly.optional(), minRows: count.optional() },
+  aggregate: {
+    agg: z.enum(["count", "sum", "mean", "median", "min", "max", "std", "quantile", "null_rate", "distinct_count"]),
+    column: column.optional(),
+    quantile: z.number().min(0).max(1).optional(),
+    where: expr.optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    anomaly: anomaly.optional(),
+  },
+  presence: { column, maxAbsent: z.number().min(0).max(1).optional() },
 } as const;
 
 const KINDS = Object.keys(bodies) as CheckKind[];
@@ -215,7 +133,7 @@ export function defineSuite(input: SuiteInput): Suite {
     if (raw.name === DECODE_CHECK) fail(`${label}: the name "${DECODE_CHECK}" is reserved for the built-in decode check`);
     if (seen.has(raw.name)) fail(`${label}: duplicate check name (names are quarantine reasons and must be unique)`);
     seen.add(raw.name);
-    const problem = crossFieldProblem(raw);
+    const problem = commonProblem(raw) ?? kindProblem(raw);
     if (problem) fail(`${label} (${kind}): ${problem}`);
     return normalize(raw);
   });
@@ -228,18 +146,28 @@ function formatIssues(error: z.ZodError): string {
     .join("; ");
 }
 
-/** Rules zod's shapes do not express; returns a message or null. */
-function crossFieldProblem(check: CheckInput): string | null {
+/** Rules about the fields every check has; returns a message or null. */
+function commonProblem(check: CheckInput): string | null {
   const tableLevel = TABLE_LEVEL_KINDS.has(check.kind);
   const onFail = check.onFail ?? (tableLevel ? "block" : "quarantine");
-  if (check.kind !== "unique" && check.kind !== "custom" && check.columns !== undefined) {
+  if (check.kind !== "unique" && check.kind !== "custom" && !(check.kind === "foreign_key" && check.column === undefined) && check.columns !== undefined) {
     const derived = columnsOf(check);
     if (JSON.stringify(check.columns) !== JSON.stringify(derived)) {
       return `columns is derived from the check's fields (${JSON.stringify(derived)}); omit it`;
     }
   }
   if (tableLevel && onFail === "quarantine") return `a table-level check has no rows to quarantine: use onFail "block"`;
-  if (check.allowance !== undefined && onFail !== "quarantine") return `allowance only applies to onFail "quarantine"`;
+  // 0 is what a defined block check carries, so a defined check can be spread into a new suite.
+  if (check.allowance !== undefined && check.allowance !== 0 && onFail !== "quarantine") return `allowance only applies to onFail "quarantine"`;
+  if (check.thresholds !== undefined) {
+    if (tableLevel || onFail !== "quarantine") return `thresholds grade quarantine checks; a block check blocks on its first failing row (use onFail "quarantine" with thresholds.block)`;
+    return limitsProblem(check.thresholds, check.severity ?? "error");
+  }
+  return null;
+}
+
+/** Rules of one kind that zod's shapes do not express; returns a message or null. */
+function kindProblem(check: CheckInput): string | null {
   switch (check.kind) {
     case "between": {
       if (check.min === undefined && check.max === undefined) return "needs min, max or both";
@@ -252,7 +180,12 @@ function crossFieldProblem(check: CheckInput): string | null {
     }
     case "str_length":
     case "row_count":
-      if (check.min === undefined && check.max === undefined) return "needs min, max or both";
+    case "aggregate":
+      if (check.kind === "aggregate" && check.agg !== "count" && check.column === undefined) return `agg "${check.agg}" needs a column`;
+      if (check.kind === "aggregate" && (check.agg === "quantile") !== (check.quantile !== undefined)) return `quantile is given with (and only with) agg "quantile"`;
+      if (check.min === undefined && check.max === undefined && !(check.kind === "aggregate" && check.anomaly !== undefined)) {
+        return check.kind === "aggregate" ? "needs min, max or an anomaly rule" : "needs min, max or both";
+      }
       if (check.min !== undefined && check.max !== undefined && check.min > check.max) return "min is greater than max";
       return null;
     case "is_in":
@@ -261,9 +194,19 @@ function crossFieldProblem(check: CheckInput): string | null {
       return null;
     case "matches":
       return regexProblem(check.pattern);
+    case "foreign_key":
+      return foreignKeyProblem(check);
     default:
       return null;
   }
+}
+
+function foreignKeyProblem(check: Extract<CheckInput, { kind: "foreign_key" }>): string | null {
+  const key = columnsOf(check);
+  if (key.length === 0) return "needs column, or columns for a compound key";
+  const refColumns = typeof check.references === "string" ? 1 : check.references.columns.length;
+  if (refColumns !== key.length) return `the key has ${key.length} column(s) but references names ${refColumns}: give { table, columns } in the key's order`;
+  return null;
 }
 
 /** Compiles the pattern with Polars' own regex engine (Rust syntax differs from JS RegExp). */
@@ -279,14 +222,14 @@ function regexProblem(pattern: string): string | null {
 
 function normalize(check: CheckInput): CheckSpec {
   const tableLevel = TABLE_LEVEL_KINDS.has(check.kind);
-  const onFail: FailureAction = check.onFail ?? (tableLevel ? "block" : "quarantine");
-  const base = {
+  const onFail = check.onFail ?? (tableLevel ? "block" : "quarantine");
+  const base: Omit<CheckCommon, "name"> = {
     severity: check.severity ?? "error",
     onFail,
     allowance: onFail === "quarantine" ? (check.allowance ?? DEFAULT_ALLOWANCE) : 0,
     description: check.description ?? describe(check),
     columns: columnsOf(check),
-  } satisfies Omit<CheckCommon, "name">;
+  };
   switch (check.kind) {
     case "between":
       return { ...check, ...base, closed: check.closed ?? "both" };
@@ -306,43 +249,13 @@ function columnsOf(check: CheckInput): string[] {
     case "column_compare":
       return [check.left, check.right];
     case "row_count":
+    case "volume":
       return [];
+    case "aggregate":
+      return check.column === undefined ? [] : [check.column];
+    case "foreign_key":
+      return check.column !== undefined ? [check.column] : [...(check.columns ?? [])];
     default:
       return [check.column];
   }
-}
-
-const OP_TEXT: Record<CompareOp, string> = { eq: "=", ne: "!=", gt: ">", ge: ">=", lt: "<", le: "<=" };
-
-function show(value: unknown): string {
-  if (typeof value === "function") return "(depends on the partition)";
-  if (value instanceof Date) return value.toISOString();
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
-}
-
-/** A default sentence for a check without a description. */
-function describe(check: CheckInput): string {
-  switch (check.kind) {
-    case "not_null": return `${check.column} must not be null`;
-    case "unique": return `${check.columns.join(", ")} must be unique (nulls never collide)`;
-    case "compare": return `${check.column} must be ${OP_TEXT[check.op]} ${show(check.value)} (nulls pass)`;
-    case "between": return `${check.column} must be between ${show(check.min ?? "-inf")} and ${show(check.max ?? "+inf")}, closed ${check.closed ?? "both"} (nulls pass)`;
-    case "is_in": return `${check.column} must be one of ${Array.isArray(check.values) ? check.values.map(show).join(", ") : show(check.values)} (nulls pass)`;
-    case "not_in": return `${check.column} must not be one of ${Array.isArray(check.values) ? check.values.map(show).join(", ") : show(check.values)} (nulls pass)`;
-    case "matches": return `${check.column} must match /${check.pattern}/ (nulls pass)`;
-    case "str_length": return `${check.column} must be ${check.min ?? 0} to ${check.max ?? "any number of"} characters long (nulls pass)`;
-    case "dtype": return `${check.column} must have dtype ${dtypeName(check.dtype)}`;
-    case "column_compare": return `${check.left} must be ${OP_TEXT[check.op]} ${check.right} (nulls pass)`;
-    case "foreign_key": return `${check.column} must exist in ${check.references} (nulls pass)`;
-    case "row_count": return `the partition must have ${check.min ?? 0} to ${check.max ?? "any number of"} rows`;
-    case "freshness": return `the newest ${check.column} must be at most ${check.maxAgeHours} h before the partition's end`;
-    case "custom": return `custom rule over ${(check.columns ?? []).join(", ") || "the row"}`;
-  }
-}
-
-/** "Datetime(us,UTC)" rather than Polars' "DataType(Datetime(us,UTC))". */
-export function dtypeName(dtype: pl.DataType): string {
-  const text = String(dtype);
-  const m = /^DataType\((.*)\)$/.exec(text);
-  return m?.[1] ?? text;
 }
