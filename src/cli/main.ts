@@ -11,6 +11,7 @@ import { registerQuery } from "./commands/query.ts";
 import { registerReport } from "./commands/report.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerStatus } from "./commands/status.ts";
+import { registerWarehouse } from "./commands/warehouse.ts";
 import { registerWorker } from "./commands/worker.ts";
 import type { CliContext, Io } from "./context.ts";
 
@@ -20,6 +21,7 @@ const COMMANDS: ReadonlyArray<(program: Command, ctx: CliContext) => void> = [
   registerBackfill,
   registerQuery,
   registerStatus,
+  registerWarehouse,
   registerReport,
   registerJobs,
   registerDemoApi,

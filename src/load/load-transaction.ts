@@ -22,22 +22,25 @@ export interface LoadTransaction {
   quarantine: QuarantineSet;
   /** Appended to sluice.checks with run_id, job and checked_at. */
   checks: PartitionCheck[];
+  /** Load even when a partition shrinks by more than its table's maxShrink (`--allow-shrink`). */
+  allowShrink?: boolean;
 }
 
 /** Loads all partitions, replaces quarantine, appends checks and upserts the run row in ONE transaction. */
 export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
   const totals: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
+  const warnings: string[] = [];
   await conn.run("BEGIN TRANSACTION");
   try {
     await ensureSluiceSchema(conn);
     for (const [index, load] of tx.loads.entries()) {
-      const counts = await mergePartition(conn, load, index, tx.run.job);
+      const counts = await mergePartition(conn, load, index, tx.run.job, { allowShrink: tx.allowShrink === true });
       totals.inserted += counts.inserted;
       totals.updated += counts.updated;
       totals.deleted += counts.deleted;
+      warnings.push(...(counts.warnings ?? []));
     }
     failpoint("warehouse.merge");
-    await refreshLakeViews(conn, tx.loads);
     await replaceQuarantine(conn, tx.run, tx.quarantine);
     await appendChecks(conn, tx.run, tx.checks);
     await upsertRun(conn, tx.run);
@@ -47,5 +50,7 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
     await conn.run("ROLLBACK").catch(() => undefined);
     throw error;
   }
-  return totals;
+  // After the commit: creating a view reads every lake file, and one corrupt file must not undo a load.
+  warnings.push(...(await refreshLakeViews(conn, tx.loads)));
+  return warnings.length > 0 ? { ...totals, warnings } : totals;
 }

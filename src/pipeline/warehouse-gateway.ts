@@ -4,13 +4,15 @@
  */
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import { copyPartitionBookkeeping, type PartitionKey } from "../load/bookkeeping-copy.ts";
 import { isLockHeld } from "../load/locks.ts";
+import { markAbandoned } from "../load/run-ledger.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
 import {
   ensureWarehouse,
   loadPartitions,
-  markAbandonedRuns,
   query,
   recordRun,
   withWarehouse,
@@ -41,13 +43,24 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         dataDir,
         "write",
         async (conn) => {
-          await ensureWarehouse(conn, tables, dataDir);
-          await healAbandonedRuns(conn, dataDir, options.log);
+          for (const problem of await ensureWarehouse(conn, tables, dataDir)) options.log.warn({ stage: "warehouse" }, problem);
+          const healed = await healAbandonedRuns(conn, dataDir, options.log);
           await recordRun(conn, run);
+          await copyBookkeeping(conn, dataDir, [{ job: run.job, dt: run.dt }, ...healed], options.log);
         },
         wait,
       ),
-    commit: (tx) => withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, tx), wait),
+    commit: (tx) =>
+      withWarehouse(
+        dataDir,
+        "write",
+        async (conn) => {
+          const counts = await loadPartitions(conn, tx);
+          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log);
+          return counts;
+        },
+        wait,
+      ),
     fail: (tx) =>
       // Recording a failure must work even after the run's own signal was aborted (Ctrl-C).
       withWarehouse(
@@ -56,6 +69,7 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         async (conn) => {
           if (tx.checks.length > 0) await loadPartitions(conn, tx);
           else await recordRun(conn, tx.run);
+          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log);
         },
         options.onWait ? { onWait: options.onWait } : {},
       ),
@@ -77,11 +91,32 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
   };
 }
 
-/** Marks 'running' rows whose process no longer holds its partition lock as abandoned (a killed run). */
-async function healAbandonedRuns(conn: DuckDBConnection, dataDir: string, log: Logger): Promise<void> {
+/** Marks 'running' rows whose process no longer holds its partition lock as abandoned (a killed run); returns their partitions. */
+async function healAbandonedRuns(conn: DuckDBConnection, dataDir: string, log: Logger): Promise<PartitionKey[]> {
   const live = await liveRunIds(dataDir);
-  const healed = await markAbandonedRuns(conn, (id) => live.has(id));
-  if (healed > 0) log.warn({ healed }, "marked runs of dead processes as abandoned");
+  const healed = await markAbandoned(conn, (id) => live.has(id));
+  if (healed.length > 0) log.warn({ healed: healed.length }, "marked runs of dead processes as abandoned");
+  return healed;
+}
+
+/** The partitions whose bookkeeping a load transaction touches. */
+function keysOf(tx: LoadTransaction): PartitionKey[] {
+  const job = tx.run.job;
+  const dts = new Set([tx.run.dt, ...(tx.quarantine.dts ?? []), ...tx.quarantine.rows.map((r) => r.dt ?? tx.run.dt), ...tx.checks.map((c) => c.dt)]);
+  return [...dts].map((dt) => ({ job, dt }));
+}
+
+/**
+ * Brings the lake's copy of these partitions' bookkeeping level with the warehouse (see
+ * load/bookkeeping-copy.ts). The warehouse write it follows has committed: a failure here is a
+ * warning, never the run's failure.
+ */
+async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger): Promise<void> {
+  try {
+    await copyPartitionBookkeeping(conn, dataDir, keys);
+  } catch (error) {
+    log.warn({ stage: "warehouse", err: formatError(error) }, "could not copy the bookkeeping to the lake (lake/_sluice); the next run of these partitions copies it again");
+  }
 }
 
 /** Run ids whose partition lock is held by a live process. */

@@ -1,25 +1,38 @@
 /** `sluice backfill <job>`: every day of a range, here or (--queue) on workers. */
 import type { Command } from "commander";
-import { resolveQueueTuning, resolveSettings, type QueueTuningOverrides } from "../../core/config.ts";
-import { dayRange, parseDay } from "../../core/dates.ts";
-import { runBackfill, type BackfillProgress } from "../../pipeline/backfill.ts";
+import { existsSync } from "node:fs";
+import { resolveBackfillMaxDays, resolveQueueTuning, resolveSettings, type Env, type QueueTuningOverrides } from "../../core/config.ts";
+import { dayCount, dayRange, parseDay } from "../../core/dates.ts";
+import { UsageError } from "../../core/errors.ts";
+import { typicalRunSeconds } from "../../load/run-ledger.ts";
+import { warehousePath, withWarehouse } from "../../load/warehouse.ts";
+import { runBackfill, unfinishedDays, type BackfillProgress } from "../../pipeline/backfill.ts";
 import type { JobDefinition } from "../../pipeline/job.ts";
 import type { PartitionOutcome } from "../../pipeline/index.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext, Io } from "../context.ts";
 import { exitCodeOf, formatOutcomes } from "../format.ts";
 import { RunObserver } from "../observe.ts";
-import { addRunOptions, concurrencyOption, jobArgument, queueOption, queueUrlOf, type RunFlags } from "../options.ts";
+import { checkDataDir } from "../data-dir.ts";
+import { addRunOptions, allowShrinkOption, concurrencyOption, jobArgument, queueOption, queueUrlOf, type RunFlags } from "../options.ts";
 import { createProgress, type Progress } from "../progress.ts";
 import { withRunEnvironment, type RunEnvironment } from "../run-environment.ts";
 
 interface BackfillFlags extends RunFlags {
-  from: string;
-  to: string;
+  from?: string;
+  to?: string;
   concurrency: number;
   force?: boolean;
   retryFailed?: boolean;
   queue?: string;
+  yes?: boolean;
+  allowShrink?: boolean;
+}
+
+/** The days a backfill runs, and the range it records as requested (none for a retry of requested days). */
+interface BackfillPlan {
+  days: string[];
+  request?: { from: string; to: string };
 }
 
 /** Adds `sluice backfill`. */
@@ -28,31 +41,38 @@ export function registerBackfill(program: Command, ctx: CliContext): void {
     .command("backfill")
     .description("Run every day of an inclusive date range; partitions already loaded are skipped unless --force")
     .addArgument(jobArgument())
-    .requiredOption("--from <YYYY-MM-DD>", "first day")
-    .requiredOption("--to <YYYY-MM-DD>", "last day (inclusive)")
+    .option("--from <YYYY-MM-DD>", "first day (required unless --retry-failed)")
+    .option("--to <YYYY-MM-DD>", "last day, inclusive (required unless --retry-failed)")
     .addOption(concurrencyOption("partitions extracted and transformed at once (loads stay serialized)"))
     .option("--force", "rerun partitions that already succeeded")
-    .option("--retry-failed", "rerun only the partitions whose last run did not succeed");
+    .option("--retry-failed", "run only the days whose last run did not succeed or that never ran; without --from/--to, every day a backfill asked for that has not succeeded")
+    .option("--yes", "run a range longer than SLUICE_BACKFILL_MAX_DAYS (default 3660 days) without asking");
   addRunOptions(command)
+    .addOption(allowShrinkOption())
     .addOption(queueOption())
     .action((jobName: string, flags: BackfillFlags) => backfill(jobName, flags, ctx));
 }
 
 async function backfill(jobName: string, flags: BackfillFlags, { io, env, setExit }: CliContext): Promise<void> {
   const job = await findJob(jobName, flags, env);
-  const days = dayRange(parseDay(flags.from, "from"), parseDay(flags.to, "to"));
   // With a queue, workers run the partitions (their own --concurrency) and this process is the loader.
   const queueUrl = queueUrlOf(flags.queue, env);
   const queue = queueUrl === undefined ? undefined : { url: queueUrl, tuning: resolveQueueTuning(env) };
   // A live bar and info log lines fight over the terminal: on a TTY, log warnings only unless asked.
   const settings = resolveSettings({ flags, env, ...(process.stderr.isTTY ? { defaultLogLevel: "warn" as const } : {}) });
+  await checkDataDir(settings.dataDir, "write");
+  const plan = await planDays(job, flags, settings.dataDir, env);
+  if (plan.days.length === 0) {
+    io.stdout(`nothing to retry: every day a backfill asked for of ${job.name} has succeeded\n`);
+    return;
+  }
   await withRunEnvironment(
     settings,
     { io, env },
     async (environment) => {
       const view = new BackfillView(io, job.name, new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl));
       try {
-        const outcomes = await runDays(job, days, flags, queue, environment, view);
+        const outcomes = await runDays(job, plan, flags, queue, environment, view);
         await view.finish();
         io.stdout(formatOutcomes(outcomes) + "\n");
         setExit(exitCodeOf(outcomes));
@@ -64,17 +84,51 @@ async function backfill(jobName: string, flags: BackfillFlags, { io, env, setExi
   );
 }
 
+/**
+ * The days to run: the --from/--to range (refused past SLUICE_BACKFILL_MAX_DAYS without --yes,
+ * before a day of it is listed), or with --retry-failed alone every requested day not yet succeeded.
+ */
+async function planDays(job: JobDefinition, flags: BackfillFlags, dataDir: string, env: Env): Promise<BackfillPlan> {
+  if (flags.from === undefined && flags.to === undefined) {
+    if (!flags.retryFailed) throw new UsageError("backfill needs --from and --to (or --retry-failed alone: every day a backfill asked for that has not succeeded)");
+    return { days: await unfinishedDays(job, { dataDir, signal: new AbortController().signal }) };
+  }
+  if (flags.from === undefined || flags.to === undefined) throw new UsageError(`backfill needs both --from and --to (got only --${flags.from === undefined ? "to" : "from"})`);
+  const from = parseDay(flags.from, "from");
+  const to = parseDay(flags.to, "to");
+  const count = dayCount(from, to);
+  const max = resolveBackfillMaxDays(env);
+  if (count > max && !flags.yes) {
+    const eta = await estimate(job, dataDir, count, flags.concurrency);
+    throw new UsageError(`backfill ${job.name} --from ${from} --to ${to} is ${count} days, more than ${max} (SLUICE_BACKFILL_MAX_DAYS)${eta}; pass --yes to run it, or narrow the range`);
+  }
+  return { days: dayRange(from, to), request: { from, to } };
+}
+
+/** ", about N h at S s a day with --concurrency C" from the job's recent runs, or "" when it never succeeded. */
+async function estimate(job: JobDefinition, dataDir: string, days: number, concurrency: number): Promise<string> {
+  if (!existsSync(warehousePath(dataDir))) return "";
+  const perDay = await withWarehouse(dataDir, "read", (conn) => typicalRunSeconds(conn, job.name), { waitMs: 5_000 }).catch(() => null);
+  if (perDay === null) return "";
+  const hours = (days * perDay) / Math.max(1, concurrency) / 3600;
+  return `, about ${hours >= 48 ? `${Math.round(hours / 24)} days` : `${hours.toFixed(1)} h`} at ${perDay.toFixed(1)} s a day with --concurrency ${concurrency}`;
+}
+
 /** Runs the days here, or enqueues them for workers when a queue is given. */
 async function runDays(
   job: JobDefinition,
-  days: string[],
+  plan: BackfillPlan,
   flags: BackfillFlags,
   queue: { url: string; tuning: QueueTuningOverrides } | undefined,
   run: RunEnvironment,
   view: BackfillView,
 ): Promise<PartitionOutcome[]> {
+  const days = plan.days;
   const choice = { force: Boolean(flags.force), retryFailed: Boolean(flags.retryFailed), onProgress: view.onProgress };
-  if (queue === undefined) return runBackfill(job, days, { concurrency: flags.concurrency, ...choice }, { ...run, preview: false, onWait: view.say });
+  if (queue === undefined) {
+    const options = { concurrency: flags.concurrency, ...choice, ...(plan.request ? { request: plan.request } : {}) };
+    return runBackfill(job, days, options, { ...run, preview: false, onWait: view.say, allowShrink: Boolean(flags.allowShrink) });
+  }
   // bullmq loads only when a queue is used: it costs every other command start-up time.
   const { enqueueBackfill } = await import("../../queue/backfill.ts");
   const options = { queueUrl: queue.url, ...choice, onNote: view.say, tuning: queue.tuning };

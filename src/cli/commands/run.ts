@@ -7,12 +7,14 @@ import { findJob } from "../catalog.ts";
 import type { CliContext } from "../context.ts";
 import { exitCodeOf, formatOutcomes, printPreview } from "../format.ts";
 import { RunObserver } from "../observe.ts";
-import { addRunOptions, jobArgument, type RunFlags } from "../options.ts";
+import { checkDataDir } from "../data-dir.ts";
+import { addRunOptions, allowShrinkOption, jobArgument, type RunFlags } from "../options.ts";
 import { withRunEnvironment } from "../run-environment.ts";
 
 interface RunCommandFlags extends RunFlags {
   date?: string;
   preview?: boolean;
+  allowShrink?: boolean;
 }
 
 /** Adds `sluice run`. */
@@ -24,6 +26,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option("--date <YYYY-MM-DD>", "the UTC day to run (default: yesterday, UTC)");
   addRunOptions(command)
     .option("--preview", "print each step's schema, first rows and counts; load nothing")
+    .addOption(allowShrinkOption())
     .action((jobName: string, flags: RunCommandFlags) => run(jobName, flags, ctx));
 }
 
@@ -31,8 +34,9 @@ async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }
   const job = await findJob(jobName, flags, env);
   const dt = flags.date === undefined ? yesterday() : parseDay(flags.date);
   const settings = resolveSettings({ flags, env });
+  await checkDataDir(settings.dataDir, "write");
   await withRunEnvironment(settings, { io, env }, async (environment) => {
-    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview) });
+    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview), allowShrink: Boolean(flags.allowShrink) });
     if (flags.preview) {
       printPreview(outcome, io.stdout);
     } else {

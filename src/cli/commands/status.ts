@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { resolveSettings } from "../../core/config.ts";
 import { readPartitionStatus, warehousePath, withWarehouse } from "../../load/warehouse.ts";
 import { findJob } from "../catalog.ts";
+import { checkDataDir } from "../data-dir.ts";
 import type { CliContext, Io } from "../context.ts";
 import { formatRows } from "../format.ts";
 import { dataDirOption, formatOption, jobsDirOption, queueOption, queueUrlOf, type OutputFormat } from "../options.ts";
@@ -21,7 +22,7 @@ const COLUMNS = ["job", "dt", "status", "rows_loaded", "rows_quarantined", "star
 export function registerStatus(program: Command, { io, env }: CliContext): void {
   program
     .command("status")
-    .description("Each partition with its last run's outcome, rows and time")
+    .description("Each partition with its last run's outcome, rows and time; days a backfill asked for that never ran show as pending")
     .argument("[job]", "only this job")
     .addOption(dataDirOption())
     .addOption(formatOption())
@@ -37,6 +38,7 @@ export function registerStatus(program: Command, { io, env }: CliContext): void 
         return;
       }
       const settings = resolveSettings({ flags, env });
+      await checkDataDir(settings.dataDir, "read");
       if (!existsSync(warehousePath(settings.dataDir))) {
         io.stdout(`no runs yet in ${settings.dataDir}\n`);
         return;
