@@ -21,7 +21,7 @@ export async function checkDataDir(dir: string, mode: "read" | "write"): Promise
   if (info && !info.isDirectory()) throw new UsageError(`data dir "${dir}" is a file, not a directory; pass a directory ${WHERE}`);
   if (mode === "read") return;
   try {
-    if (!info) await mkdir(dir, { recursive: true });
+    if (!info) await mkdir(dir, { recursive: true }).catch(async (error: NodeJS.ErrnoException) => Promise.reject(await trueMkdirError(dir, error)));
     // Permissions, read-only mounts and full disks only show when writing: write a probe file.
     const probe = path.join(dir, `.sluice-write-probe-${process.pid}`);
     await writeFile(probe, "");
@@ -29,6 +29,20 @@ export async function checkDataDir(dir: string, mode: "read" | "write"): Promise
   } catch (error) {
     throw unusable(dir, error as NodeJS.ErrnoException);
   }
+}
+
+/**
+ * Node's recursive mkdir reports ENOENT when the real cause is a read-only file system or a
+ * permission: create the first missing directory alone to learn the real error.
+ */
+async function trueMkdirError(dir: string, error: NodeJS.ErrnoException): Promise<NodeJS.ErrnoException> {
+  if (error.code !== "ENOENT") return error;
+  let missing = path.resolve(dir);
+  while (path.dirname(missing) !== missing && !(await stat(path.dirname(missing)).then(() => true, () => false))) missing = path.dirname(missing);
+  return mkdir(missing).then(
+    () => error,
+    (real: NodeJS.ErrnoException) => real,
+  );
 }
 
 function unusable(dir: string, error: NodeJS.ErrnoException): UsageError {

@@ -9,6 +9,7 @@
  * by the warehouse session that changed its rows, right after the change: a copy lags the warehouse
  * only if the process dies between the two, and the next write of that partition brings it level.
  */
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
@@ -40,6 +41,35 @@ export function bookkeepingGlob(table: string): string {
 
 /** Copies the runs, quarantine and checks rows of each (job, dt) to the lake, one file per table and key. */
 export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[]): Promise<void> {
+  await copyAllOnce(conn, dataDir);
+  await copyPartitions(conn, dataDir, keys);
+}
+
+/** Copies every requested day of `job` to the lake (one file per job). */
+export async function copyRequests(conn: DuckDBConnection, dataDir: string, job: string): Promise<void> {
+  await copyAllOnce(conn, dataDir);
+  await copyJobRequests(conn, dataDir, job);
+}
+
+/**
+ * A warehouse older than the copy (the lake has none yet): copy all of its bookkeeping first,
+ * every job's partitions and requests, so a rebuild misses nothing.
+ */
+async function copyAllOnce(conn: DuckDBConnection, dataDir: string): Promise<void> {
+  // The marker is a directory: the lake holds directories down to its partitions.
+  const done = path.join(bookkeepingDir(dataDir), ".copied");
+  if (existsSync(done)) return;
+  const keys = await conn.runAndReadAll(
+    `SELECT DISTINCT job, strftime(dt, '%Y-%m-%d') FROM (${PER_PARTITION_TABLES.map((t) => `SELECT job, dt FROM sluice.${t}`).join(" UNION ALL ")}) WHERE dt IS NOT NULL`,
+  );
+  await copyPartitions(conn, dataDir, keys.getRows().map((r) => ({ job: String(r[0]), dt: String(r[1]) })));
+  const jobs = await conn.runAndReadAll("SELECT DISTINCT job FROM sluice.requests");
+  for (const row of jobs.getRows()) await copyJobRequests(conn, dataDir, String(row[0]));
+  // Made last: a copy killed halfway is done again.
+  await mkdir(done, { recursive: true });
+}
+
+async function copyPartitions(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[]): Promise<void> {
   const seen = new Set<string>();
   for (const { job, dt } of keys) {
     if (!JOB_RE.test(job) || !DT_RE.test(dt) || seen.has(`${job}/${dt}`)) continue;
@@ -51,8 +81,7 @@ export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: 
   }
 }
 
-/** Copies every requested day of `job` to the lake (one file per job). */
-export async function copyRequests(conn: DuckDBConnection, dataDir: string, job: string): Promise<void> {
+async function copyJobRequests(conn: DuckDBConnection, dataDir: string, job: string): Promise<void> {
   if (!JOB_RE.test(job)) return;
   const file = path.join(bookkeepingDir(dataDir), "requests", `job=${job}`, "data.parquet");
   await copyRows(conn, `SELECT * FROM sluice.requests WHERE job = ${literal(job)}`, file);
