@@ -12,10 +12,9 @@ import { createServer, type ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { LEASE_MS, acquireLock, isLockHeld, lockPath } from "../src/load/locks.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
-import { ROOT, spawnChild } from "./fixtures/load.ts";
+import { ROOT, spawnLockHolder } from "./fixtures/load.ts";
 import { startSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
 
 const DAY = "2026-11-19";
@@ -152,16 +151,7 @@ test("as pid 1 of a new pid namespace each time, a killed run's lock is judged b
 test("a run waiting for the job lock says at once who holds it, and goes on when the holder dies", async (t) => {
   const { url: apiUrl } = await eventsServer(t, 0);
   const dataDir = await tempDataDir(t);
-  const url = pathToFileURL(path.join(ROOT, "src/load/locks.ts")).href;
-  const { child: holder, exited } = await spawnChild(
-    `(async () => {
-      const { acquireLock } = await import(${JSON.stringify(url)});
-      await acquireLock(process.env.DATA_DIR, "job-events", { wait: false, owner: { runId: "holder-run" } });
-      process.stdout.write("ready\\n");
-      setInterval(() => {}, 1000);
-    })()`,
-    { DATA_DIR: dataDir },
-  );
+  const { child: holder, exited } = await spawnLockHolder(dataDir, "job-events", "holder-run");
   const { child, done } = startSluice(["run", "events", "--date", DAY, "--api-url", apiUrl, "--data-dir", dataDir]);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
