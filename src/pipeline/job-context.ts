@@ -15,7 +15,7 @@ import { isDataFrame, jsonRows, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
-import type { WarehouseGateway } from "./warehouse-gateway.ts";
+import type { LoadCounts, WarehouseGateway } from "./warehouse-gateway.ts";
 
 /** Where an extract's raw records are, kept beside the frame it returned (never inside it). */
 interface Landed {
@@ -178,7 +178,7 @@ export class Context implements JobContext {
    * back, so the lake keeps what the warehouse has. Other failures may be ambiguous (a loader that
    * stopped answering may have committed): the new files stay, and a rerun heals both.
    */
-  private async commit(loads: PartitionLoad[], revision: LakeRevision): Promise<Awaited<ReturnType<WarehouseGateway["commit"]>>> {
+  private async commit(loads: PartitionLoad[], revision: LakeRevision): Promise<LoadCounts> {
     try {
       this.throwIfAborted();
       const counts = await this.warehouse.commit({
