@@ -14,8 +14,11 @@ export const EVENTS = tableFromRecord(EventRecord, {
   ],
 });
 
-/** Sessions as the sessions transform produces them, by the day they start. */
-export const SESSIONS = defineTable({ name: "sessions", key: ["session_id"], partitioned: true, columns: [...SESSIONS_SCHEMA] });
+/**
+ * Sessions as the sessions transform produces them, by the day they start. Derived from events, so a
+ * day's sessions may legitimately shrink (a neighbour's run merges them across midnight): a warning.
+ */
+export const SESSIONS = defineTable({ name: "sessions", key: ["session_id"], partitioned: true, columns: [...SESSIONS_SCHEMA], onShrink: "warn" });
 
 /** The latest version of every user (a row only moves forward in updated_at). */
 export const USERS = tableFromRecord(UserRecord, { name: "users", key: ["user_id"], partitioned: false, versionColumn: "updated_at" });

@@ -1,12 +1,11 @@
 /** Cross-process file locks: exclusivity, leases across hosts, waiting, stale takeover and safe release. */
 import { readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { LockError } from "../src/core/errors.ts";
 import { LEASE_MS, acquireLock, isLockHeld, lockPath } from "../src/load/locks.ts";
-import { ROOT, spawnChild } from "./fixtures/load.ts";
+import { spawnLockHolder } from "./fixtures/load.ts";
 import { tempDataDir } from "./helpers.ts";
 
 describe("locks", () => {
@@ -81,16 +80,7 @@ describe("locks", () => {
 
   test("the lock of a killed holder is stale and taken over, by exactly one of several takers", async (t) => {
     const dataDir = await tempDataDir(t);
-    const url = pathToFileURL(path.join(ROOT, "src/load/locks.ts")).href;
-    const { child, exited } = await spawnChild(
-      `(async () => {
-        const { acquireLock } = await import(${JSON.stringify(url)});
-        await acquireLock(process.env.DATA_DIR, "job-events-2026-11-20", { wait: false, owner: { runId: "killed-run" } });
-        process.stdout.write("ready\\n");
-        setInterval(() => {}, 1000);
-      })()`,
-      { DATA_DIR: dataDir },
-    );
+    const { child, exited } = await spawnLockHolder(dataDir, "job-events-2026-11-20", "killed-run");
     const held = await isLockHeld(dataDir, "job-events-2026-11-20");
     assert.deepEqual(held, { held: true, owner: { runId: "killed-run", pid: child.pid } });
     await assert.rejects(acquireLock(dataDir, "job-events-2026-11-20", { wait: false, owner: { runId: "too-early" } }), LockError);

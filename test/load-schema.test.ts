@@ -39,7 +39,7 @@ describe("warehouse loads", () => {
     const allNull = eventsFrame("2026-11-23", eventRows([6])).withColumns(pl.lit(null).alias("ts"), pl.lit(null).alias("country"));
     await loadEvents(dataDir, "run-null", [["2026-11-23", await writeLakePartition(dataDir, "events", "2026-11-23", allNull)]], {}, withCountry);
     assert.deepEqual(await rows(dataDir, "SELECT event_id, ts, country FROM events WHERE dt = '2026-11-23'"), [[6, null, null]]);
-    await loadEvents(dataDir, "run-null-2", [["2026-11-23", await writeEvents(dataDir, "2026-11-23", [])]], {}, withCountry);
+    await loadEvents(dataDir, "run-null-2", [["2026-11-23", await writeEvents(dataDir, "2026-11-23", [])]], { allowShrink: true }, withCountry);
 
     // A safe widening (INTEGER -> BIGINT) is applied in place and keeps the old values.
     const widened: TableSpec = { ...withCountry, columns: withCountry.columns.map((c) => (c.name === "n" ? { ...c, type: "BIGINT" } : c)) };

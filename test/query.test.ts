@@ -40,6 +40,9 @@ test("sluice query is read-only: COPY, EXPORT, ATTACH, SET, INSTALL and files ou
     "select * from read_text('/etc/shadow')",
     `select * from read_text('${path.join(outside, "secret.txt")}')`,
     `select * from read_text('${lake}/${path.relative(lake, path.join(outside, "secret.txt"))}')`,
+    // The relative "lake/" the views use is allowed as written; ".." out of it is not.
+    `select * from read_text('lake/${path.relative(lake, path.join(outside, "secret.txt"))}')`,
+    "select * from read_blob('lake/../warehouse.duckdb')",
     "select * from glob('/root/*')",
     `select * from glob('${outside}/*')`,
     "SET enable_external_access = true",

@@ -15,6 +15,7 @@ import { registerReport } from "./commands/report.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerSchedule } from "./commands/schedule.ts";
 import { registerStatus } from "./commands/status.ts";
+import { registerWarehouse } from "./commands/warehouse.ts";
 import { registerWorker } from "./commands/worker.ts";
 import type { CliContext, Io } from "./context.ts";
 
@@ -27,6 +28,7 @@ const COMMANDS: ReadonlyArray<(program: Command, ctx: CliContext) => void> = [
   registerQuery,
   registerStatus,
   registerChecks,
+  registerWarehouse,
   registerReport,
   registerJobs,
   registerDemoApi,

@@ -60,6 +60,11 @@ export function addRunOptions(command: Command): Command {
     .option("--full-refresh", "incremental sources start over from their initial mark; unpartitioned tables are replaced in one transaction");
 }
 
+/** --allow-shrink: load a partition even when it shrinks by more than its table's maxShrink. */
+export function allowShrinkOption(): Option {
+  return new Option("--allow-shrink", "load a rerun even when it removes more of a loaded partition than its table allows (default: more than half fails)");
+}
+
 /** --format of tabular output. */
 export function formatOption(): Option {
   return new Option("--format <format>", "output format").choices(["table", "csv", "json"]).default("table");

@@ -31,6 +31,7 @@ function fromEnv(env: Env) {
     jobsDir: read("SLUICE_JOBS_DIR"),
     failpoint: read("SLUICE_FAILPOINT"),
     alertWebhook: read("SLUICE_ALERT_WEBHOOK"),
+    backfillMaxDays: read("SLUICE_BACKFILL_MAX_DAYS"),
   };
 }
 
@@ -38,6 +39,10 @@ const SettingsSchema = z.object({
   dataDir: z.string().min(1).default("./data"),
   apiUrl: z
     .url({ protocol: /^https?$/, error: (issue) => `--api-url ${JSON.stringify(issue.input)} is not an http(s) URL` })
+    // URL credentials would be dropped silently (fetch sends no userinfo) and leak into logs and ps.
+    .refine((url) => !hasUserinfo(url), {
+      error: (issue) => `--api-url ${JSON.stringify(withoutUserinfo(String(issue.input)))} carries credentials (user:password@), which Sluice does not send; give the demo API's token in SLUICE_API_TOKEN instead`,
+    })
     .optional(),
   apiToken: z.string().min(1).optional(),
   logLevel: z.enum(LOG_LEVELS).default("info"),
@@ -151,9 +156,38 @@ export function resolveJobsDir({ flag, env, cwd = process.cwd() }: { flag: strin
   return isDirectory(local) ? local : BUILTIN_JOBS_DIR;
 }
 
+/** Backfills of more days than this ask for --yes (SLUICE_BACKFILL_MAX_DAYS), unless set otherwise: about ten years. */
+export const DEFAULT_BACKFILL_MAX_DAYS = 3660;
+
+/** The size above which a backfill range needs --yes; UsageError when SLUICE_BACKFILL_MAX_DAYS is not a whole number >= 1. */
+export function resolveBackfillMaxDays(env: Env): number {
+  const raw = fromEnv(env).backfillMaxDays;
+  if (raw === undefined) return DEFAULT_BACKFILL_MAX_DAYS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`SLUICE_BACKFILL_MAX_DAYS "${raw}" must be a whole number of days, 1 or more`);
+  return n;
+}
+
 /** The failpoint a test armed with SLUICE_FAILPOINT (see core/failpoints.ts), if any. */
 export function resolveFailpoint(env: Env): string | undefined {
   return fromEnv(env).failpoint;
+}
+
+/** True when an http(s) URL carries a user name or password (`http://user:pw@host`). */
+export function hasUserinfo(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return u.username !== "" || u.password !== "";
+}
+
+/** The URL with its user name and password replaced by `***`, for messages. */
+export function withoutUserinfo(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const u = new URL(url);
+  if (u.username === "" && u.password === "") return url;
+  u.username = "***";
+  u.password = "";
+  return u.toString();
 }
 
 function isDirectory(dir: string): boolean {

@@ -3,6 +3,15 @@ import { UsageError } from "./errors.ts";
 
 const DAY_MS = 86_400_000;
 
+/**
+ * The days Sluice partitions: 0001-01-01 to 9999-12-30. A partition is named `dt=YYYY-MM-DD` (four
+ * digits, as RFC 3339 and DuckDB print years), and its window ends at the next day's midnight, which
+ * must be such a day too: the day after 9999-12-31 prints as `+010000-01-01`. Before year 1, DuckDB
+ * and ISO 8601 number years differently (DuckDB's 0001-01-01 (BC) is ISO's 0000).
+ */
+export const FIRST_DAY = "0001-01-01";
+export const LAST_DAY = "9999-12-30";
+
 /** A UTC day partition and its half-open time window [start, end). */
 export interface PartitionWindow {
   /** The partition key, YYYY-MM-DD. */
@@ -17,7 +26,7 @@ export interface PartitionWindow {
   endEpoch: number;
 }
 
-/** Parses YYYY-MM-DD strictly (real calendar dates only); throws UsageError naming the value. */
+/** Parses YYYY-MM-DD strictly (real calendar dates from FIRST_DAY to LAST_DAY only); throws UsageError naming the value. */
 export function parseDay(value: string, flag = "date"): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   if (!m) throw new UsageError(`--${flag} "${value}" is not a date of the form YYYY-MM-DD`);
@@ -25,7 +34,15 @@ export function parseDay(value: string, flag = "date"): string {
   const d = new Date(0);
   d.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   if (formatDay(d) !== value) throw new UsageError(`--${flag} "${value}" is not a real calendar date`);
+  checkDayInDomain(value, flag);
   return value;
+}
+
+/** UsageError when a well-formed day lies outside FIRST_DAY..LAST_DAY. */
+export function checkDayInDomain(value: string, flag = "date"): void {
+  if (value < FIRST_DAY || value > LAST_DAY) {
+    throw new UsageError(`--${flag} "${value}" is outside the days Sluice partitions, ${FIRST_DAY} to ${LAST_DAY} (a partition's window ends at the next midnight, which must have a four-digit year)`);
+  }
 }
 
 /** YYYY-MM-DD of a Date, in UTC. */
@@ -43,11 +60,20 @@ export function yesterday(now: Date = new Date()): string {
   return addDays(formatDay(now), -1);
 }
 
-/** Every day from `from` to `to`, inclusive; UsageError when from is after to. */
+/** How many days `from` to `to` spans, both included (0 when from is after to). */
+export function dayCount(from: string, to: string): number {
+  return Math.max(0, Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1);
+}
+
+/** Every day from `from` to `to`, inclusive; UsageError when from is after to or either is outside the domain. */
 export function dayRange(from: string, to: string): string[] {
+  checkDayInDomain(from, "from");
+  checkDayInDomain(to, "to");
   if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`, { hint: "swap the two dates" });
-  const days: string[] = [];
-  for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
+  // Counted, not compared as strings: a formatted day past the domain would not sort after `to`.
+  const n = dayCount(from, to);
+  const days = new Array<string>(n);
+  for (let i = 0; i < n; i++) days[i] = addDays(from, i);
   return days;
 }
 

@@ -153,6 +153,11 @@ export class SchemaError extends SluiceError {
   override readonly code: string = "SCHEMA";
 }
 
+/** A rerun would shrink a loaded partition by more than its table allows (an empty listing, a truncated source). */
+export class PartitionShrinkError extends SluiceError {
+  override readonly code: string = "SHRINK";
+}
+
 /** A lock held by another live run (same partition running, job lock): the holder will let go. */
 export class LockError extends SluiceError {
   static override readonly transient: boolean = true;

@@ -7,7 +7,7 @@
 export interface DecodeIssue {
   /** Dotted path of the field ("properties.amount"), or "record" for the record itself. */
   field: string;
-  code: "invalid_type" | "invalid_timestamp";
+  code: "invalid_type" | "invalid_timestamp" | "invalid_utf8" | "duplicate_key";
   /** What the schema declares: "string", "integer", "timestamp string", "object"... */
   expected: string;
   /** What arrived, described: `string "42"`, `number 4.5`, `boolean true`, `array`, `null`. */
@@ -45,5 +45,14 @@ export function timestampIssue(field: string, v: string): DecodeIssue {
 
 /** The message of an issue, as stored in `_error` and shown as a quarantine reason. */
 export function formatDecodeIssue(issue: DecodeIssue): string {
-  return issue.code === "invalid_timestamp" ? `${issue.field}: unparseable timestamp ${issue.got}` : `${issue.field}: expected ${issue.expected}, got ${issue.got}`;
+  switch (issue.code) {
+    case "invalid_timestamp":
+      return `${issue.field}: unparseable timestamp ${issue.got}`;
+    case "invalid_utf8":
+      return `${issue.field}: bytes that are not UTF-8 (shown as U+FFFD): ${issue.got}`;
+    case "duplicate_key":
+      return `${issue.field}: key ${issue.got} appears twice in one object (JSON parsers keep only the last value)`;
+    default:
+      return `${issue.field}: expected ${issue.expected}, got ${issue.got}`;
+  }
 }

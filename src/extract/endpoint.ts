@@ -1,4 +1,5 @@
 /** Base URLs and token URLs as declared: a default, an environment override, or the demo API. */
+import { hasUserinfo, withoutUserinfo } from "../core/config.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { EndpointSpec } from "./types.ts";
 
@@ -19,9 +20,18 @@ export function resolveEndpoint(spec: EndpointSpec, env: Record<string, string |
   });
 }
 
-/** The URL when it is an http(s) URL; ConfigError (exit 2) naming where it came from otherwise. */
+/**
+ * The URL when it is an http(s) URL without credentials; ConfigError (exit 2) naming where it came
+ * from otherwise. Credentials in a URL (`http://user:pw@host`) are refused rather than dropped or
+ * guessed into an auth scheme: a source declares its auth, and secrets live in env vars.
+ */
 export function checkHttpUrl(url: string, where: string): string {
   const ok = URL.canParse(url) && /^https?:$/.test(new URL(url).protocol);
-  if (!ok) throw new ConfigError(`${where}: "${url}" is not an http(s) URL`, { hint: "pass an http(s) URL, e.g. http://127.0.0.1:8787" });
+  if (!ok) throw new ConfigError(`${where}: "${withoutUserinfo(url)}" is not an http(s) URL`, { hint: "pass an http(s) URL, e.g. http://127.0.0.1:8787" });
+  if (hasUserinfo(url)) {
+    throw new ConfigError(`${where}: "${withoutUserinfo(url)}" carries credentials (user:password@), which Sluice does not send`, {
+      hint: "remove them from the URL and declare the source's auth (basic: username and password from env vars)",
+    });
+  }
   return url;
 }

@@ -8,6 +8,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
 import { getPath, type JsonPath } from "./json-path.ts";
+import { inspectPage } from "./page-inspection.ts";
 import type { ParallelPlan, Position } from "./paginators/index.ts";
 
 /** Name of the state file inside a landing directory. */
@@ -126,8 +127,12 @@ export function recordsOf(body: Buffer | string, at: RecordsLocation | JsonPath)
     return null;
   }
   const value = getPath(json, where.path);
-  if (where.single) return value !== null && typeof value === "object" && !Array.isArray(value) ? { json, records: [value] } : null;
-  return Array.isArray(value) ? { json, records: value } : null;
+  let records: unknown[] | null = null;
+  if (where.single) records = value !== null && typeof value === "object" && !Array.isArray(value) ? [value] : null;
+  else records = Array.isArray(value) ? value : null;
+  // What JSON.parse hides (bytes that are not UTF-8, repeated keys, huge integers), for the decoder.
+  if (records && typeof body !== "string") inspectPage(body, text, records, where);
+  return records ? { json, records } : null;
 }
 
 /** Makes sure the landing directory exists. */

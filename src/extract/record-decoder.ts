@@ -27,6 +27,7 @@ import {
 } from "./arrow-builders.ts";
 import { formatDecodeIssue, timestampIssue, typeIssue, type DecodeIssue } from "./decode-issue.ts";
 import { EXTRA_COLUMN, arrowSchema, type ColumnKind, type ColumnSpec, type JsonShape } from "./record-columns.ts";
+import { integerIssue, pageFindings, type PageFindings } from "./page-inspection.ts";
 import { parseRfc3339, type TimestampParts } from "./timestamp.ts";
 import type { Schema } from "apache-arrow";
 
@@ -98,6 +99,8 @@ interface DecodeState {
   extras: Array<Record<string, unknown> | undefined> | null;
   /** List columns by index: their element fields as decode nodes. */
   elementNodes: Map<number, Array<{ node: Node; name: string }>>;
+  /** What inspecting the page found (invalid UTF-8, duplicate keys, integers beyond ±2^53). */
+  page: PageFindings | undefined;
 }
 
 function setIssue(st: DecodeState, row: number, issue: DecodeIssue): void {
@@ -165,7 +168,7 @@ function putValue(st: DecodeState, b: Builder, node: Node, v: unknown, row: numb
       b.strings![row] = v;
       return undefined;
     case K_INT:
-      if (typeof v !== "number" || !Number.isSafeInteger(v)) return typeIssue(node.field, "integer", v);
+      if (typeof v !== "number" || !Number.isSafeInteger(v)) return typeof v === "number" ? integerIssue(node.field, v, st.page) : typeIssue(node.field, "integer", v);
       putInt64(b.i32!, row, v);
       return undefined;
     case K_FLOAT:
@@ -278,6 +281,7 @@ export interface DecodeOptions {
 export function decodeRecords(records: readonly unknown[], columns: readonly ColumnSpec[], pageNo: number, options: DecodeOptions = {}): RecordBatch {
   const plan = planFor(columns);
   const n = records.length;
+  const page = pageFindings(records);
   const st: DecodeState = {
     builders: columns.map((c) => newBuilder(KIND_CODE[c.kind], n)),
     issues: new Array<DecodeIssue | undefined>(n),
@@ -286,7 +290,10 @@ export function decodeRecords(records: readonly unknown[], columns: readonly Col
     ts: { seconds: 0, micros: 0 },
     elementNodes: new Map(columns.flatMap((c, i) => (c.kind === "list" ? [[i, elementNodes(c)] as const] : []))),
     extras: columns.at(-1)?.name === EXTRA_COLUMN ? new Array<Record<string, unknown> | undefined>(n) : null,
+    page,
   };
+  // Page-level findings come first: they explain the record better than a type issue they cause.
+  if (page) for (const [row, issue] of page.issues) if (row < n) st.issues[row] = issue;
   for (let row = 0; row < n; row++) {
     const rec = records[row];
     if (rec !== null && typeof rec === "object" && !Array.isArray(rec)) decodeObject(st, plan.root, rec as Record<string, unknown>, row, "", plan.rootLoose);

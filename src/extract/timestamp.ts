@@ -42,7 +42,8 @@ function daysInMonth(year: number, month: number): number {
 /**
  * Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into `out`; returns false when the text is not
  * such a timestamp (wrong shape, month 13, Feb 30, hour 24, missing offset, ...). `T`/`t`/space
- * separate date and time, `Z`/`z` mean UTC, 1-9 fraction digits are accepted (truncated to µs).
+ * separate date and time, `Z`/`z` mean UTC, 1-9 fraction digits are accepted (truncated to µs);
+ * a leap second `:60` (minute 59 only) is read as :59.999999.
  */
 export function parseRfc3339(s: string, out: TimestampParts): boolean {
   const n = s.length;
@@ -61,7 +62,12 @@ export function parseRfc3339(s: string, out: TimestampParts): boolean {
   const minute = two(s, 14);
   const second = two(s, 17);
   if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return false; // ':'
-  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return false;
+  // A leap second (RFC 3339 allows :60, in the last minute of a UTC day, local offset applied) has
+  // no POSIX time of its own: it is read as the last microsecond of the minute, xx:59.999999, so it
+  // stays in its day and in order, before the next minute's first event.
+  const leap = second === 60;
+  if (leap && minute !== 59) return false;
   let i = 19;
   let micros = 0;
   if (s.charCodeAt(i) === 46) {
@@ -93,8 +99,8 @@ export function parseRfc3339(s: string, out: TimestampParts): boolean {
   } else {
     return false;
   }
-  out.seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds;
-  out.micros = micros;
+  out.seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + (leap ? 59 : second) - offsetSeconds;
+  out.micros = leap ? 999_999 : micros;
   return true;
 }
 

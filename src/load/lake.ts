@@ -8,10 +8,11 @@
  * one, never half of one and never both.
  */
 import { failpoint } from "../core/failpoints.ts";
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
-import { SchemaError, SluiceError, StorageError } from "../core/errors.ts";
+import { CorruptFileError, SchemaError, SluiceError, StorageError } from "../core/errors.ts";
 import { removeStaleTemps, replaceAtomically } from "../core/fs.ts";
 
 const DATA_FILE = "data.parquet";
@@ -20,6 +21,8 @@ const TEMP_MAX_AGE_MS = 60 * 60_000;
 const DT_RE = /^\d{4}-\d{2}-\d{2}$/;
 const PARTITION_DIR_RE = /^dt=(\d{4}-\d{2}-\d{2})$/;
 const TABLE_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The lake directory of the warehouse's bookkeeping copy (see bookkeeping-copy.ts): no table may take it. */
+export const BOOKKEEPING_DIR = "_sluice";
 
 /** The lake directory of a table. */
 export function lakeTableDir(dataDir: string, table: string): string {
@@ -33,13 +36,32 @@ export function lakePartitionPath(dataDir: string, table: string, dt: string): s
   return path.join(lakeTableDir(dataDir, table), `dt=${dt}`, DATA_FILE);
 }
 
-/** Atomically writes (or replaces) one partition of a table; returns the Parquet path. */
-export async function writeLakePartition(dataDir: string, table: string, dt: string, frame: pl.DataFrame): Promise<string> {
+/**
+ * The glob of a table's partition files relative to the data dir (`lake/<table>/*\/*.parquet`): the
+ * warehouse resolves it against its own directory (DuckDB's file_search_path, set per connection),
+ * so a copied or moved data dir reads its own lake, whatever characters its path holds.
+ */
+export function lakeTableGlob(table: string): string {
+  checkTable(table);
+  return `lake/${table}/*/*.parquet`;
+}
+
+/**
+ * A path as a DuckDB file pattern that matches only itself: DuckDB globs `*`, `?` and `[...]` in any
+ * path it reads, so each of them is put in a one-character class (`[[]`).
+ */
+export function literalFilePattern(file: string): string {
+  return file.replace(/[*?[\]]/g, (c) => `[${c}]`);
+}
+
+/** Atomically writes (or replaces) one partition of a table; returns the Parquet path. `revision` keeps the file it replaces. */
+export async function writeLakePartition(dataDir: string, table: string, dt: string, frame: pl.DataFrame, revision?: LakeRevision): Promise<string> {
   const target = lakePartitionPath(dataDir, table, dt);
   const dir = path.dirname(target);
   await mkdir(dir, { recursive: true });
   // Temp names carry the writer's pid, so a killed writer's leftovers are told from a live one's.
   await removeStaleTemps(dir, DATA_FILE, TEMP_MAX_AGE_MS);
+  await revision?.keep(target);
   const normalized = normalizeForParquet(frame, table);
   try {
     await replaceAtomically(
@@ -59,13 +81,28 @@ export async function writeLakePartition(dataDir: string, table: string, dt: str
   return target;
 }
 
-/** Reads the existing partitions among `dts` and concatenates them (null when none exists). */
-export async function readLakePartitions(dataDir: string, table: string, dts: readonly string[]): Promise<pl.DataFrame | null> {
+/**
+ * Reads the existing partitions among `dts` and concatenates them (null when none exists). A file
+ * that is not readable Parquet throws CorruptFileError naming it, unless `onCorrupt` is given: then
+ * that partition is reported to it and read as missing.
+ */
+export async function readLakePartitions(
+  dataDir: string,
+  table: string,
+  dts: readonly string[],
+  onCorrupt?: (error: CorruptFileError, dt: string) => void,
+): Promise<pl.DataFrame | null> {
   const frames: pl.DataFrame[] = [];
   for (const dt of [...new Set(dts)].sort()) {
     const file = lakePartitionPath(dataDir, table, dt);
     if (!(await isFile(file))) continue;
-    frames.push(pl.readParquet(file));
+    try {
+      frames.push(pl.readParquet(file));
+    } catch (cause) {
+      const error = corruptPartition(file, table, dt, cause);
+      if (!onCorrupt) throw error;
+      onCorrupt(error, dt);
+    }
   }
   if (frames.length === 0) return null;
   if (frames.length === 1) return frames[0] ?? null;
@@ -87,6 +124,51 @@ export async function listLakePartitions(dataDir: string, table: string): Promis
     if (await isFile(path.join(dir, entry.name, DATA_FILE))) dts.push(m[1]);
   }
   return dts.sort();
+}
+
+/** The error of a lake file that exists but does not read as Parquet: it names the file and the run that rewrites it. */
+export function corruptPartition(file: string, table: string, dt: string, cause: unknown): CorruptFileError {
+  return new CorruptFileError(`lake file ${file} is not readable Parquet (${(cause as Error).message})`, {
+    cause,
+    file,
+    context: { table, partition: dt, stage: "lake" },
+    hint: `rerun that day to rewrite it (sluice run <job> --date ${dt}); until then it is read as missing`,
+  });
+}
+
+/**
+ * The lake files a run replaced, kept (as hard links, named like temp files so a killed run's are
+ * cleaned up) until its warehouse load is decided: committed, they are dropped; refused or failed,
+ * they are put back, so the lake never holds data the warehouse refused.
+ */
+export class LakeRevision {
+  private readonly kept: Array<{ target: string; previous: string | null }> = [];
+
+  /** Keeps the current file of `target` (if any) before it is replaced. */
+  async keep(target: string): Promise<void> {
+    if (this.kept.some((k) => k.target === target)) return;
+    const previous = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-prev${randomBytes(4).toString("hex")}.tmp`);
+    try {
+      await link(target, previous);
+      this.kept.push({ target, previous });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      this.kept.push({ target, previous: null });
+    }
+  }
+
+  /** Puts every replaced partition back as it was (a partition that did not exist is removed again). */
+  async restore(): Promise<void> {
+    for (const { target, previous } of this.kept.splice(0)) {
+      if (previous === null) await unlink(target).catch(() => undefined);
+      else await rename(previous, target).catch(() => undefined);
+    }
+  }
+
+  /** Drops the kept files: the new partitions stand. */
+  async discard(): Promise<void> {
+    for (const { previous } of this.kept.splice(0)) if (previous !== null) await unlink(previous).catch(() => undefined);
+  }
 }
 
 /** True when the partition's data file exists. */
@@ -134,7 +216,7 @@ function checkDt(dt: string): void {
 }
 
 function checkTable(table: string): void {
-  if (!TABLE_RE.test(table)) {
-    throw new SluiceError(`table name "${table}" is not a plain identifier (letters, digits, underscore)`, { context: { table, stage: "lake" } });
+  if (!TABLE_RE.test(table) || table === BOOKKEEPING_DIR) {
+    throw new SluiceError(`table name "${table}" is not a plain identifier (letters, digits, underscore), or is ${BOOKKEEPING_DIR}, which the lake keeps for the warehouse's bookkeeping`, { context: { table, stage: "lake" } });
   }
 }

@@ -27,22 +27,25 @@ export interface LoadTransaction {
   marks?: SourceMark[];
   /** A full refresh: unpartitioned tables are replaced (rows absent from the load are deleted) and the job's marks reset. */
   fullRefresh?: boolean;
+  /** Load even when a partition shrinks by more than its table's maxShrink (`--allow-shrink`). */
+  allowShrink?: boolean;
 }
 
 /** Loads all partitions, replaces quarantine, appends checks and upserts the run row in ONE transaction. */
 export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
   const totals: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
+  const warnings: string[] = [];
   await conn.run("BEGIN TRANSACTION");
   try {
     await ensureSluiceSchema(conn);
     for (const [index, load] of tx.loads.entries()) {
-      const counts = await mergePartition(conn, tx.fullRefresh ? { ...load, replaceAll: true } : load, index, tx.run.job);
+      const counts = await mergePartition(conn, tx.fullRefresh ? { ...load, replaceAll: true } : load, index, tx.run.job, { allowShrink: tx.allowShrink === true });
       totals.inserted += counts.inserted;
       totals.updated += counts.updated;
       totals.deleted += counts.deleted;
+      warnings.push(...(counts.warnings ?? []));
     }
     failpoint("warehouse.merge");
-    await refreshLakeViews(conn, tx.loads);
     await replaceQuarantine(conn, tx.run, tx.quarantine);
     await appendChecks(conn, tx.run, tx.checks);
     await writeMarks(conn, tx.run, tx.marks ?? [], tx.fullRefresh === true);
@@ -53,5 +56,7 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
     await conn.run("ROLLBACK").catch(() => undefined);
     throw error;
   }
-  return totals;
+  // After the commit: creating a view reads every lake file, and one corrupt file must not undo a load.
+  warnings.push(...(await refreshLakeViews(conn, tx.loads)));
+  return warnings.length > 0 ? { ...totals, warnings } : totals;
 }

@@ -3,10 +3,16 @@
  *
  * A lock file is created atomically with its full content (written to a temp file, then link(2)ed
  * to the lock path, which fails with EEXIST like O_EXCL), so nobody ever reads a half-written lock.
- * Content: {runId, pid, host, since}; the holder renews the file's mtime (a lease). A lock whose pid is gone on this host, or whose lease ran out on another host, is stale (the holder
- * was killed) and is taken over; see takeOverStale for why two takers cannot both win.
+ * Content: {runId, pid, host, since, boot, pidNs, start}; the holder renews the file's mtime (a lease).
+ * The holder is identified beyond its pid, since pids are reused (a container's sluice is pid 1 every
+ * time): `boot` (the kernel's boot id), `pidNs` (the pid namespace) and `start` (the process's start
+ * time since boot, from /proc). A lock whose holder we can see (same host, boot and pid namespace) is
+ * stale when that pid is gone or now belongs to a process that started at another time; a holder we
+ * cannot see (another host, another pid namespace) is judged by its lease. A stale lock is taken
+ * over; see takeOverStale for why two takers cannot both win.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, readlinkSync } from "node:fs";
 import { link, mkdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -25,6 +31,10 @@ interface LockContent {
   pid: number;
   host: string;
   since: string;
+  /** Where /proc tells (Linux): the boot id, the pid namespace, the process's start time in clock ticks since boot. */
+  boot?: string;
+  pidNs?: string;
+  start?: string;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -36,43 +46,71 @@ export const LEASE_MS = 60_000;
 /** A takeover claim older than this belongs to a taker that died mid-takeover. */
 const CLAIM_STUCK_MS = 10_000;
 
-/** Takes the lock `name`; wait:false fails at once with LockError naming the holder, wait:true polls until timeoutMs. */
-export async function acquireLock(
-  dataDir: string,
-  name: string,
-  options: { wait: boolean; timeoutMs?: number; signal?: AbortSignal; owner: { runId: string }; heartbeatMs?: number },
-): Promise<Lock> {
+/** How acquireLock takes a lock. */
+export interface AcquireOptions {
+  /** false: fail at once with LockError naming the holder; true: poll until the lock is free or timeoutMs. */
+  wait: boolean;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  owner: { runId: string };
+  heartbeatMs?: number;
+  /** Told once, at once, when the wait starts: "waiting for <what> held by ...". */
+  onWait?: (message: string) => void;
+  /** What the lock guards, for messages (default: "lock <name>"). */
+  what?: string;
+}
+
+/** Takes the lock `name`; see AcquireOptions. */
+export async function acquireLock(dataDir: string, name: string, options: AcquireOptions): Promise<Lock> {
   const file = lockPath(dataDir, name);
   await mkdir(path.dirname(file), { recursive: true });
-  const content: LockContent = { runId: options.owner.runId, pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  const content: LockContent = { runId: options.owner.runId, pid: process.pid, host: hostname(), since: new Date().toISOString(), ...selfIdentity() };
   const raw = `${JSON.stringify(content)}\n`;
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+  const what = options.what ?? `lock ${name}`;
+  let announced = false;
   for (;;) {
     throwIfAborted(options.signal, name);
     if (await tryCreate(file, raw)) return new FileLock(file, raw, options.heartbeatMs ?? HEARTBEAT_MS);
     const current = await readLock(file);
     if (current === "missing") continue; // released between our attempt and the read: try again
-    if (isStale(current)) {
+    if (judge(current) === "stale") {
       await takeOverStale(file, current.raw);
       continue;
     }
-    const holder = current.content;
-    if (!options.wait || Date.now() >= deadline) {
-      const who = holder ? `run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.since})` : "an unknown holder";
-      throw new LockError(`lock ${name} is held by ${who}`, {
-        hint: holder && holder.host !== hostname()
-          ? `the holder runs on another host and renews its lease every ${HEARTBEAT_MS / 1000} s; if it died, the lock is taken over ${LEASE_MS / 1000} s after its last renewal`
-          : `wait for it to finish; if pid ${holder?.pid ?? "?"} is not a sluice process, remove ${file}`,
-      });
+    if (!options.wait || Date.now() >= deadline) throw heldError(what, file, current);
+    if (!announced) {
+      announced = true;
+      options.onWait?.(`waiting for ${what} held by ${describeHolder(current)}${current.content && !visible(current.content) ? `; ${leaseNote(current)}` : ""}`);
     }
     await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
   }
 }
 
+/** "run X (pid N on host, since T)". */
+function describeHolder(lock: { content: LockContent | undefined }): string {
+  const holder = lock.content;
+  return holder ? `run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.since})` : "an unknown holder";
+}
+
+/** How a holder we cannot see is judged, and when its lock is free if it died. */
+function leaseNote(lock: { content: LockContent | undefined; mtimeMs: number }): string {
+  const where = lock.content && lock.content.host !== hostname() ? "on another host" : "in another pid namespace or boot";
+  const renewed = Math.max(0, Math.round((Date.now() - lock.mtimeMs) / 1000));
+  return `the holder runs ${where}, so its lease decides: it renews it every ${HEARTBEAT_MS / 1000} s (last ${renewed} s ago), and if it died the lock is taken over ${LEASE_MS / 1000} s after its last renewal`;
+}
+
+function heldError(what: string, file: string, lock: { content: LockContent | undefined; mtimeMs: number }): LockError {
+  const holder = lock.content;
+  return new LockError(`${what} is held by ${describeHolder(lock)}`, {
+    hint: holder && !visible(holder) ? leaseNote(lock) : `wait for it to finish; if pid ${holder?.pid ?? "?"} is not a sluice process, remove ${file}`,
+  });
+}
+
 /** Whether the lock is held by a live owner (a stale lock counts as not held). */
 export async function isLockHeld(dataDir: string, name: string): Promise<{ held: boolean; owner?: { runId: string; pid: number } }> {
   const current = await readLock(lockPath(dataDir, name));
-  if (current === "missing" || isStale(current)) return { held: false };
+  if (current === "missing" || judge(current) === "stale") return { held: false };
   return current.content ? { held: true, owner: { runId: current.content.runId, pid: current.content.pid } } : { held: true };
 }
 
@@ -144,7 +182,8 @@ function parseLock(raw: string): LockContent | undefined {
   try {
     const v = JSON.parse(raw) as Partial<LockContent>;
     if (typeof v.runId === "string" && typeof v.pid === "number" && typeof v.host === "string" && typeof v.since === "string") {
-      return { runId: v.runId, pid: v.pid, host: v.host, since: v.since };
+      const extra = Object.fromEntries((["boot", "pidNs", "start"] as const).filter((k) => typeof v[k] === "string").map((k) => [k, v[k] as string]));
+      return { runId: v.runId, pid: v.pid, host: v.host, since: v.since, ...extra };
     }
   } catch {
     // fall through: unreadable
@@ -153,14 +192,55 @@ function parseLock(raw: string): LockContent | undefined {
 }
 
 /**
- * Stale: the holder's pid is gone on this host, or, for a holder on another host (a shared data
- * dir), its lease ran out: the file's mtime was not renewed for LEASE_MS. Lock files are created
+ * Whether a lock's holder lives. A holder we can see (visible) is stale when its pid is gone, or
+ * is now a process that started at another time than the holder did (the pid was reused). Any
+ * other holder (another host sharing the data dir, another pid namespace, another boot) is judged
+ * by its lease: stale once the file's mtime was not renewed for LEASE_MS. Lock files are created
  * whole, so unreadable content is damage (disk full, manual edit), also taken over.
  */
-function isStale(lock: { content: LockContent | undefined; mtimeMs: number }): boolean {
-  if (!lock.content) return true;
-  if (lock.content.host !== hostname()) return Date.now() - lock.mtimeMs > LEASE_MS;
-  return lock.content.pid !== process.pid && !isProcessAlive(lock.content.pid);
+function judge(lock: { content: LockContent | undefined; mtimeMs: number }): "held" | "stale" {
+  const holder = lock.content;
+  if (!holder) return "stale";
+  if (!visible(holder)) return Date.now() - lock.mtimeMs > LEASE_MS ? "stale" : "held";
+  const startNow = holder.pid === process.pid ? selfIdentity().start : processStart(holder.pid);
+  if (holder.pid !== process.pid && !isProcessAlive(holder.pid)) return "stale";
+  // Our own pid is held by us (another run of this process) unless the holder started at another time.
+  return holder.start !== undefined && startNow !== undefined && holder.start !== startNow ? "stale" : "held";
+}
+
+/** True when this process can tell whether the holder's pid is its process: same host, boot and pid namespace. */
+function visible(holder: LockContent): boolean {
+  if (holder.host !== hostname()) return false;
+  const self = selfIdentity();
+  if (holder.boot !== undefined && self.boot !== undefined && holder.boot !== self.boot) return false;
+  return !(holder.pidNs !== undefined && self.pidNs !== undefined && holder.pidNs !== self.pidNs);
+}
+
+let identity: Pick<LockContent, "boot" | "pidNs" | "start"> | undefined;
+
+/** This process's boot id, pid namespace and start time, where /proc has them (read once). */
+function selfIdentity(): Pick<LockContent, "boot" | "pidNs" | "start"> {
+  if (identity) return identity;
+  const boot = readProc(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
+  const pidNs = readProc(() => readlinkSync("/proc/self/ns/pid"));
+  const start = processStart(process.pid);
+  identity = { ...(boot ? { boot } : {}), ...(pidNs ? { pidNs } : {}), ...(start ? { start } : {}) };
+  return identity;
+}
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined. */
+function processStart(pid: number): string | undefined {
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ")".
+  const stat = readProc(() => readFileSync(`/proc/${pid}/stat`, "utf8"));
+  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+}
+
+function readProc(read: () => string): string | undefined {
+  try {
+    return read() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -4,8 +4,9 @@
  * INSERT for a new partition, or one MERGE). Runs inside the caller's transaction.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { SchemaError, SluiceError, type ErrorContext } from "../core/errors.ts";
+import { PartitionShrinkError, SchemaError, SluiceError, type ErrorContext } from "../core/errors.ts";
 import { isReadable } from "./column-types.ts";
+import { literalFilePattern } from "./lake.ts";
 import { prepareTable } from "./schema.ts";
 import { ident, literal } from "./sql-values.ts";
 import type { ColumnSpec, PartitionLoad, TableSpec } from "./types.ts";
@@ -15,10 +16,15 @@ export interface LoadCounts {
   inserted: number;
   updated: number;
   deleted: number;
+  /** What the load let pass but the run should say (a shrink a table only warns about, a lake view not created); absent when none. */
+  warnings?: string[];
 }
 
+/** The default of TableSpec.maxShrink: a rerun may remove at most half of a loaded partition's rows. */
+export const DEFAULT_MAX_SHRINK = 0.5;
+
 /** Stages `load` (the `index`th of its transaction), checks its keys and merges it into its table. */
-export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad, index: number, job: string): Promise<LoadCounts> {
+export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad, index: number, job: string, options: { allowShrink?: boolean } = {}): Promise<LoadCounts> {
   const spec = load.table;
   const context = { job, table: spec.name, partition: load.dt, stage: "load" };
   const targetTypes = await prepareTable(conn, spec, context);
@@ -29,9 +35,10 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
     const tombstones = await takeTombstones(conn, stage, spec);
     const sql = mergeSql(stage, spec, load.dt, load.replaceAll === true);
     const counts = await countChanges(conn, sql, spec);
+    const warning = options.allowShrink ? null : guardShrink(spec, load.dt, counts, context);
     await applyChanges(conn, sql, spec, counts);
     const deleted = tombstones ? await deleteTombstones(conn, tombstones, spec) : 0;
-    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted };
+    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted, ...(warning ? { warnings: [warning] } : {}) };
   } finally {
     await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
     await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(`${stage}_deleted`)}`);
@@ -59,6 +66,23 @@ async function deleteTombstones(conn: DuckDBConnection, doomed: string, spec: Ta
   return n;
 }
 
+/**
+ * A rerun that would shrink a loaded partition by more than its table's maxShrink: throws
+ * PartitionShrinkError (onShrink "fail"), or returns the warning (onShrink "warn"); null otherwise.
+ */
+function guardShrink(spec: TableSpec, dt: string, counts: ChangeCounts, context: ErrorContext): string | null {
+  const limit = spec.maxShrink ?? DEFAULT_MAX_SHRINK;
+  if (!spec.partitioned || counts.before === 0 || limit >= 1) return null;
+  const share = (counts.before - counts.staged) / counts.before;
+  if (share <= limit) return null;
+  const what = `loading ${spec.name} for ${dt} would shrink it from ${counts.before} to ${counts.staged} rows (-${Math.round(share * 100)}%, ${counts.deleted} deleted), more than the ${Math.round(limit * 100)}% its table allows`;
+  if (spec.onShrink === "warn") return what;
+  throw new PartitionShrinkError(what, {
+    context,
+    hint: `nothing was loaded; if the source really lost those rows, rerun with --allow-shrink; an empty or short listing is more often an API fault (check with: sluice run ${context.job ?? "<job>"} --date ${dt} --refetch --preview)`,
+  });
+}
+
 /** Copies the lake file into temp table `stage`, every column cast to the type it has in the table. */
 async function stagePartition(conn: DuckDBConnection, stage: string, load: PartitionLoad, targetTypes: Map<string, string>, context: ErrorContext): Promise<void> {
   const spec = load.table;
@@ -66,7 +90,7 @@ async function stagePartition(conn: DuckDBConnection, stage: string, load: Parti
   const select = spec.columns.map((c) => stagingExpr(c, load, fileTypes, targetTypes, context)).join(",\n       ");
   await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
   try {
-    await conn.run(`CREATE TEMP TABLE ${ident(stage)} AS SELECT ${select} FROM read_parquet(${literal(load.parquetPath)})`);
+    await conn.run(`CREATE TEMP TABLE ${ident(stage)} AS SELECT ${select} FROM read_parquet(${literal(literalFilePattern(load.parquetPath))})`);
   } catch (error) {
     throw new SchemaError(`could not read ${load.parquetPath} as table ${spec.name}: ${(error as Error).message}`, {
       cause: error,
@@ -79,11 +103,11 @@ async function stagePartition(conn: DuckDBConnection, stage: string, load: Parti
 /** Column name -> type of a lake file's columns as DuckDB reads them ("NULL" for an all-null column). */
 async function parquetColumns(conn: DuckDBConnection, file: string, context: ErrorContext): Promise<Map<string, string>> {
   try {
-    const r = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(file)})`);
+    const r = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(literalFilePattern(file))})`);
     const types = new Map(r.getRows().map((row) => [String(row[0]), String(row[1])]));
     // Polars writes an all-null column (dtype Null) as INT32 with logical type Null, which DuckDB
     // reads as INTEGER: it casts to any declared type, so call it NULL.
-    const nulls = await conn.runAndReadAll(`SELECT name FROM parquet_schema(${literal(file)}) WHERE CAST(logical_type AS VARCHAR) LIKE 'NullType%'`);
+    const nulls = await conn.runAndReadAll(`SELECT name FROM parquet_schema(${literal(literalFilePattern(file))}) WHERE CAST(logical_type AS VARCHAR) LIKE 'NullType%'`);
     for (const row of nulls.getRows()) if (types.has(String(row[0]))) types.set(String(row[0]), "NULL");
     return types;
   } catch (error) {
@@ -177,8 +201,14 @@ function mergeSql(stage: string, spec: TableSpec, dt: string, replaceAll = false
   };
 }
 
+/** What the MERGE will do, plus the partition's rows before it and the rows staged for it. */
+interface ChangeCounts extends LoadCounts {
+  staged: number;
+  before: number;
+}
+
 /** Counts what the MERGE will do with two hash joins (far cheaper than MERGE ... RETURNING row by row). */
-async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec): Promise<LoadCounts & { staged: number }> {
+async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec): Promise<ChangeCounts> {
   const firstKey = ident(spec.key[0] as string);
   const plan = await conn.runAndReadAll(
     `SELECT count(*) FILTER (WHERE t.${firstKey} IS NULL), count(*) FILTER (WHERE t.${firstKey} IS NOT NULL AND ${sql.changed}), count(*)
@@ -186,13 +216,14 @@ async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSp
   );
   const [inserted, updated, staged] = (plan.getRows()[0] ?? []).map((v) => Number(v ?? 0));
   const gone = sql.partition !== "false"
-    ? await conn.runAndReadAll(`SELECT count(*) FROM ${sql.target} t WHERE ${sql.partition} AND NOT EXISTS (SELECT 1 FROM ${sql.stage} s WHERE ${sql.on})`)
+    ? await conn.runAndReadAll(`SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM ${sql.stage} s WHERE ${sql.on})), count(*) FROM ${sql.target} t WHERE ${sql.partition}`)
     : undefined;
-  return { inserted: inserted ?? 0, updated: updated ?? 0, deleted: Number(gone?.getRows()[0]?.[0] ?? 0), staged: staged ?? 0 };
+  const [deleted, before] = (gone?.getRows()[0] ?? []).map((v) => Number(v ?? 0));
+  return { inserted: inserted ?? 0, updated: updated ?? 0, deleted: deleted ?? 0, staged: staged ?? 0, before: before ?? 0 };
 }
 
 /** Writes the counted changes: nothing when nothing changes, a plain INSERT for a brand-new partition, else one MERGE. */
-async function applyChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec, counts: LoadCounts & { staged: number }): Promise<void> {
+async function applyChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec, counts: ChangeCounts): Promise<void> {
   if (counts.inserted + counts.updated + counts.deleted === 0) return;
   const cols = sql.columns.map(ident).join(", ");
   if (counts.updated === 0 && counts.deleted === 0 && counts.inserted === counts.staged) {

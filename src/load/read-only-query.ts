@@ -35,7 +35,10 @@ export function lakeSandbox(dataDir: string): QuerySandbox {
   } catch {
     // No lake yet: nothing to read there anyway.
   }
-  return { readDirectories: [...spellings].map((d) => d + path.sep) };
+  // The lake views name their files relative to the data dir (file_search_path, so a moved data
+  // dir reads its own lake), and DuckDB checks the path as written: "lake/" is allowed as such.
+  // DuckDB normalizes ".." before the check, so "lake/../x" stays refused.
+  return { readDirectories: [...[...spellings].map((d) => d + path.sep), `lake${path.sep}`] };
 }
 
 /**

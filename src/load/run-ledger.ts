@@ -4,6 +4,7 @@
  * sluice.checks (every check result of every run).
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
+import type { PartitionKey } from "./bookkeeping-copy.ts";
 import type { CheckHistory, CheckResult, HistoryQuery } from "../validate/types.ts";
 import { checksHaveColumn, ensureSluiceSchema, tableExists } from "./schema.ts";
 import { jsonText, toJsonValue } from "./sql-values.ts";
@@ -21,14 +22,15 @@ export interface QuarantineSet {
 /** A check result of one partition, as appended to sluice.checks. */
 export type PartitionCheck = CheckResult & { dt: string };
 
-/** One row of readPartitionStatus: the last run of a job's partition. */
+/** One row of readPartitionStatus: the last run of a job's partition, or `pending` for a requested day that never ran. */
 export interface PartitionStatusRow {
   job: string;
   dt: string;
   status: string;
   rows_loaded: number;
   rows_quarantined: number;
-  started_at: string;
+  /** null for a pending day. */
+  started_at: string | null;
   finished_at: string | null;
   error: string | null;
 }
@@ -41,13 +43,16 @@ export async function recordRun(conn: DuckDBConnection, run: RunRecord): Promise
 
 /** Marks 'running' rows whose process is gone as 'abandoned'; returns how many. */
 export async function markAbandonedRuns(conn: DuckDBConnection, isStillRunning: (runId: string) => boolean): Promise<number> {
+  return (await markAbandoned(conn, isStillRunning)).length;
+}
+
+/** Marks 'running' rows whose process is gone as 'abandoned'; returns the partition of each. */
+export async function markAbandoned(conn: DuckDBConnection, isStillRunning: (runId: string) => boolean): Promise<PartitionKey[]> {
   await ensureSluiceSchema(conn);
-  const result = await conn.runAndReadAll("SELECT run_id FROM sluice.runs WHERE status = 'running'");
-  const dead = result
-    .getRows()
-    .map((row) => String(row[0]))
-    .filter((runId) => !isStillRunning(runId));
-  if (dead.length === 0) return 0;
+  const result = await conn.runAndReadAll("SELECT run_id, job, strftime(dt, '%Y-%m-%d') FROM sluice.runs WHERE status = 'running'");
+  const rows = result.getRows().filter((row) => !isStillRunning(String(row[0])));
+  const dead = rows.map((row) => String(row[0]));
+  if (dead.length === 0) return [];
   const placeholders = dead.map((_, i) => `$${i + 1}`).join(", ");
   await conn.run(
     `UPDATE sluice.runs SET status = 'abandoned', finished_at = coalesce(finished_at, now()),
@@ -55,17 +60,64 @@ export async function markAbandonedRuns(conn: DuckDBConnection, isStillRunning: 
      WHERE status = 'running' AND run_id IN (${placeholders})`,
     dead,
   );
-  return dead.length;
+  return rows.map((row) => ({ job: String(row[1]), dt: String(row[2]) }));
 }
 
-/** The last run per job/dt (optionally of one job), ordered by job and dt; [] before any run. */
-export async function readPartitionStatus(conn: DuckDBConnection, job?: string): Promise<PartitionStatusRow[]> {
+/**
+ * Records that `job` was asked to run every day from `from` to `to` (a backfill's request), so a
+ * day that never runs (Ctrl-C, a failure before its run was recorded) shows as pending instead of
+ * being absent. One row per job and day: a new request replaces the old one's time and id.
+ */
+export async function recordRequests(conn: DuckDBConnection, request: { job: string; from: string; to: string; requestId: string; at: Date }): Promise<void> {
+  await ensureSluiceSchema(conn);
+  await conn.run(
+    `MERGE INTO sluice.requests AS t
+     USING (SELECT $1 AS job, CAST(d AS DATE) AS dt, CAST($4 AS TIMESTAMPTZ) AS requested_at, $5 AS request_id
+            FROM range(CAST($2 AS DATE), CAST($3 AS DATE) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS r(d)) AS s
+     ON t.job = s.job AND t.dt = s.dt
+     WHEN MATCHED THEN UPDATE SET requested_at = s.requested_at, request_id = s.request_id
+     WHEN NOT MATCHED THEN INSERT (job, dt, requested_at, request_id) VALUES (s.job, s.dt, s.requested_at, s.request_id)`,
+    [request.job, request.from, request.to, request.at.toISOString(), request.requestId],
+  );
+}
+
+/** The median duration in seconds of the job's last 50 succeeded runs, or null when none succeeded yet. */
+export async function typicalRunSeconds(conn: DuckDBConnection, job: string): Promise<number | null> {
+  if (!(await tableExists(conn, "sluice", "runs"))) return null;
+  const r = await conn.runAndReadAll(
+    `SELECT median(epoch(finished_at) - epoch(started_at)) FROM (
+       SELECT started_at, finished_at FROM sluice.runs WHERE job = $1 AND status = 'succeeded' AND finished_at IS NOT NULL ORDER BY started_at DESC LIMIT 50)`,
+    [job],
+  );
+  const v = r.getRows()[0]?.[0];
+  return v === null || v === undefined ? null : Number(v);
+}
+
+/** The days of `job` that were requested and whose last run (if any) did not succeed, sorted. */
+export async function unfinishedRequests(conn: DuckDBConnection, job: string): Promise<string[]> {
+  return (await readPartitionStatus(conn, job)).filter((r) => r.status !== "succeeded" && r.requested).map((r) => r.dt);
+}
+
+/**
+ * The last run per job/dt (optionally of one job), and each requested day that never ran as
+ * `pending`, ordered by job and dt; [] before any run. `requested` tells whether a backfill asked for the day.
+ */
+export async function readPartitionStatus(conn: DuckDBConnection, job?: string): Promise<Array<PartitionStatusRow & { requested: boolean }>> {
   if (!(await tableExists(conn, "sluice", "runs"))) return [];
+  const requests = await tableExists(conn, "sluice", "requests");
+  const where = job === undefined ? "" : "WHERE job = $1";
+  const pending = requests
+    ? `UNION ALL
+       SELECT job, dt, 'pending', 0, 0, NULL, NULL, 'requested at ' || strftime(requested_at, '%Y-%m-%dT%H:%M:%SZ') || ', not run yet', true
+       FROM sluice.requests r ${where === "" ? "WHERE" : `${where} AND`} NOT EXISTS (SELECT 1 FROM sluice.runs x WHERE x.job = r.job AND x.dt = r.dt)`
+    : "";
+  const requested = requests ? "EXISTS (SELECT 1 FROM sluice.requests q WHERE q.job = l.job AND q.dt = l.dt)" : "false";
   const result = await conn.runAndReadAll(
-    `SELECT job, strftime(dt, '%Y-%m-%d') AS dt, status, rows_loaded, rows_quarantined, started_at, finished_at, error
-     FROM sluice.runs
-     ${job === undefined ? "" : "WHERE job = $1"}
-     QUALIFY row_number() OVER (PARTITION BY job, dt ORDER BY started_at DESC, run_id DESC) = 1
+    `SELECT job, strftime(dt, '%Y-%m-%d') AS dt, status, rows_loaded, rows_quarantined, started_at, finished_at, error, requested FROM (
+       SELECT l.*, ${requested} AS requested FROM (
+         SELECT job, dt, status, rows_loaded, rows_quarantined, started_at, finished_at, error FROM sluice.runs ${where}
+         QUALIFY row_number() OVER (PARTITION BY job, dt ORDER BY started_at DESC, run_id DESC) = 1) AS l
+       ${pending})
      ORDER BY job, dt`,
     job === undefined ? [] : [job],
   );
@@ -75,9 +127,10 @@ export async function readPartitionStatus(conn: DuckDBConnection, job?: string):
     status: String(row[2]),
     rows_loaded: Number(row[3] ?? 0),
     rows_quarantined: Number(row[4] ?? 0),
-    started_at: String(toJsonValue(row[5] ?? null)),
+    started_at: row[5] === null || row[5] === undefined ? null : String(toJsonValue(row[5])),
     finished_at: row[6] === null || row[6] === undefined ? null : String(toJsonValue(row[6])),
     error: row[7] === null || row[7] === undefined ? null : String(row[7]),
+    requested: row[8] === true,
   }));
 }
 

@@ -6,7 +6,7 @@ import path from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { ConfigError, SchemaError, type ErrorContext } from "../core/errors.ts";
 import { isWidening } from "./column-types.ts";
-import { listLakePartitions, lakeTableDir } from "./lake.ts";
+import { lakeTableGlob, listLakePartitions } from "./lake.ts";
 import { ident, literal } from "./sql-values.ts";
 import type { PartitionLoad, TableSpec } from "./types.ts";
 
@@ -22,6 +22,8 @@ const SLUICE_DDL = [
      run_id VARCHAR, job VARCHAR, table_name VARCHAR, dt DATE, check_name VARCHAR, columns VARCHAR, severity VARCHAR,
      action VARCHAR, passed BOOLEAN, failing_rows BIGINT, sample VARCHAR, checked_at TIMESTAMPTZ,
      observed DOUBLE, lower_bound DOUBLE, upper_bound DOUBLE, skipped BOOLEAN, detail VARCHAR)`,
+  // Days a backfill was asked to run: a day requested and never run shows as pending, not as absent.
+  `CREATE TABLE IF NOT EXISTS sluice.requests (job VARCHAR, dt DATE, requested_at TIMESTAMPTZ, request_id VARCHAR)`,
 ];
 
 /**
@@ -36,17 +38,25 @@ const CHECKS_ADDED_COLUMNS: ReadonlyArray<[string, string]> = [
   ["detail", "VARCHAR"],
 ];
 
-/** Creates the sluice and lake schemas, the bookkeeping tables, every table of `tables`, and lake views. */
-export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[], dataDir: string): Promise<void> {
+/**
+ * Creates the sluice and lake schemas, the bookkeeping tables, every table of `tables`, and lake
+ * views. Returns the problems of views that could not be created (a corrupt lake file): those are
+ * for a warning, since no load depends on a view.
+ */
+export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[], dataDir: string): Promise<string[]> {
   await ensureSluiceSchema(conn);
   for (const table of tables) {
     checkSpec(table);
     const types = await canonicalTypes(conn, table);
     await createTable(conn, table, types);
   }
+  const problems: string[] = [];
   for (const table of tables) {
-    if ((await listLakePartitions(dataDir, table.name)).length > 0) await createLakeView(conn, table.name, lakeTableDir(dataDir, table.name));
+    if ((await listLakePartitions(dataDir, table.name)).length === 0) continue;
+    const problem = await ensureLakeView(conn, table.name);
+    if (problem) problems.push(problem);
   }
+  return problems;
 }
 
 /** Creates the sluice and lake schemas and the bookkeeping tables (runs, quarantine, checks) if missing. */
@@ -174,23 +184,41 @@ async function evolveSchema(conn: DuckDBConnection, spec: TableSpec, specTypes: 
   return result;
 }
 
-async function createLakeView(conn: DuckDBConnection, table: string, tableDir: string): Promise<void> {
-  const glob = `${path.resolve(tableDir)}/*/*.parquet`;
-  await conn.run(
-    `CREATE OR REPLACE VIEW lake.${ident(table)} AS
-     SELECT * FROM read_parquet(${literal(glob)}, hive_partitioning = true, union_by_name = true)`,
-  );
+/**
+ * Creates lake.<table> over the table's partition files unless it already reads them. The glob is
+ * relative to the data dir (see lakeTableGlob); DuckDB binds a view when it is created, reading
+ * every file's schema, so a corrupt file makes this fail: the problem is returned, not thrown, and
+ * the view stays as it was. Views pick up new partitions by themselves, so this is rarely needed.
+ */
+export async function ensureLakeView(conn: DuckDBConnection, table: string): Promise<string | null> {
+  const glob = literal(lakeTableGlob(table));
+  const current = await conn.runAndReadAll("SELECT sql FROM duckdb_views() WHERE schema_name = 'lake' AND view_name = $1", [table]);
+  if (String(current.getRows()[0]?.[0] ?? "").includes(glob)) return null;
+  try {
+    await conn.run(`CREATE OR REPLACE VIEW lake.${ident(table)} AS SELECT * FROM read_parquet(${glob}, hive_partitioning = true, union_by_name = true)`);
+    return null;
+  } catch (error) {
+    return `view lake.${table} could not be created: ${(error as Error).message.split("\n")[0]}`;
+  }
 }
 
-/** Views for the tables just loaded, when their Parquet sits in the lake layout (…/lake/<table>/dt=…/). */
-export async function refreshLakeViews(conn: DuckDBConnection, loads: readonly PartitionLoad[]): Promise<void> {
-  const dirs = new Map<string, string>();
+/**
+ * Views for the tables just loaded, when their Parquet sits in the lake layout (…/lake/<table>/dt=…/).
+ * Outside the load's transaction: a failed statement would abort it. Returns the problems.
+ */
+export async function refreshLakeViews(conn: DuckDBConnection, loads: readonly PartitionLoad[]): Promise<string[]> {
+  const tables = new Set<string>();
   for (const load of loads) {
     const partitionDir = path.dirname(load.parquetPath);
     const tableDir = path.dirname(partitionDir);
     if (path.basename(partitionDir).startsWith("dt=") && path.basename(tableDir) === load.table.name && path.basename(path.dirname(tableDir)) === "lake") {
-      dirs.set(load.table.name, tableDir);
+      tables.add(load.table.name);
     }
   }
-  for (const [table, dir] of dirs) await createLakeView(conn, table, dir);
+  const problems: string[] = [];
+  for (const table of tables) {
+    const problem = await ensureLakeView(conn, table);
+    if (problem) problems.push(problem);
+  }
+  return problems;
 }

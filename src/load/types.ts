@@ -29,6 +29,14 @@ export interface TableSpec {
    * load like any other and keep their flag.
    */
   deleteWhen?: { column: string; equals: string | number | boolean };
+  /**
+   * Partitioned tables: the largest share (0..1) of a loaded partition's rows a rerun may remove
+   * (rows before minus rows after, over rows before); default 0.5. An empty listing or a truncated
+   * source would otherwise wipe a loaded day. 1 turns the guard off. `--allow-shrink` lifts it for a run.
+   */
+  maxShrink?: number;
+  /** What a larger shrink does: `fail` the run (default; nothing is loaded) or `warn` and load it. */
+  onShrink?: "fail" | "warn";
 }
 
 /** One partition of a table, written to the lake and loaded into the warehouse. */

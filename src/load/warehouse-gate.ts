@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { CancelledError, LockError, SluiceError, WarehouseBusyError } from "../core/errors.ts";
 import { ReadersWriterGate, type AccessMode, type WaitPolicy } from "./readers-writer-gate.ts";
+import { literal } from "./sql-values.ts";
 
 export type { DuckDBConnection };
 
@@ -102,6 +103,8 @@ export class WarehouseGate {
     try {
       // Naive timestamps and casts of timestamp strings mean UTC, whatever the machine's zone.
       await conn.run("SET TimeZone = 'UTC'");
+      // Lake views and lake paths are relative to the data dir: a copied or moved data dir reads its own lake.
+      await conn.run(`SET file_search_path = ${literal(path.dirname(this.file))}`);
       const onAbort = (): void => conn.interrupt();
       signal?.addEventListener("abort", onAbort, { once: true });
       try {

@@ -19,18 +19,22 @@ export async function deferRunRecord(dataDir: string, run: RunRecord): Promise<v
   await writeFileAtomic(path.join(dir, `${encodeURIComponent(run.runId)}.json`), JSON.stringify(run), { durable: true });
 }
 
-/** Writes every deferred run row (on `conn`, a write session) and forgets it; returns how many. */
-export async function recordDeferredRuns(conn: DuckDBConnection, dataDir: string): Promise<number> {
+/** Writes every deferred run row (on `conn`, a write session) and forgets it; returns the partitions recorded. */
+export async function recordDeferredRuns(conn: DuckDBConnection, dataDir: string): Promise<Array<{ job: string; dt: string }>> {
   const dir = path.join(dataDir, DIR);
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".json")).sort();
+  const recorded: Array<{ job: string; dt: string }> = [];
   for (const name of names) {
     const file = path.join(dir, name);
     const run = parseRunRecord(await readFile(file, "utf8").catch(() => ""));
     // A file that does not parse was cut short by a crash while being written: nothing to record.
-    if (run) await recordRun(conn, run);
+    if (run) {
+      await recordRun(conn, run);
+      recorded.push({ job: run.job, dt: run.dt });
+    }
     await rm(file, { force: true });
   }
-  return names.length;
+  return recorded;
 }
 
 function parseRunRecord(text: string): RunRecord | undefined {

@@ -23,6 +23,9 @@ export interface RecordTableOptions {
   key: string[];
   partitioned: boolean;
   versionColumn?: string;
+  /** See TableSpec: the largest share of a loaded partition a rerun may remove (default 0.5), and what a larger shrink does. */
+  maxShrink?: number;
+  onShrink?: "fail" | "warn";
   /** Record fields the table does not keep (by column name). */
   omit?: string[];
   /** Columns the table has beyond the record's (computed by the job), appended in order. */
@@ -60,5 +63,7 @@ export function defineTable(spec: TableSpec): TableSpec {
   if (spec.partitioned && !names.includes("dt")) fail(`a partitioned table needs a dt DATE column`);
   if (spec.versionColumn !== undefined && !names.includes(spec.versionColumn)) fail(`versionColumn "${spec.versionColumn}" is not one of its columns`);
   if (spec.deleteWhen !== undefined && !names.includes(spec.deleteWhen.column)) fail(`deleteWhen.column "${spec.deleteWhen.column}" is not one of its columns`);
+  if (spec.maxShrink !== undefined && !(spec.maxShrink >= 0 && spec.maxShrink <= 1)) fail(`maxShrink ${String(spec.maxShrink)} must be a share from 0 to 1 (1: no limit)`);
+  if (spec.onShrink !== undefined && spec.onShrink !== "fail" && spec.onShrink !== "warn") fail(`onShrink "${String(spec.onShrink)}" must be "fail" or "warn"`);
   return spec;
 }

@@ -1,14 +1,14 @@
 /** The JobContext handed to a job's run(): each method is one stage, recorded for the summary and report. */
 import pl from "nodejs-polars";
 import { addDays, dayWindow, type PartitionWindow } from "../core/dates.ts";
-import { CancelledError, ConfigError, SluiceError, ValidationBlockedError } from "../core/errors.ts";
+import { CancelledError, ConfigError, PartitionShrinkError, SchemaError, SluiceError, ValidationBlockedError, type CorruptFileError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
 import { reclaimMemory } from "../core/memory.ts";
 import { DEMO_ENDPOINT, readLandedRecords, resolveEndpoint } from "../extract/index.ts";
 import type { SourceMark } from "../load/source-state.ts";
 import type { SourceSpec } from "../extract/types.ts";
-import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
+import { LakeRevision, listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
 import type { PartitionLoad, QuarantineRow, TableSpec } from "../load/types.ts";
 import { describeBlocked, validate, type FieldPresence, type Suite } from "../validate/index.ts";
@@ -19,7 +19,7 @@ import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
 import type { LandedListing } from "./child-listings.ts";
 import { extractSource } from "./source-extraction.ts";
-import type { WarehouseGateway } from "./warehouse-gateway.ts";
+import type { LoadCounts, WarehouseGateway } from "./warehouse-gateway.ts";
 
 export class Context implements JobContext {
   readonly window: PartitionWindow;
@@ -32,6 +32,8 @@ export class Context implements JobContext {
   private marks: Promise<SourceMark[]> | undefined;
   /** True once a source of this run pulled from a mark (its rows are a delta, not a snapshot). */
   private pulledIncrementally = false;
+  /** Lake partitions found corrupt while reading a window, by table: read as missing, never rewritten by this run. */
+  private readonly corrupt = new Map<string, Set<string>>();
 
   constructor(
     private readonly def: JobDefinition,
@@ -126,11 +128,17 @@ export class Context implements JobContext {
     await this.holdJobLock();
     const days: string[] = [];
     for (let n = window.from; n <= window.to; n++) if (n !== 0) days.push(addDays(this.dt, n));
-    return readLakePartitions(this.dataDir, table, days);
+    const corrupt: Array<{ dt: string; error: CorruptFileError }> = [];
+    const frame = await readLakePartitions(this.dataDir, table, days, (error, dt) => corrupt.push({ dt, error }));
+    if (corrupt.length > 0) this.reportCorrupt(table, corrupt);
+    return frame;
   }
 
-  lakePartitions(table: string): Promise<string[]> {
-    return listLakePartitions(this.dataDir, table);
+  async lakePartitions(table: string): Promise<string[]> {
+    // A corrupt neighbour is left for its own rerun to rewrite: rewriting it from a window that
+    // lacks its rows would replace its data with nothing.
+    const corrupt = this.corrupt.get(table);
+    return (await listLakePartitions(this.dataDir, table)).filter((dt) => !corrupt?.has(dt));
   }
 
   async materialize(tableOrOutputs: TableSpec | TableOutput[], frame?: pl.DataFrame): Promise<void> {
@@ -147,23 +155,69 @@ export class Context implements JobContext {
     await this.holdJobLock();
     this.throwIfAborted();
     const t0 = performance.now();
-    const loads = await this.writeLake(partitions);
-    const lakeMs = performance.now() - t0;
-    this.throwIfAborted();
-    const t1 = performance.now();
-    const counts = await this.warehouse.commit({
-      run: this.state.runRecord("succeeded", null),
-      loads,
-      quarantine: { rows: this.state.quarantine, dts: [this.dt] },
-      checks: this.state.checks,
-      marks: this.state.marks,
-      ...(this.settings.fullRefresh ? { fullRefresh: true } : {}),
+    const revision = new LakeRevision();
+    const loads = await this.writeLake(partitions, revision).catch(async (error: unknown) => {
+      await revision.restore();
+      throw error;
     });
-    this.state.committed = true;
+    const lakeMs = performance.now() - t0;
+    const t1 = performance.now();
+    const counts = await this.commit(loads, revision);
     failpoint("warehouse.committed");
     const details = { lakeMs, warehouseMs: performance.now() - t1, partitions: loads.map((l) => `${l.table.name}/dt=${l.dt}`), ...counts };
     this.state.record({ name: "load", kind: "load", ms: performance.now() - t0, details }, null);
     this.log.info({ stage: "load", partitions: loads.length, ...counts, ms: Math.round(performance.now() - t0) }, "load finished");
+  }
+
+  /**
+   * The load transaction. When the warehouse refuses the data (a shrink past the table's limit, a
+   * schema it cannot take), nothing was committed for sure: the lake files this run replaced are put
+   * back, so the lake keeps what the warehouse has. Other failures may be ambiguous (a loader that
+   * stopped answering may have committed): the new files stay, and a rerun heals both.
+   */
+  private async commit(loads: PartitionLoad[], revision: LakeRevision): Promise<LoadCounts> {
+    try {
+      this.throwIfAborted();
+      const counts = await this.warehouse.commit({
+        run: this.state.runRecord("succeeded", null),
+        loads,
+        quarantine: { rows: this.state.quarantine, dts: [this.dt] },
+        checks: this.state.checks,
+        marks: this.state.marks,
+        ...(this.settings.fullRefresh ? { fullRefresh: true } : {}),
+        ...(this.settings.allowShrink ? { allowShrink: true } : {}),
+      });
+      this.state.committed = true;
+      for (const warning of counts.warnings ?? []) this.log.warn({ stage: "load" }, warning);
+      await revision.discard();
+      return counts;
+    } catch (error) {
+      if (error instanceof PartitionShrinkError || error instanceof SchemaError) await revision.restore();
+      else await revision.discard();
+      throw error;
+    }
+  }
+
+  /** A corrupt neighbour: a warning naming the file, and a failed warn-level check row in sluice.checks. */
+  private reportCorrupt(table: string, corrupt: ReadonlyArray<{ dt: string; error: CorruptFileError }>): void {
+    const dts = new Set(this.corrupt.get(table));
+    for (const { dt, error } of corrupt) {
+      dts.add(dt);
+      const hint = `rerun that day to rewrite it: sluice run ${this.job} --date ${dt}`;
+      this.log.warn({ stage: "transform", table, partition: dt, file: error.file }, `${error.message}; read as missing, so ${this.dt}'s neighbours lack its rows (${hint})`);
+    }
+    this.corrupt.set(table, dts);
+    this.state.checks.push({
+      check: `lake: neighbouring ${table} partitions readable`,
+      table,
+      columns: [],
+      severity: "warn",
+      action: "quarantine",
+      passed: false,
+      failingRows: 0,
+      sample: corrupt.map(({ dt, error }) => ({ key: { dt }, value: error.file })),
+      dt: this.dt,
+    });
   }
 
   /** Releases the job's lock (the run calls it when it ends, whatever happened). */
@@ -173,13 +227,13 @@ export class Context implements JobContext {
   }
 
   /** Atomic Parquet partitions; the frames are let go once written, before DuckDB takes its share of memory. */
-  private async writeLake(outputs: Array<{ table: TableSpec; parts: Map<string, pl.DataFrame> }>): Promise<PartitionLoad[]> {
+  private async writeLake(outputs: Array<{ table: TableSpec; parts: Map<string, pl.DataFrame> }>, revision: LakeRevision): Promise<PartitionLoad[]> {
     const loads: PartitionLoad[] = [];
     for (const out of outputs) {
       const columns = out.table.columns.map((c) => c.name);
       for (const [dt, frame] of [...out.parts.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         const rows = await this.withEarlierPulls(out.table, dt, conform(frame, columns));
-        const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows);
+        const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows, revision);
         loads.push({ table: out.table, dt, parquetPath });
         failpoint("lake.partial");
       }
@@ -208,7 +262,11 @@ export class Context implements JobContext {
 
   private async holdJobLock(): Promise<void> {
     if (this.jobLock) return;
-    this.jobLock = await acquireLock(this.dataDir, `job-${this.job}`, { wait: true, timeoutMs: 30 * 60_000, signal: this.signal, owner: { runId: this.runId } });
+    const onWait = (message: string): void => {
+      this.log.info({ stage: "run" }, message);
+      this.settings.onWait?.(message);
+    };
+    this.jobLock = await acquireLock(this.dataDir, `job-${this.job}`, { wait: true, timeoutMs: 30 * 60_000, signal: this.signal, owner: { runId: this.runId }, onWait, what: `the job lock of ${this.job}` });
   }
 
   /** The stored marks of the job's sources; read once per run, only when an incremental source asks. */

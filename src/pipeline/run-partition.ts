@@ -27,6 +27,8 @@ export interface RunSettings {
   preview: boolean;
   /** Incremental sources start over from their initial mark, and unpartitioned tables are replaced. */
   fullRefresh?: boolean;
+  /** Load even when a partition shrinks by more than its table's maxShrink (`--allow-shrink`). */
+  allowShrink?: boolean;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
   /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */

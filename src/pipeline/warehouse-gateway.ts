@@ -5,8 +5,11 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import { copyMarks, copyPartitionBookkeeping, type PartitionKey } from "../load/bookkeeping-copy.ts";
 import { isLockHeld } from "../load/locks.ts";
+import { markAbandoned } from "../load/run-ledger.ts";
 import { readMarks, type SourceMark } from "../load/source-state.ts";
 import { recordDeferredRuns } from "./deferred-runs.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
@@ -15,7 +18,6 @@ import {
   ensureWarehouse,
   loadPartitions,
   emptyHistory,
-  markAbandonedRuns,
   readCheckHistory,
   recordRun,
   warehousePath,
@@ -55,16 +57,27 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         dataDir,
         "write",
         async (conn) => {
-          await ensureWarehouse(conn, tables, dataDir);
-          await healAbandonedRuns(conn, dataDir, options.log);
+          for (const problem of await ensureWarehouse(conn, tables, dataDir)) options.log.warn({ stage: "warehouse" }, problem);
+          const healed = await healAbandonedRuns(conn, dataDir, options.log);
           const deferred = await recordDeferredRuns(conn, dataDir);
-          if (deferred > 0) options.log.info({ deferred }, "recorded runs that ended while the warehouse was busy");
+          if (deferred.length > 0) options.log.info({ deferred: deferred.length }, "recorded runs that ended while the warehouse was busy");
           await recordRun(conn, run);
+          await copyBookkeeping(conn, dataDir, [{ job: run.job, dt: run.dt }, ...healed, ...deferred], options.log);
           return { marks: await readMarks(conn, run.job) };
         },
         wait,
       ),
-    commit: (tx) => withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, tx), wait),
+    commit: (tx) =>
+      withWarehouse(
+        dataDir,
+        "write",
+        async (conn) => {
+          const counts = await loadPartitions(conn, tx);
+          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log, marksChanged(tx) ? tx.run.job : undefined);
+          return counts;
+        },
+        wait,
+      ),
     readMarks: (job) => withWarehouse(dataDir, "read", (conn) => readMarks(conn, job), wait),
     fail: (tx) =>
       // Recording a failure must work even after the run's own signal was aborted (Ctrl-C).
@@ -74,6 +87,7 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         async (conn) => {
           if (tx.checks.length > 0) await loadPartitions(conn, tx);
           else await recordRun(conn, tx.run);
+          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log);
         },
         { ...patience, ...(options.onWait ? { onWait: options.onWait } : {}) },
       ),
@@ -83,11 +97,38 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
   };
 }
 
-/** Marks 'running' rows whose process no longer holds its partition lock as abandoned (a killed run). */
-async function healAbandonedRuns(conn: DuckDBConnection, dataDir: string, log: Logger): Promise<void> {
+/** Marks 'running' rows whose process no longer holds its partition lock as abandoned (a killed run); returns their partitions. */
+async function healAbandonedRuns(conn: DuckDBConnection, dataDir: string, log: Logger): Promise<PartitionKey[]> {
   const live = await liveRunIds(dataDir);
-  const healed = await markAbandonedRuns(conn, (id) => live.has(id));
-  if (healed > 0) log.warn({ healed }, "marked runs of dead processes as abandoned");
+  const healed = await markAbandoned(conn, (id) => live.has(id));
+  if (healed.length > 0) log.warn({ healed: healed.length }, "marked runs of dead processes as abandoned");
+  return healed;
+}
+
+/** True when the transaction moved the job's marks (sluice.state). */
+function marksChanged(tx: LoadTransaction): boolean {
+  return (tx.marks?.length ?? 0) > 0 || tx.fullRefresh === true;
+}
+
+/** The partitions whose bookkeeping a load transaction touches. */
+function keysOf(tx: LoadTransaction): PartitionKey[] {
+  const job = tx.run.job;
+  const dts = new Set([tx.run.dt, ...(tx.quarantine.dts ?? []), ...tx.quarantine.rows.map((r) => r.dt ?? tx.run.dt), ...tx.checks.map((c) => c.dt)]);
+  return [...dts].map((dt) => ({ job, dt }));
+}
+
+/**
+ * Brings the lake's copy of these partitions' bookkeeping level with the warehouse (see
+ * load/bookkeeping-copy.ts). The warehouse write it follows has committed: a failure here is a
+ * warning, never the run's failure.
+ */
+async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger, marksOf?: string): Promise<void> {
+  try {
+    await copyPartitionBookkeeping(conn, dataDir, keys);
+    if (marksOf !== undefined) await copyMarks(conn, dataDir, marksOf);
+  } catch (error) {
+    log.warn({ stage: "warehouse", err: formatError(error) }, "could not copy the bookkeeping to the lake (lake/_sluice); the next run of these partitions copies it again");
+  }
 }
 
 /** Run ids whose partition lock is held by a live process. */

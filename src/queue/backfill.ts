@@ -40,6 +40,7 @@ export interface QueueBackfillSettings {
   log: Logger;
   refetch: boolean;
   fullRefresh?: boolean;
+  allowShrink?: boolean;
   keepRaw: boolean;
 }
 
@@ -72,8 +73,8 @@ export async function enqueueBackfill(job: JobDefinition, selection: DaySelectio
     const outcomes = new Map<string, PartitionOutcome>();
     const todo: string[] = [];
     for (const dt of days) {
-      const status = last.get(dt);
-      const skip = options.retryFailed ? status === undefined || status === "succeeded" : !options.force && status === "succeeded";
+      // A day that never ran has not succeeded: it runs, with or without --retry-failed.
+      const skip = last.get(dt) === "succeeded" && (options.retryFailed || !options.force);
       if (skip) outcomes.set(dt, blank(job.name, dt, "skipped", null));
       else todo.push(dt);
     }
@@ -196,9 +197,9 @@ export class BackfillTasks {
   }
 
   /** Adds one task per day to the partition queue. */
-  async enqueue(settings: Pick<QueueBackfillSettings, "refetch" | "keepRaw" | "fullRefresh">, log: Logger): Promise<void> {
+  async enqueue(settings: Pick<QueueBackfillSettings, "refetch" | "keepRaw" | "fullRefresh" | "allowShrink">, log: Logger): Promise<void> {
     const tasks = this.todo.map((dt) => {
-      const data: PartitionTask = { job: this.job, dt, refetch: settings.refetch, keepRaw: settings.keepRaw, ...(settings.fullRefresh ? { fullRefresh: true } : {}), backfillId: this.backfillId };
+      const data: PartitionTask = { job: this.job, dt, refetch: settings.refetch, keepRaw: settings.keepRaw, ...(settings.fullRefresh ? { fullRefresh: true } : {}), ...(settings.allowShrink ? { allowShrink: true } : {}), backfillId: this.backfillId };
       return { name: this.job, data, opts: partitionTaskOptions(taskId(this.backfillId, this.job, dt), this.tuning) };
     });
     await this.queue.addBulk(tasks);

@@ -22,6 +22,8 @@ export interface PartitionTask {
   keepRaw: boolean;
   /** Incremental sources start over; unpartitioned tables are replaced. */
   fullRefresh?: boolean;
+  /** Load even when a partition shrinks by more than its table allows (--allow-shrink). */
+  allowShrink?: boolean;
   /** The backfill that enqueued it (part of the BullMQ job id). */
   backfillId: string;
 }

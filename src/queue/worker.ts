@@ -160,6 +160,7 @@ class TaskRunner {
       demoApi: async () => this.apiUrl,
       refetch: task.refetch,
       fullRefresh: task.fullRefresh === true,
+      allowShrink: task.allowShrink === true,
       keepRaw: task.keepRaw,
       preview: false,
       warehouse: this.warehouse.gateway(signal),

@@ -1,18 +1,23 @@
 /** `sluice backfill <job>`: every day of a range, here or (--queue) on workers. */
 import type { Command } from "commander";
-import { resolveQueueTuning, resolveSettings, type QueueTuningOverrides } from "../../core/config.ts";
-import { dayRange, parseDay } from "../../core/dates.ts";
+import { existsSync } from "node:fs";
+import { resolveBackfillMaxDays, resolveQueueTuning, resolveSettings, type Env, type QueueTuningOverrides } from "../../core/config.ts";
+import { dayCount, dayRange, parseDay } from "../../core/dates.ts";
+import { UsageError } from "../../core/errors.ts";
 import { terminalSafe } from "../../core/terminal-text.ts";
+import { typicalRunSeconds } from "../../load/run-ledger.ts";
+import { warehousePath, withWarehouse } from "../../load/warehouse.ts";
 import { alertOnFailures } from "../../operate/alert-webhook.ts";
-import { lastStatuses, runBackfill, type BackfillProgress } from "../../pipeline/backfill.ts";
+import { lastStatuses, runBackfill, unfinishedDays, type BackfillProgress } from "../../pipeline/backfill.ts";
 import type { JobDefinition } from "../../pipeline/job.ts";
 import type { PartitionOutcome } from "../../pipeline/index.ts";
 import type { DaySelection } from "../../queue/backfill.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext, Io } from "../context.ts";
 import { exitCodeOf, formatOutcomes } from "../format.ts";
+import { checkDataDir } from "../data-dir.ts";
 import { RunObserver } from "../observe.ts";
-import { addRunOptions, concurrencyOption, jobArgument, queueOption, queueUrlOf, type RunFlags } from "../options.ts";
+import { addRunOptions, allowShrinkOption, concurrencyOption, jobArgument, queueOption, queueUrlOf, type RunFlags } from "../options.ts";
 import { createProgress, type Progress } from "../progress.ts";
 import { alertTarget, withRunEnvironment, type RunEnvironment } from "../run-environment.ts";
 
@@ -20,13 +25,15 @@ import { alertTarget, withRunEnvironment, type RunEnvironment } from "../run-env
 export interface ManyPartitionsFlags extends RunFlags {
   concurrency: number;
   queue?: string;
+  allowShrink?: boolean;
 }
 
 interface BackfillFlags extends ManyPartitionsFlags {
-  from: string;
-  to: string;
+  from?: string;
+  to?: string;
   force?: boolean;
   retryFailed?: boolean;
+  yes?: boolean;
 }
 
 /** Which partitions a many-partitions command runs. */
@@ -35,8 +42,13 @@ export interface DayChoice {
   days: DaySelection;
   /** Rerun partitions that already succeeded. */
   force: boolean;
-  /** Run only partitions whose last run did not succeed. */
+  /** Run only partitions whose last run did not succeed (or that never ran). */
   retryFailed: boolean;
+  /**
+   * The range the user asked for, recorded in sluice.requests before anything runs so a day that
+   * never runs shows as pending (runs here only; a queue's loader does not record it).
+   */
+  request?: { from: string; to: string };
 }
 
 /** Adds `sluice backfill`. */
@@ -45,20 +57,58 @@ export function registerBackfill(program: Command, ctx: CliContext): void {
     .command("backfill")
     .description("Run every day of an inclusive date range; partitions already loaded are skipped unless --force")
     .addArgument(jobArgument())
-    .requiredOption("--from <YYYY-MM-DD>", "first day")
-    .requiredOption("--to <YYYY-MM-DD>", "last day (inclusive)")
+    .option("--from <YYYY-MM-DD>", "first day (required unless --retry-failed)")
+    .option("--to <YYYY-MM-DD>", "last day, inclusive (required unless --retry-failed)")
     .addOption(concurrencyOption("partitions extracted and transformed at once (loads stay serialized)"))
     .option("--force", "rerun partitions that already succeeded")
-    .option("--retry-failed", "rerun only the partitions whose last run did not succeed");
+    .option("--retry-failed", "run only the days whose last run did not succeed or that never ran; without --from/--to, every day a backfill asked for that has not succeeded")
+    .option("--yes", "run a range longer than SLUICE_BACKFILL_MAX_DAYS (default 3660 days) without asking");
   addRunOptions(command)
+    .addOption(allowShrinkOption())
     .addOption(queueOption())
     .action((jobName: string, flags: BackfillFlags) => backfill(jobName, flags, ctx));
 }
 
 async function backfill(jobName: string, flags: BackfillFlags, ctx: CliContext): Promise<void> {
   const job = await findJob(jobName, flags, ctx.env);
-  const days = dayRange(parseDay(flags.from, "from"), parseDay(flags.to, "to"));
-  await runManyPartitions("backfill", job, flags, ctx, { days, force: Boolean(flags.force), retryFailed: Boolean(flags.retryFailed) });
+  const dataDir = resolveSettings({ flags, env: ctx.env }).dataDir;
+  await checkDataDir(dataDir, "write");
+  const plan = await planDays(job, flags, dataDir, ctx.env);
+  if (plan.days.length === 0) {
+    ctx.io.stdout(`nothing to retry: every day a backfill asked for of ${job.name} has succeeded\n`);
+    return;
+  }
+  await runManyPartitions("backfill", job, flags, ctx, { ...plan, force: Boolean(flags.force), retryFailed: Boolean(flags.retryFailed) });
+}
+
+/**
+ * The days to run: the --from/--to range (refused past SLUICE_BACKFILL_MAX_DAYS without --yes,
+ * before a day of it is listed), or with --retry-failed alone every requested day not yet succeeded.
+ */
+async function planDays(job: JobDefinition, flags: BackfillFlags, dataDir: string, env: Env): Promise<{ days: string[]; request?: { from: string; to: string } }> {
+  if (flags.from === undefined && flags.to === undefined) {
+    if (!flags.retryFailed) throw new UsageError("backfill needs --from and --to (or --retry-failed alone: every day a backfill asked for that has not succeeded)");
+    return { days: await unfinishedDays(job, { dataDir, signal: new AbortController().signal }) };
+  }
+  if (flags.from === undefined || flags.to === undefined) throw new UsageError(`backfill needs both --from and --to (got only --${flags.from === undefined ? "to" : "from"})`);
+  const from = parseDay(flags.from, "from");
+  const to = parseDay(flags.to, "to");
+  const count = dayCount(from, to);
+  const max = resolveBackfillMaxDays(env);
+  if (count > max && !flags.yes) {
+    const eta = await estimate(job, dataDir, count, flags.concurrency);
+    throw new UsageError(`backfill ${job.name} --from ${from} --to ${to} is ${count} days, more than ${max} (SLUICE_BACKFILL_MAX_DAYS)${eta}; pass --yes to run it, or narrow the range`);
+  }
+  return { days: dayRange(from, to), request: { from, to } };
+}
+
+/** ", about N h at S s a day with --concurrency C" from the job's recent runs, or "" when it never succeeded. */
+async function estimate(job: JobDefinition, dataDir: string, days: number, concurrency: number): Promise<string> {
+  if (!existsSync(warehousePath(dataDir))) return "";
+  const perDay = await withWarehouse(dataDir, "read", (conn) => typicalRunSeconds(conn, job.name), { waitMs: 5_000 }).catch(() => null);
+  if (perDay === null) return "";
+  const hours = (days * perDay) / Math.max(1, concurrency) / 3600;
+  return `, about ${hours >= 48 ? `${Math.round(hours / 24)} days` : `${hours.toFixed(1)} h`} at ${perDay.toFixed(1)} s a day with --concurrency ${concurrency}`;
 }
 
 /**
@@ -72,13 +122,14 @@ export async function runManyPartitions(command: string, job: JobDefinition, fla
   const queue = queueUrl === undefined ? undefined : { url: queueUrl, tuning: resolveQueueTuning(env) };
   // A live bar and info log lines fight over the terminal: on a TTY, log warnings only unless asked.
   const settings = resolveSettings({ flags, env, ...(process.stderr.isTTY ? { defaultLogLevel: "warn" as const } : {}) });
+  await checkDataDir(settings.dataDir, "write");
   await withRunEnvironment(
     settings,
     { io, env },
     async (environment) => {
       const view = new BackfillView(io, job.name, new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl));
       try {
-        const outcomes = await runDays(job, choice, flags.concurrency, queue, { ...environment, fullRefresh: Boolean(flags.fullRefresh) }, view);
+        const outcomes = await runDays(job, choice, flags.concurrency, queue, { ...environment, fullRefresh: Boolean(flags.fullRefresh), allowShrink: Boolean(flags.allowShrink) }, view);
         await view.finish();
         if (outcomes.length > 0) io.stdout(formatOutcomes(outcomes) + "\n");
         await alertOnFailures(job.name, command, outcomes, alertTarget(settings, environment));
@@ -104,12 +155,13 @@ async function runDays(
   const fullRefresh = run.fullRefresh === true;
   if (queue === undefined) {
     const days = typeof choice.days === "function" ? choice.days(await lastStatuses(job, run)) : choice.days;
-    return runBackfill(job, days, { concurrency, force, retryFailed, onProgress: view.onProgress }, { ...run, preview: false, onWait: view.say });
+    const options = { concurrency, force, retryFailed, onProgress: view.onProgress, ...(choice.request ? { request: choice.request } : {}) };
+    return runBackfill(job, days, options, { ...run, preview: false, onWait: view.say });
   }
   // bullmq loads only when a queue is used: it costs every other command start-up time.
   const { enqueueBackfill } = await import("../../queue/backfill.ts");
   const options = { queueUrl: queue.url, force, retryFailed, onProgress: view.onProgress, onNote: view.say, tuning: queue.tuning };
-  return enqueueBackfill(job, choice.days, options, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, fullRefresh });
+  return enqueueBackfill(job, choice.days, options, { dataDir: run.dataDir, signal: run.signal, log: run.log, refetch: run.refetch, keepRaw: run.keepRaw, fullRefresh, allowShrink: run.allowShrink === true });
 }
 
 /** The progress bar (or lines) of a backfill, and the metrics and report of each finished partition. */

@@ -8,7 +8,7 @@ import { addDays, formatDay, parseDay } from "../../core/dates.ts";
 import { planCatchUp, type CatchUpPlan } from "../../pipeline/catch-up.ts";
 import { findJob } from "../catalog.ts";
 import type { CliContext, Io } from "../context.ts";
-import { addRunOptions, concurrencyOption, intOption, jobArgument, queueOption } from "../options.ts";
+import { addRunOptions, allowShrinkOption, concurrencyOption, intOption, jobArgument, queueOption } from "../options.ts";
 import { runManyPartitions, type ManyPartitionsFlags } from "./backfill.ts";
 
 interface CatchUpFlags extends ManyPartitionsFlags {
@@ -26,6 +26,7 @@ export function registerCatchUp(program: Command, ctx: CliContext): void {
     .option("--from <YYYY-MM-DD>", "the job's first day, when it declares no start: days before it are never run")
     .addOption(concurrencyOption("partitions extracted and transformed at once (loads stay serialized)"));
   addRunOptions(command)
+    .addOption(allowShrinkOption())
     .addOption(queueOption())
     .action((jobName: string, flags: CatchUpFlags) => catchUp(jobName, flags, ctx));
 }

@@ -8,12 +8,14 @@ import { findJob } from "../catalog.ts";
 import type { CliContext } from "../context.ts";
 import { exitCodeOf, formatOutcomes, printPreview } from "../format.ts";
 import { RunObserver } from "../observe.ts";
-import { addRunOptions, addWidthOptions, frameWidth, jobArgument, type RunFlags, type WidthFlags } from "../options.ts";
+import { checkDataDir } from "../data-dir.ts";
+import { addRunOptions, addWidthOptions, allowShrinkOption, frameWidth, jobArgument, type RunFlags, type WidthFlags } from "../options.ts";
 import { alertTarget, withRunEnvironment } from "../run-environment.ts";
 
 interface RunCommandFlags extends RunFlags, WidthFlags {
   date?: string;
   preview?: boolean;
+  allowShrink?: boolean;
 }
 
 /** Adds `sluice run`. */
@@ -23,15 +25,18 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .description("Run one partition of a job (a rerun replaces the partition)")
     .addArgument(jobArgument())
     .option("--date <YYYY-MM-DD>", "the UTC day to run (default: yesterday, UTC)");
-  addWidthOptions(addRunOptions(command).option("--preview", "print each step's schema, first rows and counts; load nothing")).action((jobName: string, flags: RunCommandFlags) => run(jobName, flags, ctx));
+  addWidthOptions(addRunOptions(command).option("--preview", "print each step's schema, first rows and counts; load nothing"))
+    .addOption(allowShrinkOption())
+    .action((jobName: string, flags: RunCommandFlags) => run(jobName, flags, ctx));
 }
 
 async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }: CliContext): Promise<void> {
   const job = await findJob(jobName, flags, env);
   const dt = flags.date === undefined ? yesterday() : parseDay(flags.date);
   const settings = resolveSettings({ flags, env });
+  await checkDataDir(settings.dataDir, "write");
   await withRunEnvironment(settings, { io, env }, async (environment) => {
-    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview), fullRefresh: Boolean(flags.fullRefresh) });
+    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview), fullRefresh: Boolean(flags.fullRefresh), allowShrink: Boolean(flags.allowShrink) });
     if (flags.preview) {
       printPreview(outcome, io.stdout, { width: frameWidth(flags, io) });
     } else {

@@ -5,6 +5,7 @@ import { resolveSettingsFor } from "../../core/config.ts";
 import { readMarks } from "../../load/source-state.ts";
 import { readPartitionStatus, warehousePath, withWarehouse } from "../../load/warehouse.ts";
 import { findJob } from "../catalog.ts";
+import { checkDataDir } from "../data-dir.ts";
 import type { CliContext, Io } from "../context.ts";
 import { formatRows } from "../format.ts";
 import { dataDirOption, formatOption, jobsDirOption, queueOption, queueUrlOf, type OutputFormat } from "../options.ts";
@@ -22,7 +23,7 @@ const COLUMNS = ["job", "dt", "status", "rows_loaded", "rows_quarantined", "star
 export function registerStatus(program: Command, { io, env }: CliContext): void {
   program
     .command("status")
-    .description("Each partition with its last run's outcome, rows and time")
+    .description("Each partition with its last run's outcome, rows and time; days a backfill asked for that never ran show as pending")
     .argument("[job]", "only this job")
     .addOption(dataDirOption())
     .addOption(formatOption())
@@ -39,6 +40,7 @@ export function registerStatus(program: Command, { io, env }: CliContext): void 
       }
       // The data directory is the one setting status uses: nothing else is validated for it.
       const settings = resolveSettingsFor(["dataDir"], { flags, env });
+      await checkDataDir(settings.dataDir, "read");
       if (!existsSync(warehousePath(settings.dataDir))) {
         io.stdout(`no runs yet in ${settings.dataDir}\n`);
         return;
