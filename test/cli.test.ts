@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startDemoApi } from "../src/demo-api/index.ts";
-import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice, type SluiceExit } from "./support/sluice.ts";
 
 const sluice = runSluice;
 

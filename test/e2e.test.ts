@@ -11,13 +11,14 @@ import { runPartition, type RunSettings } from "../src/pipeline/run.ts";
 import { getJob } from "../jobs/index.ts";
 import { makeEventDays, makeUsers, startContractServer, type ContractServer } from "./fixtures/contract-server.ts";
 import { referencePipeline, type ReferenceResult } from "./fixtures/reference-pipeline.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const TOKEN = "e2e-secret-token-5f0c1d";
 const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
 
 function settingsFor(dataDir: string, server: ContractServer): RunSettings {
-  return testRunSettings(dataDir, server.url, { SLUICE_API_TOKEN: TOKEN });
+  return testRunSettings(dataDir, server.url, { env: { SLUICE_API_TOKEN: TOKEN } });
 }
 
 async function warehouseTables(dataDir: string) {

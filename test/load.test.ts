@@ -22,38 +22,14 @@ import {
   type DuckDBConnection,
   type LoadTransaction,
 } from "../src/load/warehouse.ts";
-import { assertFramesEqual, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { assertFramesEqual } from "./support/frames.ts";
+import { LOAD_TEST_EVENTS as EVENTS, LOAD_TEST_USERS as USERS } from "./support/tables.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
-
-const EVENTS: TableSpec = {
-  name: "events",
-  partitioned: true,
-  key: ["event_id"],
-  columns: [
-    { name: "event_id", type: "BIGINT" },
-    { name: "dt", type: "DATE" },
-    { name: "user_id", type: "VARCHAR" },
-    { name: "amount", type: "DOUBLE" },
-    { name: "ts", type: "TIMESTAMPTZ" },
-    { name: "n", type: "INTEGER" },
-  ],
-};
-
-const USERS: TableSpec = {
-  name: "users",
-  partitioned: false,
-  key: ["user_id"],
-  versionColumn: "updated_at",
-  columns: [
-    { name: "user_id", type: "VARCHAR" },
-    { name: "name", type: "VARCHAR" },
-    { name: "updated_at", type: "TIMESTAMPTZ" },
-  ],
-};
 
 interface EventRow {
   event_id: number;

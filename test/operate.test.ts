@@ -3,15 +3,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
-import { runSluice, startSluice, tempDataDir } from "./helpers.ts";
-
-const start = startSluice;
-const sluice = runSluice;
+import { tempDataDir } from "./support/dirs.ts";
+import { serveHttp } from "./support/net.ts";
+import { runSluice as sluice, startSluice as start } from "./support/sluice.ts";
 
 /** Every file below dir, recursively. */
 async function filesBelow(dir: string): Promise<string[]> {
@@ -88,7 +85,7 @@ test("SIGINT during a backfill starts no new partition, rolls back the running o
   // A slow source: each page takes 300 ms, so the first partition is still extracting when we interrupt.
   let firstRequest: () => void = () => {};
   const started = new Promise<void>((r) => (firstRequest = r));
-  const server = createServer((req, res) => {
+  const server = await serveHttp((req, res) => {
     firstRequest();
     const url = new URL(req.url ?? "/", "http://x");
     const page = Number(url.searchParams.get("cursor") ?? "0");
@@ -96,9 +93,8 @@ test("SIGINT during a backfill starts no new partition, rolls back the running o
     const data = Array.from({ length: 20 }, (_, i) => ({ event_id: `${day}-${page}-${i}`, user_id: 1 + i, ts: `${day}T10:00:${String(i).padStart(2, "0")}Z`, event_type: "login" }));
     setTimeout(() => res.setHeader("content-type", "application/json").end(JSON.stringify({ data, next_cursor: page < 19 ? String(page + 1) : null })), 300);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.after(() => server.close());
+  const apiUrl = server.url;
   const dataDir = await tempDataDir(t);
 
   const run = start(["backfill", "events", "--from", "2026-11-10", "--to", "2026-11-14", "--concurrency", "1", "--api-url", apiUrl, "--data-dir", dataDir, "--log-level", "warn"]);

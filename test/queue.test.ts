@@ -26,7 +26,8 @@ import { startLoader } from "../src/queue/loader.ts";
 import { queueStatus, type QueueStatus } from "../src/queue/status.ts";
 import { getJob } from "../jobs/index.ts";
 import { redisUnavailable, startRedis, type RedisServer } from "./fixtures/redis.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const WORKER_MAIN = path.join(ROOT, "src", "queue", "worker-main.ts");
@@ -90,7 +91,7 @@ function spawnWorker(defer: (fn: () => Promise<void>) => void, queueUrl: string,
 }
 
 /** Polls the queue status until `ready` holds (or fails after timeoutMs). */
-async function waitForStatus(queueUrl: string, ready: (s: QueueStatus) => boolean, what: string, timeoutMs = 30_000): Promise<QueueStatus> {
+async function waitForStatus(queueUrl: string, ready: (s: QueueStatus) => boolean, what: string, timeoutMs = 90_000): Promise<QueueStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: QueueStatus | undefined;
   while (Date.now() < deadline) {
@@ -122,19 +123,17 @@ async function snapshot(dataDir: string): Promise<{ tables: Record<string, unkno
   }));
 }
 
+let reference: ReturnType<typeof localReference> | undefined;
+
+/** The reference, computed once for the file: every test's demo API serves the same seeded days. */
+function sharedReference(t: TestContext, apiUrl: string): ReturnType<typeof localReference> {
+  return (reference ??= localReference(t, apiUrl));
+}
+
 /** The reference: the same days run by a local backfill into a data dir of its own. */
 async function localReference(t: TestContext, apiUrl: string): Promise<Awaited<ReturnType<typeof snapshot>>> {
   const dataDir = await tempDataDir(t);
-  const outcomes = await runBackfill(events, DAYS, { concurrency: 2, force: false, retryFailed: false }, {
-    dataDir,
-    apiUrl,
-    signal: new AbortController().signal,
-    log,
-    env: {},
-    refetch: false,
-    keepRaw: false,
-    preview: false,
-  });
+  const outcomes = await runBackfill(events, DAYS, { concurrency: 2, force: false, retryFailed: false }, testRunSettings(dataDir, apiUrl, { log }));
   assert.deepEqual(outcomes.map((o) => o.status), DAYS.map(() => "succeeded"));
   const snap = await snapshot(dataDir);
   assert.ok((snap.tables["events"]?.length ?? 0) > DAYS.length * EVENTS_PER_DAY * 0.8, "the reference has the events");
@@ -146,7 +145,7 @@ test("a backfill queued across three worker processes gives exactly the tables o
   const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
   const shared = await tempDataDir(t);
   for (let i = 0; i < 3; i++) spawnWorker(defer, server.url, shared, api.url);
-  const expected = await localReference(t, api.url);
+  const expected = await sharedReference(t, api.url);
   await waitForStatus(server.url, (s) => s.workers.length === 3, "three connected workers");
 
   const progress: string[] = [];
@@ -182,7 +181,7 @@ test(`a worker SIGKILLed mid-partition (at ${point}) loses nothing and duplicate
   // in its first transform (holding the partition lock), or with the lake written but not loaded
   // (holding the job lock too).
   const doomed = spawnWorker(defer, server.url, shared, api.url, { SLUICE_FAILPOINT: point });
-  const expected = await localReference(t, api.url);
+  const expected = await sharedReference(t, api.url);
   await waitForStatus(server.url, (s) => s.workers.length === 1, "the doomed worker");
   const notes: string[] = [];
   const backfill = queued(server.url, shared, new AbortController().signal, { onNote: (m) => notes.push(m) });
