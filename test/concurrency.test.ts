@@ -1,6 +1,6 @@
 /**
  * Concurrency with real processes: a second run of a partition in progress is refused cleanly, and
- * readers are never refused during loads. (Runs killed mid-way: crash-lake and crash-warehouse.)
+ * readers are never refused during loads. (Runs killed mid-way: crash-*.test.ts.)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
