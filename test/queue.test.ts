@@ -33,8 +33,12 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 const WORKER_MAIN = path.join(ROOT, "src", "queue", "worker-main.ts");
 const DAYS = dayRange("2026-11-10", "2026-11-13");
 const EVENTS_PER_DAY = 2000;
-/** Short claims and stall checks, so a killed worker's task comes back within seconds. */
-const TUNING: Partial<QueueTuning> = { lockDurationMs: 5_000, stalledIntervalMs: 1_000, backoffMs: 200, attempts: 3 };
+/**
+ * Short claims and stall checks, so a killed worker's task comes back within seconds; but a claim
+ * (renewed every half of it) long enough that a live worker starved of CPU on a busy machine is not
+ * taken for dead: with 5 s, a partition ran twice under load.
+ */
+const TUNING: Partial<QueueTuning> = { lockDurationMs: 15_000, stalledIntervalMs: 1_000, backoffMs: 200, attempts: 3 };
 const skip = redisUnavailable();
 const log = createLogger({ level: "silent", pretty: false });
 const events = getJob("events");
