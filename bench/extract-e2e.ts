@@ -8,9 +8,7 @@
  *   npx tsx bench/extract-e2e.ts [pages] [perPage] [delayMsPerPage]
  */
 import { fork } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { rm } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
@@ -19,6 +17,7 @@ import { dayWindow } from "../src/core/dates.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { extractPartition } from "../src/extract/index.ts";
 import type { SourceSpec } from "../src/extract/types.ts";
+import { tempDir } from "../test/support/dirs.ts";
 
 const PAGES = Number(process.argv[2] ?? 1000);
 const PER_PAGE = Number(process.argv[3] ?? 1000);
@@ -103,7 +102,7 @@ if (process.env["BENCH_SERVER"] === "1") {
   for (let run = 1; run <= 2; run++) {
     const dl = await download(false);
     const dlp = await download(true);
-    const dataDir = await mkdtemp(path.join(tmpdir(), "sluice-bench-"));
+    const dataDir = await tempDir("sluice-bench-");
     const c0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();

@@ -1,12 +1,11 @@
 /**
  * Shared helpers of the benchmark harness (bench/run.ts): child processes measured for wall time
- * and peak RSS, medians, plain-text tables, free ports, machine facts and stage timings parsed
- * from the CLI's JSON logs.
+ * and peak RSS, medians, plain-text tables, machine facts and stage timings parsed from the
+ * CLI's JSON logs. Free ports, temp dirs and clean environments come from the test kit (test/support/).
  */
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -157,19 +156,6 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * f) / f;
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released: a tiny race, fine for a benchmark). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Polls `url` until it answers (any HTTP status) or `timeoutMs` passes. */
 export async function waitForHttp(url: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -284,11 +270,6 @@ export function stageTimings(lines: readonly LogLine[]): StageTimings {
     if (line.stage !== undefined && Number.isFinite(time)) prevTime = time;
   }
   return t;
-}
-
-/** A copy of `env` without SLUICE_* variables, so the caller's settings cannot leak into a run. */
-export function cleanEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("SLUICE_")));
 }
 
 /** Formats a ratio as "1.23x". */

@@ -4,32 +4,22 @@
  * nothing changes), and a rerun where 10% of rows changed and 1% are gone. Prints milliseconds.
  * Run: cd /work/main && npx tsx bench/merge.ts [rows=1000000] [runs=3]
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
-import path from "node:path";
+import { rm } from "node:fs/promises";
+import { availableParallelism, loadavg } from "node:os";
 import pl from "nodejs-polars";
 import { writeLakePartition } from "../src/load/lake.ts";
 import type { RunRecord, TableSpec } from "../src/load/types.ts";
 import { loadPartitions, withWarehouse } from "../src/load/warehouse.ts";
+import { tempDir } from "../test/support/dirs.ts";
+import { LOAD_TEST_EVENTS } from "../test/support/tables.ts";
+import { median } from "./lib.ts";
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const RUNS = Number(process.argv[3] ?? 3);
 const DT = "2026-11-20";
 
-const EVENTS: TableSpec = {
-  name: "events",
-  partitioned: true,
-  key: ["event_id"],
-  columns: [
-    { name: "event_id", type: "BIGINT" },
-    { name: "dt", type: "DATE" },
-    { name: "user_id", type: "VARCHAR" },
-    { name: "event_type", type: "VARCHAR" },
-    { name: "amount", type: "DOUBLE" },
-    { name: "ts", type: "TIMESTAMPTZ" },
-    { name: "n", type: "INTEGER" },
-  ],
-};
+/** The load tests' events table with one more string column, as an event log has. */
+const EVENTS: TableSpec = { ...LOAD_TEST_EVENTS, columns: [...LOAD_TEST_EVENTS.columns, { name: "event_type", type: "VARCHAR" }] };
 
 /** 1M events of one day; `variant` 1 changes the amount of every 10th row and drops every 100th. */
 function frame(variant: 0 | 1): pl.DataFrame {
@@ -40,10 +30,10 @@ function frame(variant: 0 | 1): pl.DataFrame {
       pl.col("i").alias("event_id"),
       pl.lit(new Date(`${DT}T00:00:00Z`)).cast(pl.Date).alias("dt"),
       pl.lit("u").add(pl.col("i").modulo(50_000).cast(pl.Int64).cast(pl.Utf8)).alias("user_id"),
-      pl.when(pl.col("i").modulo(10).eq(0)).then(pl.lit("purchase")).otherwise(pl.lit("view_page")).alias("event_type"),
       pl.col("i").mul(0.25).alias("amount"),
       pl.col("i").mul(86_000).add(dayUs).cast(pl.Datetime("us")).alias("ts"),
       pl.col("i").modulo(100).cast(pl.Int32).alias("n"),
+      pl.when(pl.col("i").modulo(10).eq(0)).then(pl.lit("purchase")).otherwise(pl.lit("view_page")).alias("event_type"),
     );
   if (variant === 1) {
     df = df
@@ -57,7 +47,6 @@ function run(runId: string): RunRecord {
   return { runId, job: "events", dt: DT, status: "succeeded", startedAt: new Date(), finishedAt: new Date(), rowsIn: N, rowsLoaded: N, rowsQuarantined: 0, error: null };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const fmt = (ms: number): string => `${Math.round(ms)} ms`;
 
 async function main(): Promise<void> {
@@ -68,7 +57,7 @@ async function main(): Promise<void> {
   // CPU time (all DuckDB threads) is steadier than wall time on a busy shared machine.
   const cpuMs: Record<string, number[]> = {};
   for (let r = 0; r < RUNS; r++) {
-    const dataDir = await mkdtemp(path.join(tmpdir(), "sluice-bench-merge-"));
+    const dataDir = await tempDir("sluice-bench-merge-");
     try {
       await withWarehouse(dataDir, "write", async () => undefined); // create the file
       for (let i = 0; i < 10; i++) {

@@ -13,7 +13,7 @@
  * Needs redis-server (Debian package redis-server). Prints one line per run and a table of medians.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -30,7 +30,10 @@ import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 import { redisUnavailable, startRedis } from "../test/fixtures/redis.ts";
-import { freePort } from "./lib.ts";
+import { tempDir } from "../test/support/dirs.ts";
+import { freePort } from "../test/support/net.ts";
+import { testRunSettings } from "../test/support/settings.ts";
+import { cleanEnv as withoutSluiceEnv } from "../test/support/sluice.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const { values } = parseArgs({
@@ -52,7 +55,7 @@ const LATENCY_MS = Number(values["api-latency-ms"]);
 const days = dayRange("2026-10-01", addDays("2026-10-01", DAYS - 1));
 const events = getJob("events");
 const log = createLogger({ level: "silent", pretty: false });
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLUICE_")));
+const cleanEnv = withoutSluiceEnv();
 
 const unavailable = redisUnavailable();
 if (unavailable) {
@@ -86,7 +89,7 @@ try {
     // Rotate the order every repeat so drift on a shared machine does not favour one configuration.
     const order = configs.map((_, i) => configs[(i + r) % configs.length] as string);
     for (const config of order) {
-      const dataDir = await mkdtemp(path.join(os.tmpdir(), "sluice-qbench-"));
+      const dataDir = await tempDir("sluice-qbench-");
       try {
         const ms = config.startsWith("local") ? await local(dataDir, Number(config.slice(-1))) : await queued(dataDir, Number(config.split(" ")[1]?.replace("w", "")));
         times.get(config)?.push(ms);
@@ -125,15 +128,7 @@ async function warm(): Promise<void> {
 
 async function local(dataDir: string, concurrency: number): Promise<number> {
   const t0 = performance.now();
-  const outcomes = await runBackfill(events, days, { concurrency, force: false, retryFailed: false }, {
-    dataDir,
-    signal: new AbortController().signal,
-    log,
-    env: { SLUICE_API_URL: apiUrl },
-    refetch: false,
-    keepRaw: false,
-    preview: false,
-  });
+  const outcomes = await runBackfill(events, days, { concurrency, force: false, retryFailed: false }, testRunSettings(dataDir, apiUrl, {}, { log }));
   const ms = performance.now() - t0;
   if (!outcomes.every((o) => o.status === "succeeded")) throw new Error(`local backfill: ${outcomes.map((o) => o.status).join(",")}`);
   return ms;
@@ -152,7 +147,7 @@ async function queued(dataDir: string, workers: number): Promise<number> {
   try {
     while ((await queueStatus(redis.url)).workers.length < workers) await sleep(100);
     const t0 = performance.now();
-    const outcomes = await enqueueBackfill(events, days, { queueUrl: redis.url, force: false, retryFailed: false }, { dataDir, signal: new AbortController().signal, log, refetch: false, keepRaw: false });
+    const outcomes = await enqueueBackfill(events, days, { queueUrl: redis.url, force: false, retryFailed: false }, testRunSettings(dataDir, apiUrl, {}, { log }));
     const ms = performance.now() - t0;
     if (!outcomes.every((o) => o.status === "succeeded")) throw new Error(`queued backfill: ${outcomes.map((o) => `${o.status} ${o.error ?? ""}`).join(",")}`);
     return ms;

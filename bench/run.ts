@@ -12,16 +12,16 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { warehousePath } from "../src/load/warehouse.ts";
+import { tempDir } from "../test/support/dirs.ts";
+import { freePort } from "../test/support/net.ts";
+import { cleanEnv } from "../test/support/sluice.ts";
 import {
-  cleanEnv,
   formatTable,
-  freePort,
   gitShortSha,
   hasGnuTime,
   machineInfo,
@@ -380,7 +380,7 @@ async function main(): Promise<void> {
   const sha = gitShortSha(ROOT);
   if (!hasGnuTime()) process.stderr.write("note: /usr/bin/time not found; peak RSS is polled from /proc/<pid>/status VmHWM (apt-get install -y time for GNU time)\n");
   process.stderr.write(`bench: ${opts.events} events, ${opts.repeat} repeat(s), tutorial sample ${opts.sample}; ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}\n`);
-  const workRoot = await mkdtemp(path.join(os.tmpdir(), "sluice-bench-"));
+  const workRoot = await tempDir("sluice-bench-");
   const apis: Api[] = [];
   const onSignal = () => {
     for (const a of apis) a.child.kill("SIGKILL");

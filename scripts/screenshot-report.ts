@@ -7,9 +7,7 @@
  * fresh data dir; when that cannot run or does not succeed, it falls back to a hand-built outcome
  * with realistic numbers and a synthetic lake day (say --synthetic to go there directly).
  */
-import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
 import { lakePartitionPath } from "../src/load/lake.ts";
@@ -18,6 +16,9 @@ import { eventsCharts } from "../jobs/events-charts.ts";
 import { lakeFiles, writeRunReport } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
 import { seededRandom } from "../src/core/random.ts";
+import { chromiumBinary, dumpDom, runChromium } from "../test/support/chromium.ts";
+import { tempDir } from "../test/support/dirs.ts";
+import { testRunSettings } from "../test/support/settings.ts";
 
 interface Args {
   out: string;
@@ -53,16 +54,7 @@ async function pipelineOutcome(dataDir: string, dt: string): Promise<PartitionOu
     ]);
     const api = await startDemoApi({});
     try {
-      const settings = {
-        dataDir,
-        apiUrl: api.url,
-        signal: new AbortController().signal,
-        log: createLogger({ level: "warn", pretty: false }),
-        env: process.env,
-        refetch: false,
-        keepRaw: false,
-        preview: false,
-      };
+      const settings = testRunSettings(dataDir, api.url, {}, { log: createLogger({ level: "warn", pretty: false }), env: { ...process.env, SLUICE_API_URL: api.url } });
       const users = await runPartition(getJob("users"), dt, settings);
       if (users.status !== "succeeded") console.error(`users ${dt}: ${users.status} ${users.error ?? ""}`);
       const events = await runPartition(getJob("events"), dt, settings);
@@ -189,16 +181,14 @@ async function syntheticOutcome(dataDir: string, dt: string): Promise<PartitionO
 }
 
 function chromium(): string {
-  for (const bin of ["chromium", "chromium-browser", "google-chrome"]) {
-    if (spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0) return bin;
-  }
-  throw new Error("chromium is not installed (apt-get install -y chromium)");
+  const bin = chromiumBinary();
+  if (!bin) throw new Error("chromium is not installed (apt-get install -y chromium)");
+  return bin;
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const dataDir = await mkdtemp(path.join(tmpdir(), "sluice-shot-"));
-  const profile = await mkdtemp(path.join(tmpdir(), "sluice-chromium-"));
+  const dataDir = await tempDir("sluice-shot-");
   try {
     let outcome = args.synthetic ? null : await pipelineOutcome(dataDir, args.dt);
     let source = "the pipeline (demo API)";
@@ -213,30 +203,17 @@ async function main(): Promise<void> {
     const out = path.resolve(args.out);
     await mkdir(path.dirname(out), { recursive: true });
     const t0 = performance.now();
-    const flags = [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--hide-scrollbars",
-      `--user-data-dir=${profile}`,
-    ];
     // --screenshot captures the window only: size it to the whole page (at least 1280x2400), as
     // measured by the report's own script (data-height) in a --dump-dom pass.
-    const dom = spawnSync(chromium(), [...flags, "--window-size=1280,2400", "--dump-dom", `file://${report}`], { encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
-    const measured = Number(/<html[^>]*\bdata-height="(\d+)"/.exec(dom.stdout ?? "")?.[1] ?? 0);
+    const dom = await dumpDom(chromium(), report, { height: 2400, flags: ["--hide-scrollbars"] });
+    const measured = Number(/<html[^>]*\bdata-height="(\d+)"/.exec(dom)?.[1] ?? 0);
     const height = Math.max(args.height, Math.min(measured, 16_000));
-    const res = spawnSync(chromium(), [...flags, `--screenshot=${out}`, `--window-size=1280,${height}`, `file://${report}`], { encoding: "utf8", timeout: 120_000 });
-    if (res.status !== 0) throw new Error(`chromium failed (${res.status}): ${res.stderr}`);
+    const res = await runChromium(chromium(), ["--hide-scrollbars", `--screenshot=${out}`, `--window-size=1280,${height}`, `file://${report}`]);
+    if (res.code !== 0) throw new Error(`chromium failed (${res.code}): ${res.stderr}`);
     const size = (await stat(out)).size;
     console.log(`report from ${source}: ${report}`);
     console.log(`screenshot: ${out} (1280x${height}, page ${measured || "?"} px high, ${Math.round(size / 1024)} KiB, chromium ${Math.round(performance.now() - t0)} ms for both passes)`);
   } finally {
-    await rm(profile, { recursive: true, force: true });
     if (!args.keep) await rm(dataDir, { recursive: true, force: true });
     else console.log(`data dir kept: ${dataDir}`);
   }

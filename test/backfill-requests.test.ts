@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { acquireLock } from "../src/load/locks.ts";
-import { runSluice, startSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice, startSluice } from "./support/sluice.ts";
 
 const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"] as const;
 

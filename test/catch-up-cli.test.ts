@@ -10,7 +10,8 @@ import { startDemoApi } from "../src/demo-api/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import events from "../jobs/events.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const EVENTS_PER_DAY = 100;
 

@@ -10,7 +10,8 @@ import { addDays, formatDay } from "../src/core/dates.ts";
 import { UsageError } from "../src/core/errors.ts";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { planCatchUp, type CatchUpInput, type PartitionLastStatus } from "../src/pipeline/catch-up.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const TODAY = "2026-11-20";
 

@@ -15,7 +15,8 @@ import { runBackfill } from "../src/pipeline/backfill.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { historyCharts } from "../src/report/index.ts";
 import { assertVerdicts, DAYS, DEMO, anomalyResults } from "./checks-demo-days.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 

@@ -16,7 +16,8 @@ import { lakeReference } from "../src/pipeline/check-inputs.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import { defineSuite, validate, type CheckInput, type ValidationContext } from "../src/validate/index.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 const ctx: ValidationContext = { window: dayWindow("2026-11-20") };

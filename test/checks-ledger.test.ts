@@ -17,7 +17,8 @@ import { RunMetrics } from "../src/metrics/index.ts";
 import type { PartitionOutcome } from "../src/pipeline/index.ts";
 import { historyCharts, renderRunReport } from "../src/report/index.ts";
 import type { CheckReport, CheckResult, HistoryPoint } from "../src/validate/index.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 function runRecord(runId: string, dt: string, status: RunRecord["status"], startedAt: string, job = "events"): RunRecord {
   return { runId, job, dt, status, startedAt: new Date(startedAt), finishedAt: new Date(startedAt), rowsIn: 0, rowsLoaded: 0, rowsQuarantined: 0, error: null };

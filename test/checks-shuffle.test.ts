@@ -11,7 +11,8 @@ import { startDemoApi } from "../src/demo-api/index.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { anomalyResults, assertVerdicts, DAYS, DEMO } from "./checks-demo-days.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 

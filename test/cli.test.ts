@@ -8,7 +8,8 @@ import { parseDay } from "../src/core/dates.ts";
 import { UsageError } from "../src/core/errors.ts";
 import { parseFraction, parseIntFlag } from "../src/cli/options.ts";
 import { startDemoApi } from "../src/demo-api/index.ts";
-import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice, type SluiceExit } from "./support/sluice.ts";
 
 const sluice = runSluice;
 

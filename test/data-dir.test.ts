@@ -8,7 +8,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ROOT } from "./fixtures/load.ts";
-import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice, type SluiceExit } from "./support/sluice.ts";
 
 const BIN = path.join(ROOT, "bin", "sluice.mjs");
 

@@ -5,7 +5,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { UsageError } from "../src/core/errors.ts";
 import { LAST_DAY, addDays, dayCount, dayRange, dayWindow, parseDay } from "../src/core/dates.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 test("days run from 0001-01-01 to 9999-12-30; the last day's window ends at a four-digit midnight", () => {
   assert.equal(parseDay("9999-12-30"), "9999-12-30");

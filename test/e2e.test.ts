@@ -13,7 +13,8 @@ import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 import { makeEventDays, makeUsers, startContractServer, type ContractServer } from "./fixtures/contract-server.ts";
 import { referencePipeline, type ReferenceResult } from "./fixtures/reference-pipeline.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const TOKEN = "e2e-secret-token-5f0c1d";
 const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];

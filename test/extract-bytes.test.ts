@@ -18,7 +18,9 @@ import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { EventRecord } from "../jobs/sources.ts";
-import { runSluice, tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 const DAY = "2026-11-19";

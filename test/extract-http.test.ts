@@ -28,7 +28,7 @@ import {
 import type { RequestPolicy } from "../src/extract/types.ts";
 import { HeaderAuth } from "../src/extract/auth/static-auth.ts";
 import { FAST_FAULTS, FakeClock, capturingLogger, makeEvents, specFor, startFaultServer } from "./fixtures/fault-server.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const policy = (over: Partial<RequestPolicy> = {}): RequestPolicy => ({
   ...DEFAULT_POLICY,

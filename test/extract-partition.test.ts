@@ -9,7 +9,7 @@ import { CancelledError, HttpError, SourceFormatError } from "../src/core/errors
 import { silentLogger } from "../src/core/log.ts";
 import { DEFAULT_POLICY, extractPartition, landingDirFor, queueCapacity, readLandedRecords, readState, removeLanding, type ExtractOptions, type ExtractResult } from "../src/extract/index.ts";
 import { ALL_FAULTS, FakeClock, capturingLogger, makeEvents, specFor, startFaultServer, type Style } from "./fixtures/fault-server.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const DT = "2026-11-20";
 

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { isProcessAlive, removeStaleTemps, replaceAtomically, writeFileAtomic } from "../src/core/fs.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 /** What replaceAtomically hands a writer for `data.parquet` in this process: `.data.parquet.<our pid>-<hex>.tmp`. */
 const OUR_TEMP = new RegExp(`^\\.data\\.parquet\\.${process.pid}-[0-9a-f]{12}\\.tmp$`);

@@ -12,7 +12,8 @@ import hubspotContacts from "../jobs/examples/hubspot-contacts.ts";
 import zendeskTickets from "../jobs/examples/zendesk-tickets.ts";
 import { startHubspotServer } from "./fixtures/apis/hubspot.ts";
 import { startZendeskServer } from "./fixtures/apis/zendesk.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 async function run(job: JobDefinition, dt: string, dataDir: string, env: Record<string, string>): Promise<void> {
   const outcome = await runPartition(job, dt, testRunSettings(dataDir, "http://unused.invalid", env));

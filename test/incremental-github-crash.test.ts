@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { DT, REPOS, TOKEN, kind, runInProcess, startServer, tables, truth } from "./fixtures/github-org.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const EXAMPLES = path.resolve(import.meta.dirname, "..", "jobs", "examples");
 

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { REPOS, kind, runInProcess, startServer, tables, truth } from "./fixtures/github-org.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 test("org -> repos -> issues -> comments equals the server after a first run, and a second run fetches only what changed", async (t) => {
   const server = await startServer(51);

@@ -10,7 +10,9 @@ import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import users from "../jobs/users.ts";
-import { runSluice, tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const USERS = "select user_id, country, plan, signup_ts, updated_at from users order by user_id";
 const AS_OF_1 = "2026-12-02T00:00:00Z";

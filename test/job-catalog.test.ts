@@ -11,7 +11,8 @@ import path from "node:path";
 import { BUILTIN_JOBS_DIR, resolveJobsDir } from "../src/core/config.ts";
 import { UsageError } from "../src/core/errors.ts";
 import { JobCatalog, isJobDefinition } from "../src/pipeline/job-catalog.ts";
-import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice, type SluiceExit } from "./support/sluice.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const DAY = "2026-11-19";

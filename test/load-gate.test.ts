@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { LockError } from "../src/core/errors.ts";
 import { ensureWarehouse, query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { EVENTS, spawnChild } from "./fixtures/load.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 describe("warehouse sessions", () => {
   const holdWarehouse = `

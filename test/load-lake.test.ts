@@ -8,7 +8,8 @@ import pl from "nodejs-polars";
 import { lakePartitionExists, lakePartitionPath, listLakePartitions, readLakePartitions, writeLakePartition } from "../src/load/lake.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load.ts";
-import { assertFramesEqual, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { assertFramesEqual } from "./support/frames.ts";
 
 describe("lake", () => {
   test("a partition is written atomically: only data.parquet remains, and a rerun replaces it", async (t) => {

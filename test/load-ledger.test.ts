@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { loadPartitions, markAbandonedRuns, readPartitionStatus, recordRun, withWarehouse, type DuckDBConnection } from "../src/load/warehouse.ts";
 import { eventRows, loadEvents, rows, runRecord, writeEvents } from "./fixtures/load.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 describe("warehouse loads", () => {
   test("quarantine is replaced per job and day: gone rows deleted, new rows inserted, unchanged rows keep their run_id", async (t) => {

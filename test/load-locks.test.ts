@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { LockError } from "../src/core/errors.ts";
 import { LEASE_MS, acquireLock, isLockHeld, lockPath } from "../src/load/locks.ts";
 import { spawnLockHolder } from "./fixtures/load.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 describe("locks", () => {
   test("a lock of another host is held while its lease is renewed, and taken over once the lease ran out", async (t) => {

@@ -7,7 +7,7 @@ import { SchemaError } from "../src/core/errors.ts";
 import { listLakePartitions, writeLakePartition } from "../src/load/lake.ts";
 import { ensureWarehouse, loadPartitions, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { EVENTS, USERS, eventRows, eventsFrame, expectedEvents, loadEvents, rows, runRecord, snapshot, spawnChild, usersFrame, writeEvents } from "./fixtures/load.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 describe("warehouse loads", () => {
   test("a first load inserts every row, and a rerun with identical data changes no row at all", async (t) => {

@@ -7,7 +7,7 @@ import { writeLakePartition } from "../src/load/lake.ts";
 import type { TableSpec } from "../src/load/types.ts";
 import { ensureWarehouse, withWarehouse } from "../src/load/warehouse.ts";
 import { EVENTS, USERS, eventRows, eventsFrame, expectedEvents, loadEvents, rows, snapshot, usersFrame, writeEvents } from "./fixtures/load.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 describe("warehouse loads", () => {
   test("schema evolution adds a new nullable column, and an incompatible type change throws SchemaError naming table and column", async (t) => {

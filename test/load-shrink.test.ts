@@ -11,7 +11,8 @@ import { lakePartitionPath } from "../src/load/lake.ts";
 import { defineTable } from "../src/pipeline/define-table.ts";
 import { makeEventDays, startContractServer } from "./fixtures/contract-server.ts";
 import { EVENTS, eventRows, loadEvents, rows, snapshot, writeEvents } from "./fixtures/load.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const DAY = "2026-11-19";
 

@@ -15,7 +15,8 @@ import path from "node:path";
 import { LEASE_MS, acquireLock, isLockHeld, lockPath } from "../src/load/locks.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { ROOT, spawnLockHolder } from "./fixtures/load.ts";
-import { startSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { startSluice, type SluiceExit } from "./support/sluice.ts";
 
 const DAY = "2026-11-19";
 const BIN = path.join(ROOT, "bin", "sluice.mjs");

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFile, readdir, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { register as globalRegistry } from "prom-client";
@@ -10,7 +9,9 @@ import { SluiceError } from "../src/core/errors.ts";
 import { RunMetrics, metricsTextfilePath, pushMetrics, writeMetricsTextfile } from "../src/metrics/index.ts";
 import type { PartitionOutcome, StepRecord } from "../src/pipeline/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { freePort } from "./support/net.ts";
+import { hasCommand } from "./support/tools.ts";
 
 function step(kind: StepRecord["kind"], name: string, ms: number, details: Record<string, unknown> = {}): StepRecord {
   return { name, kind, ms, rows: 0, schema: [], head: [], details };
@@ -185,7 +186,7 @@ test("a job name that is not a safe file name is refused", () => {
 });
 
 test("promtool accepts the textfile", async (t) => {
-  if (!which("promtool")) {
+  if (!hasCommand("promtool")) {
     t.skip("promtool not installed (Debian package prometheus)");
     return;
   }
@@ -203,7 +204,7 @@ test("promtool accepts the textfile", async (t) => {
 });
 
 test("metrics pushed to a real Pushgateway come back from its /metrics, and a failing run keeps the last success", async (t) => {
-  if (!which("prometheus-pushgateway")) {
+  if (!hasCommand("prometheus-pushgateway")) {
     t.skip("prometheus-pushgateway not installed (Debian package prometheus-pushgateway)");
     return;
   }
@@ -236,7 +237,7 @@ test("a push to a gateway that is down or refuses fails with a SluiceError namin
     assert.equal(error.transient, true);
     return true;
   });
-  if (!which("prometheus-pushgateway")) return;
+  if (!hasCommand("prometheus-pushgateway")) return;
   // A gateway that answers with an error status: the real one answers 404 under an unknown path prefix.
   const url = await startPushgateway(t);
   await assert.rejects(pushMetrics(`${url}/nonexistent-prefix`, "events", new RunMetrics()), (error: unknown) => {
@@ -246,22 +247,6 @@ test("a push to a gateway that is down or refuses fails with a SluiceError namin
     return true;
   });
 });
-
-function which(bin: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts prometheus-pushgateway on a free loopback port; killed when the test ends. */
 async function startPushgateway(t: TestContext): Promise<string> {

@@ -12,7 +12,8 @@ import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { listRows, runPartition } from "../src/pipeline/index.ts";
 import stripeCharges from "../jobs/examples/stripe-charges.ts";
 import { startStripeServer, type StripeHandle } from "./fixtures/apis/stripe.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const Order = z.object({ id: z.string(), lines: z.array(z.object({ sku: z.string(), qty: z.int(), at: z.iso.datetime({ offset: true }).nullish(), meta: z.object({ note: z.string() }).nullish() })) });
 

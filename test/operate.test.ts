@@ -3,18 +3,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
-import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { resolveSettings } from "../src/core/config.ts";
 import { UsageError } from "../src/core/errors.ts";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { startMeteredApi } from "./fixtures/metered-api.ts";
-import { runSluice, startSluice, tempDataDir } from "./helpers.ts";
-
-const start = startSluice;
-const sluice = runSluice;
+import { tempDataDir } from "./support/dirs.ts";
+import { freePort, serveHttp } from "./support/net.ts";
+import { runSluice as sluice, startSluice as start } from "./support/sluice.ts";
 
 /** Every file below dir, recursively. */
 async function filesBelow(dir: string): Promise<string[]> {
@@ -94,7 +91,7 @@ test("SIGINT during a backfill starts no new partition, rolls back the running o
   // A slow source: each page takes 300 ms, so the first partition is still extracting when we interrupt.
   let firstRequest: () => void = () => {};
   const started = new Promise<void>((r) => (firstRequest = r));
-  const server = createServer((req, res) => {
+  const server = await serveHttp((req, res) => {
     firstRequest();
     const url = new URL(req.url ?? "/", "http://x");
     const page = Number(url.searchParams.get("cursor") ?? "0");
@@ -102,9 +99,8 @@ test("SIGINT during a backfill starts no new partition, rolls back the running o
     const data = Array.from({ length: 20 }, (_, i) => ({ event_id: `${day}-${page}-${i}`, user_id: 1 + i, ts: `${day}T10:00:${String(i).padStart(2, "0")}Z`, event_type: "login" }));
     setTimeout(() => res.setHeader("content-type", "application/json").end(JSON.stringify({ data, next_cursor: page < 19 ? String(page + 1) : null })), 300);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.after(() => server.close());
+  const apiUrl = server.url;
   const dataDir = await tempDataDir(t);
 
   const run = start(["backfill", "events", "--from", "2026-11-10", "--to", "2026-11-14", "--concurrency", "1", "--api-url", apiUrl, "--data-dir", dataDir, "--log-level", "warn"]);
@@ -129,7 +125,7 @@ const TEST_JOBS = path.resolve(import.meta.dirname, "fixtures", "jobs");
 /** A loopback webhook receiver that answers 200 and keeps every body; its URL carries a token in the path, as Slack's do. */
 async function webhookReceiver(t: { after: (fn: () => Promise<void>) => void }): Promise<{ url: string; bodies: string[] }> {
   const bodies: string[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
+  const server = await serveHttp((req, res) => {
     let body = "";
     req.on("data", (chunk: Buffer) => (body += chunk.toString()));
     req.on("end", () => {
@@ -137,9 +133,8 @@ async function webhookReceiver(t: { after: (fn: () => Promise<void>) => void }):
       res.writeHead(200).end("ok");
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T0/B0/hook-path-secret`, bodies };
+  t.after(() => server.close());
+  return { url: `${server.url}/services/T0/B0/hook-path-secret`, bodies };
 }
 
 test("a backfill that ends with failures posts one summary to SLUICE_ALERT_WEBHOOK, with no secret anywhere; a run that succeeds posts none", async (t) => {
@@ -176,10 +171,7 @@ test("an alert that cannot be delivered is a logged warning and leaves the exit 
   const api = await startMeteredApi({ key, pages: 1, forbiddenDays: ["2026-11-19"] });
   t.after(() => api.close());
   // A port nothing listens on: every attempt is refused, then the command gives up on the alert.
-  const closed = createServer();
-  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/hook`;
-  await new Promise<void>((r) => closed.close(() => r()));
+  const deadUrl = `http://127.0.0.1:${await freePort()}/hook`;
   const dataDir = await tempDataDir(t);
   const result = await sluice(["run", "metered", "--date", "2026-11-19", "--jobs-dir", TEST_JOBS, "--data-dir", dataDir], { METERED_API_URL: api.url, METERED_API_KEY: key, SLUICE_ALERT_WEBHOOK: deadUrl });
   assert.equal(result.code, 1, "the run failed; the alert's own failure changes nothing");

@@ -1,6 +1,6 @@
 /**
- * The pipeline as a whole, in-process: blocking checks, changed source data, quality history,
- * and the property that any order of daily runs converges to sessionizing all events at once.
+ * The pipeline as a whole, in-process: blocking checks, changed source data, quality history and
+ * landed pages. (The property that any order of daily runs converges: run-order.test.ts.)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -19,55 +19,13 @@ import { eventsSource } from "../jobs/sources.ts";
 import { EVENTS } from "../jobs/tables.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
 import { referencePipeline } from "./fixtures/reference-pipeline.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
-import { seededRandom } from "../src/core/random.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
+import { sessionState } from "./support/snapshots.ts";
 
 const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
 
-const settingsFor = (dataDir: string, apiUrl: string) => testRunSettings(dataDir, apiUrl);
-
-/** Sessions and events' session ids in the warehouse, as comparable strings. */
-async function sessionState(dataDir: string): Promise<{ sessions: string[]; eventSessions: string[] }> {
-  return withWarehouse(dataDir, "read", async (conn) => ({
-    sessions: (await query(conn, "select session_id, event_count, dt::varchar, epoch_us(session_end)::varchar, primary_action, revenue from sessions")).rows
-      .map(([id, count, dt, end, action, revenue]) => `${id}|${count}|${dt}|${end}|${action ?? "-"}|${Number(Number(revenue).toFixed(6))}`)
-      .sort(),
-    eventSessions: (await query(conn, "select event_id || '|' || session_id || '|' || dt::varchar from events order by 1")).rows.map((r) => String(r[0])),
-  }));
-}
-
-
-test("any order of daily runs, reruns and late-filled gaps converges to sessionizing all events at once", async (t) => {
-  for (const seed of [101, 202, 303]) {
-    const days = makeEventDays(seed, DAYS, 120);
-    const server = await startContractServer({ days });
-    try {
-      const dataDir = await tempDataDir(t);
-      const random = seededRandom(seed);
-      const order = [...DAYS].sort(() => random() - 0.5);
-      // Two reruns at random positions: a rerun must never disturb its neighbours.
-      for (let i = 0; i < 2; i++) order.splice(Math.floor(random() * order.length), 0, DAYS[Math.floor(random() * DAYS.length)] as string);
-      for (const dt of order) {
-        const outcome = await runPartition(getJob("events"), dt, settingsFor(dataDir, server.url));
-        assert.equal(outcome.status, "succeeded", `seed ${seed} ${dt}: ${outcome.error}`);
-      }
-      const ref = await referencePipeline(days);
-      const expected = {
-        sessions: ref.sessions.map((s) => `${s.session_id}|${s.event_count}|${s.dt}|${s.session_end_us}|${s.primary_action ?? "-"}|${Number(s.revenue.toFixed(6))}`).sort(),
-        eventSessions: ref.events.map((e) => `${e.event_id}|${e.session_id}|${e.dt}`).sort(),
-      };
-      const got = await sessionState(dataDir);
-      assert.deepEqual(got.sessions.length, expected.sessions.length, `seed ${seed}, order ${order.join(" ")}: session count`);
-      for (const key of ["sessions", "eventSessions"] as const) {
-        const missing = expected[key].filter((x) => !got[key].includes(x));
-        const extra = got[key].filter((x) => !expected[key].includes(x));
-        assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `seed ${seed}, order ${order.join(" ")}: ${key}`);
-      }
-    } finally {
-      await server.close();
-    }
-  }
-});
+const settingsFor = testRunSettings;
 
 test("a rerun with changed source data makes the partition exactly the new data", async (t) => {
   const dataDir = await tempDataDir(t);

@@ -10,7 +10,8 @@ import type { TestContext } from "node:test";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { eventRows, loadEvents, writeEvents, ROOT } from "./fixtures/load.ts";
 import { cli } from "./fixtures/cli.ts";
-import { runSluice, tempDataDir, type SluiceExit } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice, type SluiceExit } from "./support/sluice.ts";
 
 /** A data dir with a loaded events partition (table, lake view, sluice.runs) and its lake file. */
 async function loadedDataDir(t: TestContext): Promise<{ dataDir: string; lakeFile: string }> {

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { dayRange } from "../src/core/dates.ts";
 import { cleanups, demoApiFor, eventsSnapshot, localEventsReference, queuedEvents, redisFor, spawnSluice, spawnWorker, waitForStatus } from "./fixtures/queue-processes.ts";
 import { redisUnavailable } from "./fixtures/redis.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const skip = redisUnavailable();
 const DAYS = dayRange("2026-11-10", "2026-11-11");

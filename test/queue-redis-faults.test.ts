@@ -16,7 +16,7 @@ import metered from "./fixtures/jobs/metered.ts";
 import { startMeteredApi } from "./fixtures/metered-api.ts";
 import { FAST_TUNING, cleanups, redisFor, spawnWorker, waitForStatus } from "./fixtures/queue-processes.ts";
 import { redisUnavailable } from "./fixtures/redis.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const skip = redisUnavailable();
 const DAYS = dayRange("2026-11-10", "2026-11-14");

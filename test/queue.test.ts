@@ -36,7 +36,7 @@ import {
   type EventsSnapshot,
 } from "./fixtures/queue-processes.ts";
 import { redisUnavailable, type RedisServer } from "./fixtures/redis.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const DAYS = dayRange("2026-11-10", "2026-11-13");
 const EVENTS_PER_DAY = 2000;
@@ -53,6 +53,13 @@ function queued(queueUrl: string, dataDir: string, signal: AbortSignal, extra: P
 
 const snapshot = eventsSnapshot;
 
+let reference: ReturnType<typeof localReference> | undefined;
+
+/** The reference, computed once for the file: every test's demo API serves the same seeded days. */
+function sharedReference(t: TestContext, apiUrl: string): ReturnType<typeof localReference> {
+  return (reference ??= localReference(t, apiUrl));
+}
+
 /** The reference: the same days run by a local backfill into a data dir of its own. */
 function localReference(t: TestContext, apiUrl: string): Promise<EventsSnapshot> {
   return localEventsReference(t, apiUrl, DAYS, EVENTS_PER_DAY);
@@ -63,7 +70,7 @@ test("a backfill queued across three worker processes gives exactly the tables o
   const [server, api] = await Promise.all([redis(defer), demoApi(defer)]);
   const shared = await tempDataDir(t);
   for (let i = 0; i < 3; i++) spawnWorker(defer, server.url, shared, api.url);
-  const expected = await localReference(t, api.url);
+  const expected = await sharedReference(t, api.url);
   await waitForStatus(server.url, (s) => s.workers.length === 3, "three connected workers");
 
   const progress: string[] = [];
@@ -99,7 +106,7 @@ test(`a worker SIGKILLed mid-partition (at ${point}) loses nothing and duplicate
   // in its first transform (holding the partition lock), or with the lake written but not loaded
   // (holding the job lock too).
   const doomed = spawnWorker(defer, server.url, shared, api.url, { SLUICE_FAILPOINT: point });
-  const expected = await localReference(t, api.url);
+  const expected = await sharedReference(t, api.url);
   await waitForStatus(server.url, (s) => s.workers.length === 1, "the doomed worker");
   const notes: string[] = [];
   const backfill = queued(server.url, shared, new AbortController().signal, { onNote: (m) => notes.push(m) });

@@ -1,8 +1,6 @@
 /** The HTML run report: notebook cells, escaping, self-containment, lake charts, and real rendering in Chromium. */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import pl from "nodejs-polars";
@@ -17,7 +15,8 @@ import { silentLogger } from "../src/core/log.ts";
 import type { JobDefinition } from "../src/pipeline/job.ts";
 import { chartAssetPath, chartJs, jobCharts, lakeFiles, latestReport, renderRunReport, reportPath, shortDtype, writeRunReport, type ReportCharts } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
-import { tempDataDir } from "./helpers.ts";
+import { chromiumBinary, dumpDom } from "./support/chromium.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const EVIL = "<script>alert(1)</script>";
 
@@ -417,50 +416,6 @@ test("the events job's charts hook draws what the lake has, and names the partit
     return true;
   });
 });
-
-function chromiumBinary(): string | undefined {
-  for (const bin of ["chromium", "chromium-browser", "google-chrome"]) {
-    if (spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0) return bin;
-  }
-  return undefined;
-}
-
-/** Runs headless Chromium with --dump-dom on a file; returns the DOM after the scripts ran. */
-async function dumpDom(bin: string, file: string): Promise<string> {
-  const profile = await mkdtemp(path.join(tmpdir(), "sluice-chromium-"));
-  try {
-    const args = [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      "--window-size=1280,2000",
-      "--dump-dom",
-      `file://${file}`,
-    ];
-    return await new Promise<string>((resolve, reject) => {
-      const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      child.on("error", reject);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        if (code === 0 && out.includes("</html>")) resolve(out);
-        else reject(new Error(`chromium exited ${code}: ${err.slice(-2000)}`));
-      });
-    });
-  } finally {
-    await rm(profile, { recursive: true, force: true });
-  }
-}
 
 test("headless Chromium draws every chart of the report", async (t) => {
   const bin = chromiumBinary();

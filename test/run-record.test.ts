@@ -11,7 +11,8 @@ import { runPartition } from "../src/pipeline/index.ts";
 import { localWarehouse } from "../src/pipeline/warehouse-gateway.ts";
 import events from "../jobs/events.ts";
 import { spawnChild } from "./fixtures/load.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 /** A child process that opens the warehouse read-write (as a long query or a DuckDB session would) until killed. */
 const HOLD_WAREHOUSE = `(async () => {

@@ -33,7 +33,7 @@ import {
 } from "../src/queue/schedule.ts";
 import { FAST_TUNING, cleanups, spawnWorker } from "./fixtures/queue-processes.ts";
 import { redisForFile, redisUnavailable, startRedis } from "./fixtures/redis.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const skip = redisUnavailable();
 const EVERY_SECOND = "* * * * * *";

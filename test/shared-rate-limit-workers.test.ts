@@ -13,7 +13,7 @@ import metered from "./fixtures/jobs/metered.ts";
 import { maxInSpan, startMeteredApi } from "./fixtures/metered-api.ts";
 import { FAST_TUNING, cleanups, spawnWorker, waitForStatus } from "./fixtures/queue-processes.ts";
 import { redisUnavailable, startRedis } from "./fixtures/redis.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const skip = redisUnavailable();
 

@@ -20,7 +20,7 @@ import { startGraphServer } from "./fixtures/apis/graph.ts";
 import { startZendeskServer } from "./fixtures/apis/zendesk.ts";
 import { capturingLogger } from "./fixtures/fault-server.ts";
 import { assertNoSecrets } from "./fixtures/secret-scan.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const FAULTS = 0.2;
 

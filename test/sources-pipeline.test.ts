@@ -11,7 +11,8 @@ import { z } from "zod";
 import { defineJob, defineSource, defineSuite, tableFromRecord } from "../src/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runPartition } from "../src/pipeline/index.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 const Item = z.object({ id: z.int(), name: z.string() });
 

@@ -13,7 +13,8 @@ import { startGraphServer } from "./fixtures/apis/graph.ts";
 import { startHubspotServer } from "./fixtures/apis/hubspot.ts";
 import { startStripeServer } from "./fixtures/apis/stripe.ts";
 import { startZendeskServer } from "./fixtures/apis/zendesk.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const EXAMPLES = path.resolve(import.meta.dirname, "..", "jobs", "examples");
 

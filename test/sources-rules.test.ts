@@ -18,7 +18,7 @@ import { silentLogger } from "../src/core/log.ts";
 import { defineSource, extractPartition, type ExtractOptions, type SourceSpec } from "../src/extract/index.ts";
 import { FakeClock } from "./fixtures/fault-server.ts";
 import { assertNoSecrets } from "./fixtures/secret-scan.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const Item = z.object({ id: z.int(), name: z.string() });
 const items = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: from + i, name: `item ${from + i}` }));

@@ -15,7 +15,8 @@ import { createProgress } from "../src/cli/progress.ts";
 import type { PartitionOutcome } from "../src/pipeline/index.ts";
 import { cli } from "./fixtures/cli.ts";
 import { eventRows, loadEvents, writeEvents, ROOT } from "./fixtures/load.ts";
-import { runSluice, tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { runSluice } from "./support/sluice.ts";
 
 /** Anything a terminal would act on: C0 and C1 controls, DEL, bidi overrides. */
 // eslint-disable-next-line no-control-regex

@@ -13,7 +13,8 @@ import { defineJob, defineSource, defineSuite, tableFromRecord } from "../src/in
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import events from "../jobs/events.ts";
-import { tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 async function rows(dataDir: string, sql: string): Promise<unknown[][]> {
   return withWarehouse(dataDir, "read", async (conn) => (await query(conn, sql)).rows);

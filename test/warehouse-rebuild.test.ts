@@ -15,7 +15,9 @@ import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
-import { runSluice, tempDataDir, testRunSettings } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { testRunSettings } from "./support/settings.ts";
+import { runSluice } from "./support/sluice.ts";
 
 const catalog = await JobCatalog.load(BUILTIN_JOBS_DIR);
 const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19"] as const;

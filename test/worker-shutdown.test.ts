@@ -11,7 +11,7 @@ import { partitionTaskOptions, resolveTuning, taskId } from "../src/queue/connec
 import { partitionQueue } from "../src/queue/schedule.ts";
 import { FAST_TUNING, cleanups, redisFor, spawnWorker, waitForStatus } from "./fixtures/queue-processes.ts";
 import { redisUnavailable } from "./fixtures/redis.ts";
-import { tempDataDir } from "./helpers.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const skip = redisUnavailable();
 const DAY = "2026-11-10";

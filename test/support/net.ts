@@ -1,0 +1,43 @@
+/** Loopback networking for tests and benchmarks: free ports and throwaway HTTP servers. */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (bound, then released: a tiny race, so retry on EADDRINUSE). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** An HTTP server on a loopback port of its own. */
+export interface LoopbackServer {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  port: number;
+  /** Stops listening and ends open connections. */
+  close(): Promise<void>;
+}
+
+/** Serves `handler` on 127.0.0.1, port 0 (ephemeral). */
+export async function serveHttp(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<LoopbackServer> {
+  const server = createHttpServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
