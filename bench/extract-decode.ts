@@ -5,7 +5,7 @@
  *   npx tsx bench/extract-decode.ts [pages] [recordsPerPage]
  */
 import { performance } from "node:perf_hooks";
-import { z } from "zod";
+import { EventRecord } from "../jobs/sources.ts";
 import { batchesToFrame, columnsFromSchema, decodeRecords } from "../src/extract/index.ts";
 import type { RecordBatch } from "apache-arrow";
 import { seededRandom } from "../src/core/random.ts";
@@ -13,13 +13,7 @@ import { seededRandom } from "../src/core/random.ts";
 const PAGES = Number(process.argv[2] ?? 1000);
 const PER_PAGE = Number(process.argv[3] ?? 1000);
 
-const schema = z.object({
-  event_id: z.string(),
-  user_id: z.number().int().positive(),
-  ts: z.iso.datetime({ offset: true }),
-  event_type: z.enum(["login", "view_page", "add_to_cart", "purchase", "logout"]),
-  properties: z.object({ page: z.string().optional(), amount: z.number().nullable().optional() }).nullish(),
-});
+const schema = EventRecord;
 
 const TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"];
 const PAGES_PATHS = ["/", "/pricing", "/docs", "/blog/a-long-article-title", "/cart", "/checkout"];

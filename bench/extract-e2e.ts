@@ -12,12 +12,12 @@ import { rm } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { z } from "zod";
 import { dayWindow } from "../src/core/dates.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { extractPartition } from "../src/extract/index.ts";
 import type { SourceSpec } from "../src/extract/types.ts";
 import { tempDir } from "../test/support/dirs.ts";
+import { EventRecord } from "../jobs/sources.ts";
 
 const PAGES = Number(process.argv[2] ?? 1000);
 const PER_PAGE = Number(process.argv[3] ?? 1000);
@@ -83,13 +83,7 @@ if (process.env["BENCH_SERVER"] === "1") {
     return { total: performance.now() - t0, parseMs, cpu: cpu(c0) };
   };
 
-  const schema = z.object({
-    event_id: z.string(),
-    user_id: z.number().int().positive(),
-    ts: z.iso.datetime({ offset: true }),
-    event_type: z.enum(["login", "view_page", "add_to_cart", "purchase", "logout"]),
-    properties: z.object({ page: z.string().optional(), amount: z.number().nullable().optional() }).nullish(),
-  });
+  const schema = EventRecord;
   const spec: SourceSpec = {
     name: "events",
     path: "/v1/events",
