@@ -10,7 +10,7 @@ import { startDemoApi } from "../src/demo-api/index.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { startMeteredApi } from "./fixtures/metered-api.ts";
 import { tempDataDir } from "./support/dirs.ts";
-import { freePort, serveHttp } from "./support/net.ts";
+import { freePort, serveHttp, webhookReceiver } from "./support/net.ts";
 import { runSluice as sluice, startSluice as start } from "./support/sluice.ts";
 
 /** Every file below dir, recursively. */
@@ -121,21 +121,6 @@ test("SIGINT during a backfill starts no new partition, rolls back the running o
 });
 
 const TEST_JOBS = path.resolve(import.meta.dirname, "fixtures", "jobs");
-
-/** A loopback webhook receiver that answers 200 and keeps every body; its URL carries a token in the path, as Slack's do. */
-async function webhookReceiver(t: { after: (fn: () => Promise<void>) => void }): Promise<{ url: string; bodies: string[] }> {
-  const bodies: string[] = [];
-  const server = await serveHttp((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    req.on("end", () => {
-      bodies.push(body);
-      res.writeHead(200).end("ok");
-    });
-  });
-  t.after(() => server.close());
-  return { url: `${server.url}/services/T0/B0/hook-path-secret`, bodies };
-}
 
 test("a backfill that ends with failures posts one summary to SLUICE_ALERT_WEBHOOK, with no secret anywhere; a run that succeeds posts none", async (t) => {
   const key = "sk_live_9f3c2a7b1e55d0c4";

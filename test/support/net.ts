@@ -41,3 +41,25 @@ export async function serveHttp(handler: (req: IncomingMessage, res: ServerRespo
       }),
   };
 }
+
+/** A webhook receiver on loopback: answers 200 and keeps every body. */
+export interface WebhookReceiver {
+  /** Its URL, with a token in the path as Slack's carry (`hook-path-secret`): it must show up nowhere. */
+  url: string;
+  bodies: string[];
+}
+
+/** Starts a WebhookReceiver, closed after the test. */
+export async function webhookReceiver(t: { after: (fn: () => Promise<void>) => unknown }): Promise<WebhookReceiver> {
+  const bodies: string[] = [];
+  const server = await serveHttp((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      bodies.push(body);
+      res.writeHead(200).end("ok");
+    });
+  });
+  t.after(() => server.close());
+  return { url: `${server.url}/services/T0/B0/hook-path-secret`, bodies };
+}
