@@ -20,6 +20,7 @@ import { literal } from "./sql-values.ts";
 
 /** Bookkeeping tables copied per job and partition day. */
 export const PER_PARTITION_TABLES = ["runs", "quarantine", "checks"] as const;
+export type PerPartitionTable = (typeof PER_PARTITION_TABLES)[number];
 
 /** Bookkeeping tables copied per job: requested days and incremental marks. */
 export const PER_JOB_TABLES = ["requests", "state"] as const;
@@ -44,10 +45,13 @@ export function bookkeepingGlob(table: string): string {
   return (PER_JOB_TABLES as readonly string[]).includes(table) ? `lake/${BOOKKEEPING_DIR}/${table}/*/data.parquet` : `lake/${BOOKKEEPING_DIR}/${table}/*/*/data.parquet`;
 }
 
-/** Copies the runs, quarantine and checks rows of each (job, dt) to the lake, one file per table and key. */
-export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[]): Promise<void> {
+/**
+ * Copies the runs, quarantine and checks rows of each (job, dt) to the lake, one file per table and
+ * key; `tables` narrows it to those the caller changed (a started run changes only its runs row).
+ */
+export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[], tables: readonly PerPartitionTable[] = PER_PARTITION_TABLES): Promise<void> {
   await copyAllOnce(conn, dataDir);
-  await copyPartitions(conn, dataDir, keys);
+  await copyPartitions(conn, dataDir, keys, tables);
 }
 
 /** Copies every requested day of `job` to the lake (one file per job). */
@@ -83,12 +87,12 @@ async function copyAllOnce(conn: DuckDBConnection, dataDir: string): Promise<voi
   await mkdir(done, { recursive: true });
 }
 
-async function copyPartitions(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[]): Promise<void> {
+async function copyPartitions(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[], tables: readonly PerPartitionTable[] = PER_PARTITION_TABLES): Promise<void> {
   const seen = new Set<string>();
   for (const { job, dt } of keys) {
     if (!JOB_RE.test(job) || !DT_RE.test(dt) || seen.has(`${job}/${dt}`)) continue;
     seen.add(`${job}/${dt}`);
-    for (const table of PER_PARTITION_TABLES) {
+    for (const table of tables) {
       const file = path.join(bookkeepingDir(dataDir), table, `job=${job}`, `dt=${dt}`, "data.parquet");
       await copyRows(conn, `SELECT * FROM sluice.${table} WHERE job = ${literal(job)} AND dt = DATE ${literal(dt)}`, file);
     }

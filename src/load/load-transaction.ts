@@ -35,9 +35,10 @@ export interface LoadTransaction {
 export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
   const totals: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
   const warnings: string[] = [];
+  // Outside the transaction: ensureSluiceSchema's work must not be rolled back with a failed load.
+  await ensureSluiceSchema(conn);
   await conn.run("BEGIN TRANSACTION");
   try {
-    await ensureSluiceSchema(conn);
     for (const [index, load] of tx.loads.entries()) {
       const counts = await mergePartition(conn, tx.fullRefresh ? { ...load, replaceAll: true } : load, index, tx.run.job, { allowShrink: tx.allowShrink === true });
       totals.inserted += counts.inserted;

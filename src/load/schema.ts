@@ -61,20 +61,27 @@ export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[
 
 /** Creates the sluice and lake schemas and the bookkeeping tables (runs, quarantine, checks) if missing. */
 export async function ensureSluiceSchema(conn: DuckDBConnection): Promise<void> {
+  // Once per connection: a run's open asks from several places, and each check costs catalog queries.
+  // Never called inside a transaction, so what it created is committed and stays.
+  if (sluiceSchemaEnsured.has(conn)) return;
   for (const ddl of SLUICE_DDL) await conn.run(ddl);
   const have = await conn.runAndReadAll(
-    "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'sluice' AND table_name = 'checks'",
+    "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'sluice' AND table_name = 'checks'",
   );
   const names = new Set(have.getRows().map((row) => String(row[0])));
   for (const [name, type] of CHECKS_ADDED_COLUMNS) {
     if (!names.has(name)) await conn.run(`ALTER TABLE sluice.checks ADD COLUMN ${ident(name)} ${type}`);
   }
+  sluiceSchemaEnsured.add(conn);
 }
+
+/** Connections whose bookkeeping schema is known to be current. */
+const sluiceSchemaEnsured = new WeakSet<DuckDBConnection>();
 
 /** True when sluice.checks has `column` (a warehouse not yet evolved lacks the newer ones). */
 export async function checksHaveColumn(conn: DuckDBConnection, column: string): Promise<boolean> {
   const r = await conn.runAndReadAll(
-    "SELECT count(*) FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'sluice' AND table_name = 'checks' AND column_name = $1",
+    "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'sluice' AND table_name = 'checks' AND column_name = $1",
     [column],
   );
   return Number(r.getRows()[0]?.[0] ?? 0) > 0;
@@ -83,7 +90,7 @@ export async function checksHaveColumn(conn: DuckDBConnection, column: string): 
 /** True when `schema.table` exists in the open database. */
 export async function tableExists(conn: DuckDBConnection, schema: string, table: string): Promise<boolean> {
   const r = await conn.runAndReadAll(
-    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = $1 AND table_name = $2",
+    "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = $1 AND table_name = $2",
     [schema, table],
   );
   return Number(r.getRows()[0]?.[0] ?? 0) > 0;
@@ -100,11 +107,11 @@ export async function prepareTable(conn: DuckDBConnection, spec: TableSpec, cont
   return evolveSchema(conn, spec, specTypes, context);
 }
 
-/** Column name -> DuckDB's canonical type name, in table order. */
+/** Column name -> DuckDB's canonical type name, in table order (duckdb_columns(): information_schema's view over it costs more). */
 async function tableColumns(conn: DuckDBConnection, table: string): Promise<Map<string, string>> {
   const r = await conn.runAndReadAll(
-    `SELECT column_name, data_type FROM information_schema.columns
-     WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`,
+    `SELECT column_name, data_type FROM duckdb_columns()
+     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1 ORDER BY column_index`,
     [table],
   );
   return new Map(r.getRows().map((row) => [String(row[0]), String(row[1])]));

@@ -7,7 +7,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { copyMarks, copyPartitionBookkeeping, type PartitionKey } from "../load/bookkeeping-copy.ts";
+import { copyMarks, copyPartitionBookkeeping, type PartitionKey, type PerPartitionTable } from "../load/bookkeeping-copy.ts";
 import { isLockHeld } from "../load/locks.ts";
 import { markAbandoned } from "../load/run-ledger.ts";
 import { readMarks, type SourceMark } from "../load/source-state.ts";
@@ -62,7 +62,9 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
           const deferred = await recordDeferredRuns(conn, dataDir);
           if (deferred.length > 0) options.log.info({ deferred: deferred.length }, "recorded runs that ended while the warehouse was busy");
           await recordRun(conn, run);
-          await copyBookkeeping(conn, dataDir, [{ job: run.job, dt: run.dt }, ...healed, ...deferred], options.log);
+          await copyBookkeeping(conn, dataDir, [...healed, ...deferred], options.log);
+          // This run changed only its own runs row.
+          await copyBookkeeping(conn, dataDir, [{ job: run.job, dt: run.dt }], options.log, { tables: ["runs"] });
           return { marks: await readMarks(conn, run.job) };
         },
         wait,
@@ -73,7 +75,7 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         "write",
         async (conn) => {
           const counts = await loadPartitions(conn, tx);
-          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log, marksChanged(tx) ? tx.run.job : undefined);
+          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log, marksChanged(tx) ? { marksOf: tx.run.job } : {});
           return counts;
         },
         wait,
@@ -122,10 +124,11 @@ function keysOf(tx: LoadTransaction): PartitionKey[] {
  * load/bookkeeping-copy.ts). The warehouse write it follows has committed: a failure here is a
  * warning, never the run's failure.
  */
-async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger, marksOf?: string): Promise<void> {
+async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger, what: { marksOf?: string; tables?: PerPartitionTable[] } = {}): Promise<void> {
+  if (keys.length === 0 && what.marksOf === undefined) return;
   try {
-    await copyPartitionBookkeeping(conn, dataDir, keys);
-    if (marksOf !== undefined) await copyMarks(conn, dataDir, marksOf);
+    await copyPartitionBookkeeping(conn, dataDir, keys, what.tables);
+    if (what.marksOf !== undefined) await copyMarks(conn, dataDir, what.marksOf);
   } catch (error) {
     log.warn({ stage: "warehouse", err: formatError(error) }, "could not copy the bookkeeping to the lake (lake/_sluice); the next run of these partitions copies it again");
   }
