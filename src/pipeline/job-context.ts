@@ -97,7 +97,7 @@ export class Context implements JobContext {
       throw new ValidationBlockedError(`validation blocked ${table} ${this.dt}: ${describeBlocked(outcome.blocked)}`, {
         context: { job: this.job, partition: this.dt, table },
         blocked: outcome.blocked,
-        hint: `nothing of ${this.dt} was loaded; query the results with: sluice query "select * from sluice.checks where dt = '${this.dt}' and not passed"`,
+        hint: `nothing of ${this.dt} was loaded; see the failed checks with: sluice checks ${this.job} --failed --since ${this.dt}`,
       });
     }
     this.state.quarantine.push(...(await quarantineRows(table, outcome.quarantined, landed)));
