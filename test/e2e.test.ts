@@ -58,11 +58,14 @@ function assertSameRows(actual: unknown[][], expected: unknown[][], what: string
 
 function assertQuarantine(actual: unknown[][], ref: ReferenceResult): void {
   const ours = actual.map(([dt, record, reason]) => ({ key: `${String(dt)} ${JSON.stringify(JSON.parse(String(record)))}`, reason: String(reason) }));
-  const expected = ref.quarantine.map((q) => ({ key: `${q.dt} ${JSON.stringify(q.record)}`, field: q.field }));
+  const expected = ref.quarantine.map((q) => ({ key: `${q.dt} ${JSON.stringify(q.record)}`, field: q.field, missing: q.missing }));
   assert.deepEqual(ours.map((o) => o.key).sort(), expected.map((e) => e.key).sort(), "quarantined records differ");
   for (const e of expected) {
     const o = ours.find((x) => x.key === e.key);
     assert.ok(o && o.reason.includes(e.field), `reason "${o?.reason}" of ${e.key} should name field ${e.field}`);
+    // Exactly the absent or null fields fail not_null: a wrong-typed one is named by its decode reason alone.
+    const notNull = [...o.reason.matchAll(/(\w+): not_null/g)].map((m) => m[1]);
+    assert.deepEqual(notNull, e.missing, `reason "${o.reason}" of ${e.key}: not_null should name exactly ${e.missing.join(", ") || "no field"}`);
   }
 }
 

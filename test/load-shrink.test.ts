@@ -16,7 +16,7 @@ import { runSluice } from "./support/sluice.ts";
 
 const DAY = "2026-11-19";
 
-test("a rerun whose listing comes back empty fails instead of wiping the loaded day, and --allow-shrink lets it through", async (t) => {
+test("a rerun whose listing comes back empty fails instead of wiping the loaded day, and --allow-shrink lets it through, recorded as a failed warn check in sluice.checks", async (t) => {
   const days = makeEventDays(41, [DAY], 150);
   const api = await startContractServer({ days });
   t.after(() => api.close());
@@ -39,9 +39,18 @@ test("a rerun whose listing comes back empty fails instead of wiping the loaded 
   assert.equal(allowed.code, 0, allowed.stderr);
   assert.deepEqual(await rows(dataDir, `select count(*) from events where dt = '${DAY}'`), [[0]]);
   assert.equal(pl.readParquet(lakePartitionPath(dataDir, "events", DAY)).height, 0);
+  // The shrink it let through stays visible: a failed warn-level check row against the day's previous load.
+  const shrinkChecks = "select check_name, severity, passed, failing_rows, observed, lower_bound, detail from sluice.checks where check_name like '%shrink%' and table_name = 'events'";
+  assert.deepEqual(await rows(dataDir, shrinkChecks), [
+    ["events: no shrink of the loaded partition", "warn", false, loaded, 0, Math.ceil(loaded / 2), `shrank from ${loaded} to 0 rows (-100%), more than the 50% its table allows; loaded with --allow-shrink`],
+  ]);
+  assert.deepEqual(await rows(dataDir, "select table_name from sluice.checks where check_name like '%shrink%' order by 1"), [["events"], ["sessions"]], "the sessions built from it shrank too");
+  const listed = await runSluice(["checks", "events", "--failed", "--data-dir", dataDir]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /events: no shrink of the loaded partition/);
 });
 
-test("maxShrink is a share of the loaded partition, and onShrink 'warn' loads with a warning", async (t) => {
+test("maxShrink is a share of the loaded partition, and onShrink 'warn' loads with a warning and a warn check row", async (t) => {
   const dataDir = await tempDataDir(t);
   const strict = { ...EVENTS, maxShrink: 0.2 };
   await loadEvents(dataDir, "run-1", [[DAY, await writeEvents(dataDir, DAY, eventRows([1, 2, 3, 4, 5, 6]))]], {}, strict);
@@ -63,6 +72,9 @@ test("maxShrink is a share of the loaded partition, and onShrink 'warn' loads wi
   const warned = await loadEvents(dataDir, "run-5", [[DAY, await writeEvents(dataDir, DAY, eventRows([11]))]], {}, { ...strict, onShrink: "warn" });
   assert.deepEqual(warned.warnings, ["loading events for 2026-11-19 would shrink it from 5 to 1 rows (-80%, 4 deleted), more than the 20% its table allows"]);
   assert.deepEqual(await rows(dataDir, "select event_id from events"), [[11]]);
+  assert.deepEqual(await rows(dataDir, "select run_id, check_name, severity, passed, failing_rows, observed, lower_bound from sluice.checks"), [
+    ["run-5", "events: no shrink of the loaded partition", "warn", false, 4, 1, 4],
+  ], "only the shrink past the limit is a check row, against the partition's previous load");
   // 1 turns the guard off.
   assert.deepEqual(await loadEvents(dataDir, "run-6", [[DAY, await writeEvents(dataDir, DAY, [])]], {}, { ...EVENTS, maxShrink: 1 }), { inserted: 0, updated: 0, deleted: 1 });
 });

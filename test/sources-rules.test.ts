@@ -16,6 +16,7 @@ import { dayWindow } from "../src/core/dates.ts";
 import { ConfigError, PaginationError, UsageError } from "../src/core/errors.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { defineSource, extractPartition, type ExtractOptions, type SourceSpec } from "../src/extract/index.ts";
+import { DEFAULT_POLICY, resolvePolicy } from "../src/extract/policy.ts";
 import { FakeClock } from "./fixtures/fault-server.ts";
 import { assertNoSecrets } from "./fixtures/secret-scan.ts";
 import { tempDataDir } from "./support/dirs.ts";
@@ -169,6 +170,33 @@ test("a listing that never ends fails at its page cap and removes what it landed
   await assert.rejects(extractPartition(spec, opts), (e: unknown) => e instanceof PaginationError && /reached 26 pages, more than its cap of 25; what it landed is removed/.test(e.message));
   assert.equal(existsSync(path.join(opts.dataDir, "raw", "rules", "dt=2026-11-20", "items")), false, "no landing left behind");
   assert.ok(server.seen.length <= 27, `stopped at the cap (${server.seen.length} requests)`);
+});
+
+test("a listing past its record cap fails, names the cap and how to raise it, and removes what it landed", async (t) => {
+  let n = 0;
+  const server = await scripted(() => ({ body: { data: items(n * 10 + 1, 10), next: `c${++n}` } }));
+  t.after(() => server.close());
+  const spec = source({ paginator: { kind: "cursor", nextPath: "next", param: "c" }, policy: { maxRecords: 45, concurrency: 1 } });
+  const opts = await options(t, server.url);
+  await assert.rejects(extractPartition(spec, opts), (e: unknown) => {
+    assert.ok(e instanceof PaginationError, String(e));
+    assert.match(e.message, /the listing of items reached 50 records, more than its cap of 45; what it landed is removed/);
+    assert.match(e.hint ?? "", /raise the source's policy\.maxPages \/ policy\.maxRecords/);
+    return true;
+  });
+  assert.equal(existsSync(path.join(opts.dataDir, "raw", "rules", "dt=2026-11-20", "items")), false, "no landing left behind");
+  assert.ok(server.seen.length <= 7, `stopped at the cap (${server.seen.length} requests)`);
+});
+
+test("the default caps on a listing are the ones the README states", async () => {
+  const readme = await readFile(path.join(import.meta.dirname, "..", "README.md"), "utf8");
+  const row = readme.split("\n").find((line) => line.startsWith("| `policy` |")) ?? "";
+  const stated = /`maxPages`\/`maxRecords` \(defaults ([\d,]+) pages and ([\d,]+) records;/.exec(row);
+  assert.ok(stated, `the README's policy row states the defaults: ${row}`);
+  const number = (s: string | undefined) => Number((s ?? "").replaceAll(",", ""));
+  assert.deepEqual({ maxPages: number(stated[1]), maxRecords: number(stated[2]) }, { maxPages: DEFAULT_POLICY.maxPages, maxRecords: DEFAULT_POLICY.maxRecords });
+  const resolved = resolvePolicy(undefined);
+  assert.deepEqual([resolved.maxPages, resolved.maxRecords], [DEFAULT_POLICY.maxPages, DEFAULT_POLICY.maxRecords]);
 });
 
 test("gzip and brotli bodies are decoded; a header cursor and a one-object record are declarable", async (t) => {

@@ -44,7 +44,18 @@ const SettingsSchema = z.object({
       error: (issue) => `--api-url ${JSON.stringify(withoutUserinfo(String(issue.input)))} carries credentials (user:password@), which Sluice does not send; give the demo API's token in SLUICE_API_TOKEN instead`,
     })
     .optional(),
-  apiToken: z.string().min(1).optional(),
+  apiToken: z
+    .string()
+    .min(1)
+    // A CR from a CRLF file is not a valid header value: refused here, before any request, never quoted.
+    .refine((token) => controlCharacterIn(token) === undefined, {
+      error: (issue) => {
+        const bad = controlCharacterIn(String(issue.input));
+        const fix = bad?.code === "000D" ? "it ends in a carriage return (a file saved with Windows line endings?): strip it, e.g. SLUICE_API_TOKEN=$(tr -d '\\r' < file)" : "remove the character";
+        return `SLUICE_API_TOKEN holds a control character (U+${bad?.code ?? "?"}) at position ${bad?.position ?? "?"}; it cannot be sent in a request: ${fix}`;
+      },
+    })
+    .optional(),
   logLevel: z.enum(LOG_LEVELS).default("info"),
   /** Keep landed raw pages after a successful run (default: remove them). */
   keepRaw: z.boolean().default(false),
@@ -200,4 +211,10 @@ function isDirectory(dir: string): boolean {
 
 function dropUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The first control character of `value` (U+0000-U+001F, U+007F) as a hex code and 1-based position, if any. */
+export function controlCharacterIn(value: string): { code: string; position: number } | undefined {
+  const bad = /[\u0000-\u001f\u007f]/.exec(value);
+  return bad ? { code: bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0"), position: bad.index + 1 } : undefined;
 }

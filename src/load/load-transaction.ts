@@ -35,6 +35,7 @@ export interface LoadTransaction {
 export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
   const totals: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
   const warnings: string[] = [];
+  const loadChecks: PartitionCheck[] = [];
   // Outside the transaction: ensureSluiceSchema's work must not be rolled back with a failed load.
   await ensureSluiceSchema(conn);
   await conn.run("BEGIN TRANSACTION");
@@ -45,10 +46,11 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
       totals.updated += counts.updated;
       totals.deleted += counts.deleted;
       warnings.push(...(counts.warnings ?? []));
+      loadChecks.push(...(counts.checks ?? []));
     }
     failpoint("warehouse.merge");
     await replaceQuarantine(conn, tx.run, tx.quarantine);
-    await appendChecks(conn, tx.run, tx.checks);
+    await appendChecks(conn, tx.run, [...tx.checks, ...loadChecks]);
     await writeMarks(conn, tx.run, tx.marks ?? [], tx.fullRefresh === true);
     await upsertRun(conn, tx.run);
     failpoint("warehouse.bookkeeping");

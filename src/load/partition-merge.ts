@@ -8,6 +8,7 @@ import { PartitionShrinkError, SchemaError, SluiceError, type ErrorContext } fro
 import { isReadable } from "./column-types.ts";
 import { literalFilePattern } from "./lake.ts";
 import { prepareTable } from "./schema.ts";
+import type { PartitionCheck } from "./run-ledger.ts";
 import { ident, literal } from "./sql-values.ts";
 import type { ColumnSpec, PartitionLoad, TableSpec } from "./types.ts";
 
@@ -18,6 +19,8 @@ export interface LoadCounts {
   deleted: number;
   /** What the load let pass but the run should say (a shrink a table only warns about, a lake view not created); absent when none. */
   warnings?: string[];
+  /** Check rows the load adds to sluice.checks: a shrink past maxShrink that was let through (warn). */
+  checks?: PartitionCheck[];
 }
 
 /** The default of TableSpec.maxShrink: a rerun may remove at most half of a loaded partition's rows. */
@@ -35,10 +38,11 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
     const tombstones = await takeTombstones(conn, stage, spec);
     const sql = mergeSql(stage, spec, load.dt, load.replaceAll === true);
     const counts = await countChanges(conn, sql, spec);
-    const warning = options.allowShrink ? null : guardShrink(spec, load.dt, counts, context);
+    const shrink = guardShrink(spec, load.dt, counts, context, options.allowShrink === true);
     await applyChanges(conn, sql, spec, counts);
     const deleted = tombstones ? await deleteTombstones(conn, tombstones, spec) : 0;
-    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted, ...(warning ? { warnings: [warning] } : {}) };
+    const reported = shrink ? { checks: [shrink.check], ...(shrink.warning ? { warnings: [shrink.warning] } : {}) } : {};
+    return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted, ...reported };
   } finally {
     await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
     await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(`${stage}_deleted`)}`);
@@ -68,15 +72,25 @@ async function deleteTombstones(conn: DuckDBConnection, doomed: string, spec: Ta
 
 /**
  * A rerun that would shrink a loaded partition by more than its table's maxShrink: throws
- * PartitionShrinkError (onShrink "fail"), or returns the warning (onShrink "warn"); null otherwise.
+ * PartitionShrinkError (onShrink "fail", no --allow-shrink); otherwise the load goes on and the
+ * shrink is reported as a failed warn-level check row (plus a warning for onShrink "warn"). The
+ * volume check compares a partition with its neighbours' history and cannot see this: only the
+ * load knows what the partition held before. Null when the partition did not shrink that much.
  */
-function guardShrink(spec: TableSpec, dt: string, counts: ChangeCounts, context: ErrorContext): string | null {
+function guardShrink(spec: TableSpec, dt: string, counts: ChangeCounts, context: ErrorContext, allowShrink: boolean): { check: PartitionCheck; warning: string | null } | null {
   const limit = spec.maxShrink ?? DEFAULT_MAX_SHRINK;
   if (!spec.partitioned || counts.before === 0 || limit >= 1) return null;
   const share = (counts.before - counts.staged) / counts.before;
   if (share <= limit) return null;
   const what = `loading ${spec.name} for ${dt} would shrink it from ${counts.before} to ${counts.staged} rows (-${Math.round(share * 100)}%, ${counts.deleted} deleted), more than the ${Math.round(limit * 100)}% its table allows`;
-  if (spec.onShrink === "warn") return what;
+  const check: PartitionCheck = {
+    check: `${spec.name}: no shrink of the loaded partition`, kind: "shrink", table: spec.name, columns: [], dt,
+    severity: "warn", action: "quarantine", passed: false, failingRows: counts.deleted, sample: [],
+    observed: counts.staged, lower: Math.ceil(counts.before * (1 - limit)), upper: null,
+    detail: `shrank from ${counts.before} to ${counts.staged} rows (-${Math.round(share * 100)}%), more than the ${Math.round(limit * 100)}% its table allows; loaded ${allowShrink ? "with --allow-shrink" : "as the table's onShrink is warn"}`,
+  };
+  if (allowShrink) return { check, warning: null };
+  if (spec.onShrink === "warn") return { check, warning: what };
   throw new PartitionShrinkError(what, {
     context,
     hint: `nothing was loaded; if the source really lost those rows, rerun with --allow-shrink; an empty or short listing is more often an API fault (check with: sluice run ${context.job ?? "<job>"} --date ${dt} --refetch --preview)`,

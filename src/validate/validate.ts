@@ -10,7 +10,8 @@
  *   `_page`/`_row`. A non-null `_error` is the built-in check "decodes" (severity error, action
  *   quarantine, allowance suite.decodeAllowance), whose reason is the `_error` text itself.
  * - `_reason` lists, joined by "; ", the decode error and then the name of every error-severity
- *   quarantine check the row failed, in suite order. Warnings add no reason.
+ *   quarantine check the row failed, in suite order. Warnings add no reason. A not_null check does
+ *   not fail on the column the decode error names (the decoder nulled it): one reason per field.
  * - A result's `action` is what applies: "block" for a quarantine check over its block limit.
  */
 import pl from "nodejs-polars";
@@ -123,9 +124,9 @@ function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationCont
   const plans: RowPlan[] = [];
   const tables: TablePlan[] = [];
   const skipped = new Map<CheckSpec, CheckReport>();
-  // A record that failed to decode has null where the bad value was, so it may also fail that
-  // column's not_null check: both reasons are listed (the decode error first), which keeps every
-  // broken field of the record named.
+  // A record that failed to decode has null where the bad value was: that column's not_null check
+  // does not fail for it (the decode reason already names the field), while other null fields of
+  // the record still fail theirs, so every broken field is named once.
   if (frame.columns.includes(ERROR_COLUMN)) {
     plans.push({
       check: null, name: DECODE_CHECK, severity: "error", onFail: "quarantine", description: "the record decoded into the table's columns and types",
@@ -144,9 +145,19 @@ function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationCont
     const fk = check.kind === "foreign_key" ? planForeignKey(check, i, schema, context, suite.table, HELPER) : { kind: "values" as const };
     if (fk.kind === "skipped") skipped.set(check, skippedReport(base, suite.table, frame.height, fk.detail));
     else if (fk.kind === "join") plans.push({ ...base, fail: fk.fail.fillNull(false), join: fk.join });
-    else plans.push({ ...base, fail: compileRowCheck(check, schema, context, suite.table).fillNull(false) });
+    else plans.push({ ...base, fail: notDecodeNulled(check, frame.columns, compileRowCheck(check, schema, context, suite.table).fillNull(false)) });
   });
   return { plans, tables, skipped, inPartition };
+}
+
+/**
+ * A not_null check passes a row whose decode error is about its column: `_error` starts with the
+ * issue's dotted field and ": " (extract's formatDecodeIssue), the column being the field's leaf key.
+ */
+function notDecodeNulled(check: CheckSpec, columns: string[], fail: pl.Expr): pl.Expr {
+  if (check.kind !== "not_null" || !columns.includes(ERROR_COLUMN)) return fail;
+  const pattern = `^(?:[^:\\s]+\\.)?${check.column.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `;
+  return fail.and(pl.col(ERROR_COLUMN).str.contains(pattern).fillNull(false).not());
 }
 
 function quarantines(p: RowPlan): boolean {

@@ -1,4 +1,5 @@
 /** Reading a declared secret from the environment, once, with the errors a user can act on. */
+import { controlCharacterIn } from "../../core/config.ts";
 import { ConfigError, UsageError } from "../../core/errors.ts";
 
 /** Reads env var `name` for `what` (e.g. `source "charges" bearer auth`); undefined only when optional. */
@@ -11,11 +12,10 @@ export function readSecret(env: Record<string, string | undefined>, name: string
     });
   }
   // A value with a CR (a token read from a CRLF file) is not a valid header: say so before any request.
-  const bad = /[\u0000-\u001f\u007f]/.exec(value);
+  const bad = controlCharacterIn(value);
   if (bad) {
-    const code = bad[0].charCodeAt(0).toString(16).padStart(2, "0");
-    throw new UsageError(`${name} (${what}) holds a control character (U+00${code.toUpperCase()}) at position ${bad.index + 1} of ${value.length}; it cannot be sent in a request`, {
-      hint: code === "0d" ? `it ends in a carriage return (a file saved with Windows line endings?): strip it, e.g. ${name}=$(tr -d '\\r' < file)` : `remove the character from ${name}`,
+    throw new UsageError(`${name} (${what}) holds a control character (U+${bad.code}) at position ${bad.position} of ${value.length}; it cannot be sent in a request`, {
+      hint: bad.code === "000D" ? `it ends in a carriage return (a file saved with Windows line endings?): strip it, e.g. ${name}=$(tr -d '\\r' < file)` : `remove the character from ${name}`,
     });
   }
   return value;
