@@ -17,6 +17,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 
 const TIMEOUT_US = 30n * 60n * 1_000_000n;
 const CAP_US = 24n * 3600n * 1_000_000n;
+// A deliberate copy of jobs/sources.ts EVENT_TYPES: this reference runs without Sluice, and importing jobs/ would load the engine (~1.6 s, ~70 MiB) into what it measures.
 const EVENT_TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"];
 // RFC 3339 with 'T' and an explicit zone, 0-6 fractional digits (DuckDB's cast alone would also
 // take "2026-11-20 10:00:00" without a zone, in local time).

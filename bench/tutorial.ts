@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       const t = Date.parse(s);
       return t >= dayStart && t < dayEnd;
     }, "ts outside the day"),
+    // A deliberate copy of jobs/sources.ts EVENT_TYPES: the tutorial runs without Sluice, and importing jobs/ would load the engine into what it measures.
     event_type: z.enum(["login", "view_page", "add_to_cart", "purchase", "logout"]),
     properties: z.object({ page: z.string().nullish(), amount: z.number().nullish() }).nullish(),
   });

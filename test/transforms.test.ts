@@ -15,6 +15,7 @@ import {
 import { CancelledError, ConfigError, SchemaError } from "../src/core/errors.ts";
 import { referenceSessionize, utcDate, type ReferenceEvent, type ReferenceSession } from "./fixtures/session-reference.ts";
 import { seededRandom } from "../src/core/random.ts";
+import { weightedEventTypes } from "./support/events.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -606,7 +607,7 @@ const RULE_SETS: SessionRules[] = [
   { timeoutMs: 60_000, maxSessionMs: 180_000 }, // cap = 3 timeouts: splits happen all the time
   { timeoutMs: 10 * 60_000, maxSessionMs: 60 * 60_000 },
 ];
-const TYPES = ["login", "view_page", "view_page", "add_to_cart", "purchase", "logout"];
+const TYPES = weightedEventTypes({ login: 1, view_page: 2, add_to_cart: 1, purchase: 1, logout: 1 });
 
 /** A random event set: users with clustered activity so gaps straddle the timeout. */
 function randomEvents(rnd: () => number, rules: SessionRules): Ev[] {
