@@ -68,20 +68,8 @@ interface EventRow {
   dt: string;
 }
 
-interface SessionRow {
-  session_id: string;
-  user_id: number;
-  start_us: number;
-  end_us: number;
-  duration_s: number;
-  event_count: number;
-  first_event_type: string;
-  last_event_type: string;
-  primary_action: string | null;
-  has_purchase: boolean;
-  revenue: number;
-  dt: string;
-}
+/** A sessions row as plain values: the reference's session (test/fixtures/reference-pipeline.ts), times as exact µs numbers. */
+type SessionRow = Omit<ReferenceSession, "session_start_us" | "session_end_us"> & { start_us: number; end_us: number };
 
 /** Events output as plain rows, timestamps as exact µs numbers and dates as strings. */
 function eventRows(df: pl.DataFrame): EventRow[] {
@@ -122,20 +110,7 @@ function sessionOf(events: readonly EventRow[]): Record<string, string> {
 }
 
 function refSessionRows(sessions: readonly ReferenceSession[]): SessionRow[] {
-  return sessions.map((s) => ({
-    session_id: s.session_id,
-    user_id: s.user_id,
-    start_us: Number(s.session_start_us),
-    end_us: Number(s.session_end_us),
-    duration_s: s.duration_s,
-    event_count: s.event_count,
-    first_event_type: s.first_event_type,
-    last_event_type: s.last_event_type,
-    primary_action: s.primary_action,
-    has_purchase: s.has_purchase,
-    revenue: s.revenue,
-    dt: s.dt,
-  }));
+  return sessions.map(({ session_start_us, session_end_us, ...rest }) => ({ ...rest, start_us: Number(session_start_us), end_us: Number(session_end_us) }));
 }
 
 function toReference(evs: readonly Ev[]): ReferenceEvent[] {

@@ -11,3 +11,15 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export function weightedEventTypes(weights: Record<EventType, number>): EventType[] {
   return Object.entries(weights).flatMap(([type, weight]) => Array<EventType>(weight).fill(type as EventType));
 }
+
+/** The events frame's schema as a run report's step shows it (column, Polars dtype): a fresh copy per call. */
+export function eventStepSchema(): Array<[string, string]> {
+  return [
+    ["event_id", "DataType(String)"],
+    ["user_id", "DataType(Int64)"],
+    ["ts", "DataType(Datetime(us,UTC))"],
+    ["event_type", "DataType(String)"],
+    ["page", "DataType(String)"],
+    ["amount", "DataType(Float64)"],
+  ];
+}
