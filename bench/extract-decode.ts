@@ -5,7 +5,7 @@
  *   npx tsx bench/extract-decode.ts [pages] [recordsPerPage]
  */
 import { performance } from "node:perf_hooks";
-import { EventRecord } from "../jobs/sources.ts";
+import { EVENT_TYPES, EventRecord } from "../jobs/sources.ts";
 import { batchesToFrame, columnsFromSchema, decodeRecords } from "../src/extract/index.ts";
 import type { RecordBatch } from "apache-arrow";
 import { seededRandom } from "../src/core/random.ts";
@@ -15,7 +15,6 @@ const PER_PAGE = Number(process.argv[3] ?? 1000);
 
 const schema = EventRecord;
 
-const TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"];
 const PAGES_PATHS = ["/", "/pricing", "/docs", "/blog/a-long-article-title", "/cart", "/checkout"];
 
 
@@ -27,7 +26,7 @@ function makePages(): string[] {
   for (let p = 0; p < PAGES; p++) {
     const data: unknown[] = [];
     for (let i = 0; i < PER_PAGE; i++) {
-      const type = TYPES[Math.floor(r() * TYPES.length)]!;
+      const type = EVENT_TYPES[Math.floor(r() * EVENT_TYPES.length)]!;
       const props: Record<string, unknown> = { page: PAGES_PATHS[Math.floor(r() * PAGES_PATHS.length)]!, amount: type === "purchase" ? Math.round(r() * 50000) / 100 : null };
       data.push({
         event_id: `e-${String(id++).padStart(7, "0")}`,

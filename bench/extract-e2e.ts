@@ -17,7 +17,7 @@ import { silentLogger } from "../src/core/log.ts";
 import { extractPartition } from "../src/extract/index.ts";
 import type { SourceSpec } from "../src/extract/types.ts";
 import { tempDir } from "../test/support/dirs.ts";
-import { EventRecord } from "../jobs/sources.ts";
+import { EVENT_TYPES, EventRecord } from "../jobs/sources.ts";
 
 const PAGES = Number(process.argv[2] ?? 1000);
 const PER_PAGE = Number(process.argv[3] ?? 1000);
@@ -26,7 +26,6 @@ const DELAY = Number(process.argv[4] ?? 0);
 if (process.env["BENCH_SERVER"] === "1") {
   // child: build the pages, then serve them
   const { createServer } = await import("node:http");
-  const TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"];
   const base = Date.parse("2026-11-20T00:00:00Z");
   let seed = 42;
   const r = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
@@ -35,7 +34,7 @@ if (process.env["BENCH_SERVER"] === "1") {
   for (let p = 0; p < PAGES; p++) {
     const data = [];
     for (let i = 0; i < PER_PAGE; i++) {
-      const type = TYPES[Math.floor(r() * 5)]!;
+      const type = EVENT_TYPES[Math.floor(r() * EVENT_TYPES.length)]!;
       data.push({ event_id: `e-${String(id++).padStart(7, "0")}`, user_id: 1 + Math.floor(r() * 50000), ts: new Date(base + Math.floor(r() * 86_400_000)).toISOString(), event_type: type, properties: { page: "/pricing", amount: type === "purchase" ? 12.5 : null } });
     }
     pages.push(Buffer.from(JSON.stringify({ data, next_cursor: p + 1 < PAGES ? `c${p + 1}` : null })));

@@ -9,11 +9,11 @@
  * Run: npx tsx bench/incremental.ts [users=100000] [latencies=0,20]
  */
 import { rm } from "node:fs/promises";
-import { silentLogger } from "../src/core/log.ts";
 import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import users from "../jobs/users.ts";
 import { tempDir } from "../test/support/dirs.ts";
+import { testRunSettings } from "../test/support/settings.ts";
 
 const count = Number(process.argv[2] ?? 100_000);
 const latencies = (process.argv[3] ?? "0,20").split(",").map(Number);
@@ -26,7 +26,7 @@ interface Timed {
 
 /** One run of the users job for day `dt`: wall time and the requests the server saw. */
 async function timed(api: DemoApi, dataDir: string, dt: string): Promise<Timed> {
-  const settings = { dataDir, signal: new AbortController().signal, log: silentLogger(), env: { SLUICE_API_URL: api.url }, refetch: false, keepRaw: false, preview: false };
+  const settings = testRunSettings(dataDir, api.url);
   const before = api.stats().requests;
   const t0 = performance.now();
   const outcome = await runPartition(users, dt, settings);

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { parseArgs } from "node:util";
 
 /** What a measured child process did. */
 export interface Measured {
@@ -314,4 +315,27 @@ export function rssByPhase(lines: readonly LogLine[], samples: ReadonlyArray<{ t
   const tail = samples.filter((s) => s.t > from).map((s) => s.rssMiB);
   out.push({ phase: "exit", maxRssMiB: tail.length ? Math.max(...tail) : null, ms: (samples.at(-1)?.t ?? from) - from });
   return out;
+}
+
+/** A competitor bench's flags (bench/reference-duckdb.ts, bench/tutorial.ts): the API, the day, a work dir, then its own. */
+export interface CompetitorArgs {
+  apiUrl: string;
+  dt: string;
+  workDir: string;
+  /** Every flag by name, the optional ones at their defaults: --limit (1000) and those of `extra`. */
+  flags: Record<string, string>;
+}
+
+/**
+ * Reads --api-url URL, --date YYYY-MM-DD, --work-dir DIR and --limit N, plus the string flags named in
+ * `extra` (name -> default), from the command line; throws `usage: <usage>` when one of the first three is missing.
+ */
+export function competitorArgs(usage: string, extra: Record<string, string> = {}): CompetitorArgs {
+  const options: Record<string, { type: "string"; default?: string }> = { "api-url": { type: "string" }, date: { type: "string" }, "work-dir": { type: "string" }, limit: { type: "string", default: "1000" } };
+  for (const [name, value] of Object.entries(extra)) options[name] = { type: "string", default: value };
+  const flags: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parseArgs({ options }).values)) if (typeof value === "string") flags[name] = value;
+  const { "api-url": apiUrl, date: dt, "work-dir": workDir } = flags;
+  if (!apiUrl || !dt || !/^\d{4}-\d{2}-\d{2}$/.test(dt) || !workDir) throw new Error(`usage: ${usage}`);
+  return { apiUrl, dt, workDir, flags };
 }

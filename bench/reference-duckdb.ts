@@ -12,11 +12,12 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { competitorArgs } from "./lib.ts";
 
 const TIMEOUT_US = 30n * 60n * 1_000_000n;
 const CAP_US = 24n * 3600n * 1_000_000n;
+// A deliberate copy of jobs/sources.ts EVENT_TYPES: this reference runs without Sluice, and importing jobs/ would load the engine (~1.6 s, ~70 MiB) into what it measures.
 const EVENT_TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"];
 // RFC 3339 with 'T' and an explicit zone, 0-6 fractional digits (DuckDB's cast alone would also
 // take "2026-11-20 10:00:00" without a zone, in local time).
@@ -79,20 +80,7 @@ async function fetchPages(apiUrl: string, dt: string, rawDir: string, limit: num
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      "api-url": { type: "string" },
-      date: { type: "string" },
-      "work-dir": { type: "string" },
-      limit: { type: "string", default: "1000" },
-    },
-  });
-  const apiUrl = values["api-url"];
-  const dt = values.date;
-  const workDir = values["work-dir"];
-  if (!apiUrl || !dt || !/^\d{4}-\d{2}-\d{2}$/.test(dt) || !workDir) {
-    throw new Error("usage: reference-duckdb.ts --api-url URL --date YYYY-MM-DD --work-dir DIR");
-  }
+  const { apiUrl, dt, workDir, flags } = competitorArgs("reference-duckdb.ts --api-url URL --date YYYY-MM-DD --work-dir DIR");
   const rawDir = path.join(workDir, "raw", `dt=${dt}`);
   const eventsLake = path.join(workDir, "lake", "events", `dt=${dt}`);
   const sessionsLake = path.join(workDir, "lake", "sessions", `dt=${dt}`);
@@ -100,7 +88,7 @@ async function main(): Promise<void> {
   const ms = { fetch: 0, check: 0, sessionize: 0, aggregate: 0, lake: 0, merge: 0, total: 0 };
   const t0 = performance.now();
 
-  const { pages } = await fetchPages(apiUrl, dt, rawDir, Number(values.limit));
+  const { pages } = await fetchPages(apiUrl, dt, rawDir, Number(flags["limit"]));
   ms.fetch = performance.now() - t0;
 
   const instance = await DuckDBInstance.create(path.join(workDir, "warehouse.duckdb"));

@@ -7,6 +7,7 @@ import pl from "nodejs-polars";
 import { pathToFileURL } from "node:url";
 import { collectSessionized, sessionize } from "../transforms/sessions.ts";
 import { seededRandom } from "../src/core/random.ts";
+import { weightedEventTypes } from "../test/support/events.ts";
 
 
 /** One day of events: per user, bursts of activity with ~2 min gaps and occasional long pauses. */
@@ -14,7 +15,7 @@ export function generateEvents(nEvents: number, nUsers: number, seed: number): p
   const rnd = seededRandom(seed);
   const dayStartUs = Date.UTC(2026, 2, 14) * 1000;
   const dayUs = 86_400_000_000;
-  const types = ["login", "view_page", "view_page", "view_page", "add_to_cart", "purchase", "logout"];
+  const types = weightedEventTypes({ login: 1, view_page: 3, add_to_cart: 1, purchase: 1, logout: 1 });
   const eventIds: string[] = new Array(nEvents);
   const userIds = new Float64Array(nEvents);
   const ts = new Float64Array(nEvents); // µs since the epoch, exact below 2^53

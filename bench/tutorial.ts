@@ -10,9 +10,9 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { z } from "zod";
+import { competitorArgs } from "./lib.ts";
 
 /** Summary printed on stdout. */
 export interface TutorialSummary {
@@ -26,26 +26,12 @@ export interface TutorialSummary {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      "api-url": { type: "string" },
-      date: { type: "string" },
-      "work-dir": { type: "string" },
-      sample: { type: "string", default: "100000" },
-      limit: { type: "string", default: "1000" },
-      commit: { type: "string", default: "row" },
-      "max-seconds": { type: "string", default: "0" },
-    },
-  });
-  const apiUrl = values["api-url"];
-  const dt = values.date;
-  const workDir = values["work-dir"];
-  const sample = Number(values.sample);
-  if (!apiUrl || !dt || !workDir || !Number.isInteger(sample) || sample <= 0) {
-    throw new Error("usage: tutorial.ts --api-url URL --date YYYY-MM-DD --work-dir DIR --sample M");
-  }
-  if (values.commit !== "row" && values.commit !== "page") throw new Error("--commit must be row or page");
-  const perPage = values.commit === "page";
+  const usage = "tutorial.ts --api-url URL --date YYYY-MM-DD --work-dir DIR --sample M";
+  const { apiUrl, dt, workDir, flags: values } = competitorArgs(usage, { sample: "100000", commit: "row", "max-seconds": "0" });
+  const sample = Number(values["sample"]);
+  if (!Number.isInteger(sample) || sample <= 0) throw new Error(`usage: ${usage}`);
+  if (values["commit"] !== "row" && values["commit"] !== "page") throw new Error("--commit must be row or page");
+  const perPage = values["commit"] === "page";
   // Per-row upserts run at a few hundred rows/s here: a time budget keeps a default bench short.
   // Rows per second is what is compared, and it is the same over any long enough stretch.
   const maxMs = Number(values["max-seconds"]) * 1000;
@@ -60,6 +46,7 @@ async function main(): Promise<void> {
       const t = Date.parse(s);
       return t >= dayStart && t < dayEnd;
     }, "ts outside the day"),
+    // A deliberate copy of jobs/sources.ts EVENT_TYPES: the tutorial runs without Sluice, and importing jobs/ would load the engine into what it measures.
     event_type: z.enum(["login", "view_page", "add_to_cart", "purchase", "logout"]),
     properties: z.object({ page: z.string().nullish(), amount: z.number().nullish() }).nullish(),
   });
@@ -88,7 +75,7 @@ async function main(): Promise<void> {
       const url = new URL("/v1/events", apiUrl);
       url.searchParams.set("start", start);
       url.searchParams.set("end", end);
-      url.searchParams.set("limit", values.limit);
+      url.searchParams.set("limit", values["limit"]!);
       if (cursor !== null) url.searchParams.set("cursor", cursor);
       const res = await fetch(url);
       if (!res.ok) throw new Error(`GET ${url} -> ${res.status}`);

@@ -26,6 +26,7 @@ import { localWarehouse } from "../src/pipeline/warehouse-gateway.ts";
 import { defineSuite, validate, type Suite, type ValidationOutcome } from "../src/validate/index.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { seededRandom } from "../src/core/random.ts";
+import { weightedEventTypes } from "../test/support/events.ts";
 
 
 export const DIRTY_KINDS = [
@@ -42,7 +43,7 @@ export function synthesizeEvents(rows: number, dt: string, users: number, dirtyF
   // Microseconds as JS numbers: exact below 2^53 (~285 years of µs), and Series take them fast.
   const startUs = window.start.getTime() * 1000;
   const dayUs = 86_400_000_000;
-  const types = ["login", "view_page", "view_page", "view_page", "add_to_cart", "purchase", "logout"];
+  const types = weightedEventTypes({ login: 1, view_page: 3, add_to_cart: 1, purchase: 1, logout: 1 });
   const eventId: (string | null)[] = new Array(rows);
   const userId: (number | null)[] = new Array(rows);
   const ts: (number | null)[] = new Array(rows);

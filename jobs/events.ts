@@ -4,21 +4,38 @@
  * outline; the steps follow in order, in functions so that each stage's frames are freed after it).
  */
 import pl from "nodejs-polars";
-import { addDays, defineJob, type JobContext, type TableOutput } from "../src/index.ts";
+import type { z } from "zod";
+import { addDays, defineJob, type JobContext, type LakeWindow, type TableOutput } from "../src/index.ts";
 import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
 import { eventsCharts } from "./events-charts.ts";
-import { eventsSource } from "./sources.ts";
+import { eventsSource, type EventRecord } from "./sources.ts";
 import { EVENTS, SESSIONS } from "./tables.ts";
+
+/**
+ * The days around D whose sessions a run rewrites: a session belongs to the day it starts and may run
+ * past midnight (capped at 24 h), so D's events can change the sessions of D-1 and D+1.
+ */
+const REWRITES: LakeWindow = { from: -1, to: 1 };
+
+/** Recomputing a rewritten day's sessions needs that day's own neighbours: the lake's events one day further out. */
+const READS: LakeWindow = { from: REWRITES.from - 1, to: REWRITES.to + 1 };
+
+// The sessions transform declares the columns it reads (SESSION_INPUT_COLUMNS: it sessionizes any frame
+// that has them); here, where the record meets the transform, the compiler checks that they are exactly
+// the record's columns (properties flattened), so that neither changes without the other.
+type EventFields = z.infer<typeof EventRecord>;
+type EventColumn = Exclude<keyof EventFields, "properties"> | keyof NonNullable<EventFields["properties"]>;
+type SameSet<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+true satisfies SameSet<EventColumn, (typeof SESSION_INPUT_COLUMNS)[number]>;
 
 export default defineJob({
   name: "events",
   description: "Clickstream events of one UTC day, and the sessions they form (sessions may cross midnight).",
   tables: [EVENTS, SESSIONS],
-  // A session belongs to the day it starts and may run past midnight (capped at 24 h): a run of day
-  // D recomputes the sessions of D-1..D+1 from the lake's events of D-2..D+2.
-  reads: { events: { from: -2, to: 2 } },
+  // A run of day D recomputes the sessions of D-1..D+1 (REWRITES) from the lake's events of D-2..D+2.
+  reads: { [EVENTS.name]: READS },
   async run(ctx) {
     // 1-3a. The day's events: extracted, validated, one row per event_id.
     const today = await validDayEvents(ctx);
@@ -43,7 +60,7 @@ async function validDayEvents(ctx: JobContext): Promise<pl.DataFrame> {
 /** Steps 3b and 4: sessions over the day and its neighbours (read from the lake, never refetched). */
 async function sessionsAround(ctx: JobContext, today: pl.DataFrame): Promise<TableOutput[]> {
   // 3b. Transform: the neighbours come from the lake (the engine holds the job's lock from here to the load).
-  const neighbours = await ctx.readWindow("events");
+  const neighbours = await ctx.readWindow(EVENTS.name);
   const window = neighbours ? pl.concat([neighbours.select(...SESSION_INPUT_COLUMNS, ...(neighbours.columns.includes("_extra") ? ["_extra"] : [])), today], { how: "diagonalRelaxed" }) : today;
   const sessionized = await ctx.step("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
   // Sessionization keeps the columns it knows: each event's _extra joins back by event_id.
@@ -51,8 +68,9 @@ async function sessionsAround(ctx: JobContext, today: pl.DataFrame): Promise<Tab
   const sessions = sessionized.sessions;
 
   // Rewrite D and the neighbouring days that exist in the lake: their sessions may have changed.
-  const existing = new Set(await ctx.lakePartitions("events"));
-  const days = [-1, 0, 1].map((n) => addDays(ctx.dt, n)).filter((d) => d === ctx.dt || existing.has(d));
+  const existing = new Set(await ctx.lakePartitions(EVENTS.name));
+  const offsets = Array.from({ length: REWRITES.to - REWRITES.from + 1 }, (_, i) => REWRITES.from + i);
+  const days = offsets.map((n) => addDays(ctx.dt, n)).filter((d) => d === ctx.dt || existing.has(d));
   const inDays = days.map((d) => pl.col("dt").cast(pl.Utf8).eq(pl.lit(d))).reduce((a, b) => a.or(b));
   const checkedSessions = await ctx.validate(sessions.filter(inDays), sessionsSuite);
 

@@ -18,6 +18,7 @@ import type { CheckResult } from "../src/validate/types.ts";
 import { seededRandom } from "../src/core/random.ts";
 import { chromiumBinary, dumpDom, runChromium } from "../test/support/chromium.ts";
 import { tempDir } from "../test/support/dirs.ts";
+import { eventStepSchema, weightedEventTypes } from "../test/support/events.ts";
 import { testRunSettings } from "../test/support/settings.ts";
 
 interface Args {
@@ -76,7 +77,7 @@ async function pipelineOutcome(dataDir: string, dt: string): Promise<PartitionOu
 /** A hand-built events outcome with realistic numbers, and a matching synthetic lake day for the charts. */
 async function syntheticOutcome(dataDir: string, dt: string): Promise<PartitionOutcome> {
   const rand = seededRandom(42);
-  const types = ["view_page", "view_page", "view_page", "view_page", "add_to_cart", "login", "logout", "purchase"];
+  const types = weightedEventTypes({ view_page: 4, add_to_cart: 1, login: 1, logout: 1, purchase: 1 });
   const pages = ["/", "/search", "/product/1842", "/product/77", "/cart", "/checkout", "/account"];
   const nEvents = 19_141;
   const eventTypes: string[] = [];
@@ -99,14 +100,7 @@ async function syntheticOutcome(dataDir: string, dt: string): Promise<PartitionO
   await mkdir(path.dirname(eventsFile), { recursive: true });
   pl.DataFrame({ event_type: eventTypes }).writeParquet(eventsFile);
 
-  const eventSchema: Array<[string, string]> = [
-    ["event_id", "DataType(String)"],
-    ["user_id", "DataType(Int64)"],
-    ["ts", "DataType(Datetime(us,UTC))"],
-    ["event_type", "DataType(String)"],
-    ["page", "DataType(String)"],
-    ["amount", "DataType(Float64)"],
-  ];
+  const eventSchema = eventStepSchema();
   const head = Array.from({ length: 5 }, (_, i) => ({
     event_id: `evt_${dt.replaceAll("-", "")}_${String(i + 1).padStart(6, "0")}`,
     user_id: 1000 + Math.floor(rand() * 4000),

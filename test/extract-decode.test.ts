@@ -7,14 +7,8 @@ import { ConfigError } from "../src/core/errors.ts";
 import { batchesToFrame, columnsFromSchema, decodeRecords, deriveColumns } from "../src/extract/index.ts";
 import { registerLooseObjects } from "../src/extract/index.ts";
 import { daysFromCivil, parseRfc3339, rfc3339ToMicros } from "../src/extract/timestamp.ts";
+import { eventSchema } from "./fixtures/fault-server.ts";
 
-const eventSchema = z.object({
-  event_id: z.string(),
-  user_id: z.number().int().positive().nullable(),
-  ts: z.iso.datetime({ offset: true }),
-  event_type: z.enum(["login", "view_page", "add_to_cart", "purchase", "logout"]),
-  properties: z.object({ page: z.string().optional(), amount: z.number().nullable().optional() }).nullish(),
-});
 
 function frameOf(records: unknown[], schema: z.ZodObject = eventSchema, pageNo = 1): { frame: pl.DataFrame; drift: Set<string> } {
   const columns = columnsFromSchema(schema);

@@ -1,115 +1,113 @@
 /** Warehouse sessions: waiting on another process's lock, the in-process readers/writer gate, nesting, cancelling, and JSON values out. */
-import { describe, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LockError } from "../src/core/errors.ts";
 import { ensureWarehouse, query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { EVENTS, spawnChild } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
-describe("warehouse sessions", () => {
-  const holdWarehouse = `
-    const { DuckDBInstance } = await import("@duckdb/node-api");
-    const inst = await DuckDBInstance.create(process.env.WAREHOUSE);
-    const conn = await inst.connect();
-    await conn.run("CREATE TABLE IF NOT EXISTS held (i INTEGER)");
-    process.stdout.write("ready\\n");
-    await new Promise((r) => setTimeout(r, Number(process.env.HOLD_MS)));
-    conn.closeSync();
-    inst.closeSync();`;
+const holdWarehouse = `
+  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const inst = await DuckDBInstance.create(process.env.WAREHOUSE);
+  const conn = await inst.connect();
+  await conn.run("CREATE TABLE IF NOT EXISTS held (i INTEGER)");
+  process.stdout.write("ready\\n");
+  await new Promise((r) => setTimeout(r, Number(process.env.HOLD_MS)));
+  conn.closeSync();
+  inst.closeSync();`;
 
-  test("a reader waits while another process holds the warehouse, then succeeds; with a short wait it throws LockError", async (t) => {
-    const dataDir = await tempDataDir(t);
-    await withWarehouse(dataDir, "write", (conn) => ensureWarehouse(conn, [EVENTS], dataDir));
-    const env = { WAREHOUSE: warehousePath(dataDir), HOLD_MS: "1500" };
+test("a reader waits while another process holds the warehouse, then succeeds; with a short wait it throws LockError", async (t) => {
+  const dataDir = await tempDataDir(t);
+  await withWarehouse(dataDir, "write", (conn) => ensureWarehouse(conn, [EVENTS], dataDir));
+  const env = { WAREHOUSE: warehousePath(dataDir), HOLD_MS: "1500" };
 
-    const holder = await spawnChild(`(async () => { ${holdWarehouse} })()`, env);
-    const messages: string[] = [];
-    const t0 = Date.now();
-    const result = await withWarehouse(dataDir, "read", async (conn) => (await query(conn, "SELECT count(*) FROM held")).rows, {
-      waitMs: 20_000,
-      onWait: (m) => messages.push(m),
+  const holder = await spawnChild(`(async () => { ${holdWarehouse} })()`, env);
+  const messages: string[] = [];
+  const t0 = Date.now();
+  const result = await withWarehouse(dataDir, "read", async (conn) => (await query(conn, "SELECT count(*) FROM held")).rows, {
+    waitMs: 20_000,
+    onWait: (m) => messages.push(m),
+  });
+  const waited = Date.now() - t0;
+  assert.deepEqual(result, [[0]]);
+  assert.deepEqual(messages, ["warehouse is busy (a load is running); waiting…"]);
+  assert.ok(waited >= 1000, `waited only ${waited} ms`);
+  assert.equal(await holder.exited, 0);
+
+  const second = await spawnChild(`(async () => { ${holdWarehouse} })()`, env);
+  t.after(() => second.child.kill("SIGKILL"));
+  const t1 = Date.now();
+  await assert.rejects(withWarehouse(dataDir, "read", async () => 1, { waitMs: 300 }), (e: unknown) => {
+    assert.ok(e instanceof LockError, String(e));
+    assert.equal(e.transient, true);
+    assert.ok(e.hint?.includes("another process"));
+    return true;
+  });
+  assert.ok(Date.now() - t1 < 1400, "gave up after waitMs, not after the holder let go");
+  second.child.kill("SIGKILL");
+  await second.exited;
+});
+
+test("in one process, readers share the warehouse and a writer waits for them without calling its own process busy", async (t) => {
+  const dataDir = await tempDataDir(t);
+  await withWarehouse(dataDir, "write", (conn) => ensureWarehouse(conn, [EVENTS], dataDir));
+  const order: string[] = [];
+  const slowRead = (name: string) =>
+    withWarehouse(dataDir, "read", async (conn) => {
+      order.push(`${name} start`);
+      await query(conn, "SELECT count(*) FROM events");
+      await new Promise((r) => setTimeout(r, 200));
+      order.push(`${name} end`);
     });
-    const waited = Date.now() - t0;
-    assert.deepEqual(result, [[0]]);
-    assert.deepEqual(messages, ["warehouse is busy (a load is running); waiting…"]);
-    assert.ok(waited >= 1000, `waited only ${waited} ms`);
-    assert.equal(await holder.exited, 0);
+  const waits: string[] = [];
+  const reads = [slowRead("r1"), slowRead("r2")];
+  const write = withWarehouse(dataDir, "write", async () => void order.push("write"), { onWait: (m) => waits.push(m) });
+  await Promise.all([...reads, write]);
+  assert.deepEqual(order.slice(0, 2).sort(), ["r1 start", "r2 start"]);
+  assert.equal(order.at(-1), "write");
+  // A backfill's partitions take turns on the warehouse by design: "warehouse is busy (a load is
+  // running)" is for other processes only.
+  assert.deepEqual(waits, []);
+});
 
-    const second = await spawnChild(`(async () => { ${holdWarehouse} })()`, env);
-    t.after(() => second.child.kill("SIGKILL"));
-    const t1 = Date.now();
-    await assert.rejects(withWarehouse(dataDir, "read", async () => 1, { waitMs: 300 }), (e: unknown) => {
-      assert.ok(e instanceof LockError, String(e));
-      assert.equal(e.transient, true);
-      assert.ok(e.hint?.includes("another process"));
-      return true;
-    });
-    assert.ok(Date.now() - t1 < 1400, "gave up after waitMs, not after the holder let go");
-    second.child.kill("SIGKILL");
-    await second.exited;
-  });
+test("a nested withWarehouse on the same file fails at once instead of waiting on itself", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const t0 = Date.now();
+  await assert.rejects(
+    withWarehouse(dataDir, "write", () => withWarehouse(dataDir, "read", async () => 1)),
+    /inside another withWarehouse/,
+  );
+  assert.ok(Date.now() - t0 < 5000);
+  // A different data dir is a different warehouse: nesting is fine.
+  const other = await tempDataDir(t);
+  assert.equal(await withWarehouse(dataDir, "write", () => withWarehouse(other, "write", async () => 7)), 7);
+});
 
-  test("in one process, readers share the warehouse and a writer waits for them without calling its own process busy", async (t) => {
-    const dataDir = await tempDataDir(t);
-    await withWarehouse(dataDir, "write", (conn) => ensureWarehouse(conn, [EVENTS], dataDir));
-    const order: string[] = [];
-    const slowRead = (name: string) =>
-      withWarehouse(dataDir, "read", async (conn) => {
-        order.push(`${name} start`);
-        await query(conn, "SELECT count(*) FROM events");
-        await new Promise((r) => setTimeout(r, 200));
-        order.push(`${name} end`);
-      });
-    const waits: string[] = [];
-    const reads = [slowRead("r1"), slowRead("r2")];
-    const write = withWarehouse(dataDir, "write", async () => void order.push("write"), { onWait: (m) => waits.push(m) });
-    await Promise.all([...reads, write]);
-    assert.deepEqual(order.slice(0, 2).sort(), ["r1 start", "r2 start"]);
-    assert.equal(order.at(-1), "write");
-    // A backfill's partitions take turns on the warehouse by design: "warehouse is busy (a load is
-    // running)" is for other processes only.
-    assert.deepEqual(waits, []);
-  });
+test("an aborted signal cancels a wait for the warehouse", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const controller = new AbortController();
+  let release!: () => void;
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => (entered = r));
+  const held = withWarehouse(dataDir, "write", () => new Promise<void>((r) => ((release = r), entered())));
+  await inside; // the writer holds the warehouse now, however slow the machine is
+  const waiting = withWarehouse(dataDir, "read", async () => 1, { signal: controller.signal });
+  controller.abort();
+  await assert.rejects(waiting, (e: unknown) => (e as Error).name === "CancelledError");
+  release();
+  await held;
+});
 
-  test("a nested withWarehouse on the same file fails at once instead of waiting on itself", async (t) => {
-    const dataDir = await tempDataDir(t);
-    const t0 = Date.now();
-    await assert.rejects(
-      withWarehouse(dataDir, "write", () => withWarehouse(dataDir, "read", async () => 1)),
-      /inside another withWarehouse/,
-    );
-    assert.ok(Date.now() - t0 < 5000);
-    // A different data dir is a different warehouse: nesting is fine.
-    const other = await tempDataDir(t);
-    assert.equal(await withWarehouse(dataDir, "write", () => withWarehouse(other, "write", async () => 7)), 7);
-  });
-
-  test("an aborted signal cancels a wait for the warehouse", async (t) => {
-    const dataDir = await tempDataDir(t);
-    const controller = new AbortController();
-    let release!: () => void;
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    const held = withWarehouse(dataDir, "write", () => new Promise<void>((r) => ((release = r), entered())));
-    await inside; // the writer holds the warehouse now, however slow the machine is
-    const waiting = withWarehouse(dataDir, "read", async () => 1, { signal: controller.signal });
-    controller.abort();
-    await assert.rejects(waiting, (e: unknown) => (e as Error).name === "CancelledError");
-    release();
-    await held;
-  });
-
-  test("query returns JSON-friendly values", async (t) => {
-    const dataDir = await tempDataDir(t);
-    const result = await withWarehouse(dataDir, "read", (conn) =>
-      query(
-        conn,
-        `SELECT 42::BIGINT AS small, 9007199254740993::BIGINT AS big, TIMESTAMPTZ '2026-11-20 10:00:00.123456+00' AS us,
-                TIMESTAMPTZ '2026-11-20 10:00:00+02' AS ms, DATE '2026-11-20' AS d, 1.50::DECIMAL(10,2) AS dec, [1, 2] AS list, NULL AS nothing`,
-      ),
-    );
-    assert.deepEqual(result.columns, ["small", "big", "us", "ms", "d", "dec", "list", "nothing"]);
-    assert.equal(result.types[2], "TIMESTAMP WITH TIME ZONE");
-    assert.deepEqual(result.rows, [[42, "9007199254740993", "2026-11-20T10:00:00.123456Z", "2026-11-20T08:00:00.000Z", "2026-11-20", "1.50", [1, 2], null]]);
-  });
+test("a warehouse query returns JSON-friendly values", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const result = await withWarehouse(dataDir, "read", (conn) =>
+    query(
+      conn,
+      `SELECT 42::BIGINT AS small, 9007199254740993::BIGINT AS big, TIMESTAMPTZ '2026-11-20 10:00:00.123456+00' AS us,
+              TIMESTAMPTZ '2026-11-20 10:00:00+02' AS ms, DATE '2026-11-20' AS d, 1.50::DECIMAL(10,2) AS dec, [1, 2] AS list, NULL AS nothing`,
+    ),
+  );
+  assert.deepEqual(result.columns, ["small", "big", "us", "ms", "d", "dec", "list", "nothing"]);
+  assert.equal(result.types[2], "TIMESTAMP WITH TIME ZONE");
+  assert.deepEqual(result.rows, [[42, "9007199254740993", "2026-11-20T10:00:00.123456Z", "2026-11-20T08:00:00.000Z", "2026-11-20", "1.50", [1, 2], null]]);
 });

@@ -2,7 +2,7 @@
 import { readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { describe, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import { lakePartitionExists, lakePartitionPath, listLakePartitions, readLakePartitions, writeLakePartition } from "../src/load/lake.ts";
@@ -11,107 +11,105 @@ import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load
 import { tempDataDir } from "./support/dirs.ts";
 import { assertFramesEqual } from "./support/frames.ts";
 
-describe("lake", () => {
-  test("a partition is written atomically: only data.parquet remains, and a rerun replaces it", async (t) => {
-    const dataDir = await tempDataDir(t);
-    const first = eventsFrame("2026-11-20", eventRows([1, 2, 3]));
-    const file = await writeLakePartition(dataDir, "events", "2026-11-20", first);
-    assert.equal(file, path.join(dataDir, "lake", "events", "dt=2026-11-20", "data.parquet"));
-    assert.equal(file, lakePartitionPath(dataDir, "events", "2026-11-20"));
-    assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
-    assertFramesEqual(pl.readParquet(file), first);
+test("a lake partition is written atomically: only data.parquet remains, and a rerun replaces it", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const first = eventsFrame("2026-11-20", eventRows([1, 2, 3]));
+  const file = await writeLakePartition(dataDir, "events", "2026-11-20", first);
+  assert.equal(file, path.join(dataDir, "lake", "events", "dt=2026-11-20", "data.parquet"));
+  assert.equal(file, lakePartitionPath(dataDir, "events", "2026-11-20"));
+  assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
+  assertFramesEqual(pl.readParquet(file), first);
 
-    const second = eventsFrame("2026-11-20", eventRows([4, 5]));
-    await writeLakePartition(dataDir, "events", "2026-11-20", second);
-    assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
-    assertFramesEqual(pl.readParquet(file), second);
+  const second = eventsFrame("2026-11-20", eventRows([4, 5]));
+  await writeLakePartition(dataDir, "events", "2026-11-20", second);
+  assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
+  assertFramesEqual(pl.readParquet(file), second);
+});
+
+test("Polars types land as the Parquet types DuckDB reads as TIMESTAMPTZ, DATE and INTEGER", async (t) => {
+  const dataDir = await tempDataDir(t);
+  // A naive millisecond datetime on purpose: the lake normalizes it to microseconds, UTC.
+  const naive = pl.Series("ts", [new Date("2026-11-20T00:00:01Z")], pl.Datetime("ms"));
+  assert.equal(naive.dtype.toString(), "DataType(Datetime(ms,))");
+  const frame = eventsFrame("2026-11-20", eventRows([1])).withColumns(naive);
+  const file = await writeLakePartition(dataDir, "events", "2026-11-20", frame);
+  const schema = await withWarehouse(dataDir, "write", async (conn) => {
+    const r = await query(conn, `SELECT name, type, logical_type FROM parquet_schema('${file}') WHERE name <> 'duckdb_schema' ORDER BY name`);
+    const d = await query(conn, `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${file}')) ORDER BY column_name`);
+    return { physical: r.rows, described: d.rows };
   });
-
-  test("Polars types land as the Parquet types DuckDB reads as TIMESTAMPTZ, DATE and INTEGER", async (t) => {
-    const dataDir = await tempDataDir(t);
-    // A naive millisecond datetime on purpose: the lake normalizes it to microseconds, UTC.
-    const naive = pl.Series("ts", [new Date("2026-11-20T00:00:01Z")], pl.Datetime("ms"));
-    assert.equal(naive.dtype.toString(), "DataType(Datetime(ms,))");
-    const frame = eventsFrame("2026-11-20", eventRows([1])).withColumns(naive);
-    const file = await writeLakePartition(dataDir, "events", "2026-11-20", frame);
-    const schema = await withWarehouse(dataDir, "write", async (conn) => {
-      const r = await query(conn, `SELECT name, type, logical_type FROM parquet_schema('${file}') WHERE name <> 'duckdb_schema' ORDER BY name`);
-      const d = await query(conn, `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${file}')) ORDER BY column_name`);
-      return { physical: r.rows, described: d.rows };
-    });
-    const byName = Object.fromEntries(schema.physical.map((r) => [String(r[0]), r]));
-    assert.match(String(byName["ts"]?.[2]), /isAdjustedToUTC=1.*MICROS=MicroSeconds/);
-    assert.equal(byName["n"]?.[1], "INT32");
-    assert.match(String(byName["dt"]?.[2]), /DateType/);
-    assert.deepEqual(Object.fromEntries(schema.described.map((r) => [r[0], r[1]])), {
-      amount: "DOUBLE",
-      dt: "DATE",
-      event_id: "BIGINT",
-      n: "INTEGER",
-      ts: "TIMESTAMP WITH TIME ZONE",
-      user_id: "VARCHAR",
-    });
+  const byName = Object.fromEntries(schema.physical.map((r) => [String(r[0]), r]));
+  assert.match(String(byName["ts"]?.[2]), /isAdjustedToUTC=1.*MICROS=MicroSeconds/);
+  assert.equal(byName["n"]?.[1], "INT32");
+  assert.match(String(byName["dt"]?.[2]), /DateType/);
+  assert.deepEqual(Object.fromEntries(schema.described.map((r) => [r[0], r[1]])), {
+    amount: "DOUBLE",
+    dt: "DATE",
+    event_id: "BIGINT",
+    n: "INTEGER",
+    ts: "TIMESTAMP WITH TIME ZONE",
+    user_id: "VARCHAR",
   });
+});
 
-  test("temp files of killed writers are cleaned on the next write, and lake globs never see temp files", async (t) => {
-    const dataDir = await tempDataDir(t);
-    const file = await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
-    const dir = path.dirname(file);
-    const dead = path.join(dir, ".data.parquet.2147483646-deadbeef.tmp"); // no such pid
-    const liveRecent = path.join(dir, `.data.parquet.${process.pid}-aaaa.tmp`); // a live writer's: keep
-    const liveOld = path.join(dir, `.data.parquet.${process.pid}-bbbb.tmp`); // live pid but hours old: abandoned
-    for (const f of [dead, liveRecent, liveOld]) await writeFile(f, "half a parquet file");
-    const old = new Date(Date.now() - 3 * 3600_000);
-    await utimes(liveOld, old, old);
+test("temp files of killed writers are cleaned on the next write, and lake globs never see temp files", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const file = await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
+  const dir = path.dirname(file);
+  const dead = path.join(dir, ".data.parquet.2147483646-deadbeef.tmp"); // no such pid
+  const liveRecent = path.join(dir, `.data.parquet.${process.pid}-aaaa.tmp`); // a live writer's: keep
+  const liveOld = path.join(dir, `.data.parquet.${process.pid}-bbbb.tmp`); // live pid but hours old: abandoned
+  for (const f of [dead, liveRecent, liveOld]) await writeFile(f, "half a parquet file");
+  const old = new Date(Date.now() - 3 * 3600_000);
+  await utimes(liveOld, old, old);
 
-    // A half-written temp file in the partition does not break readers of the glob.
-    const count = await withWarehouse(dataDir, "write", async (conn) => (await query(conn, `SELECT count(*) FROM read_parquet('${dataDir}/lake/events/*/*.parquet')`)).rows);
-    assert.deepEqual(count, [[2]]);
+  // A half-written temp file in the partition does not break readers of the glob.
+  const count = await withWarehouse(dataDir, "write", async (conn) => (await query(conn, `SELECT count(*) FROM read_parquet('${dataDir}/lake/events/*/*.parquet')`)).rows);
+  assert.deepEqual(count, [[2]]);
 
-    await writeEvents(dataDir, "2026-11-20", eventRows([3]));
-    assert.deepEqual((await readdir(dir)).sort(), [path.basename(liveRecent), "data.parquet"].sort());
-  });
+  await writeEvents(dataDir, "2026-11-20", eventRows([3]));
+  assert.deepEqual((await readdir(dir)).sort(), [path.basename(liveRecent), "data.parquet"].sort());
+});
 
-  test("a writer killed before its rename leaves the old partition whole, and the next write removes its temp file", async (t) => {
-    const dataDir = await tempDataDir(t);
-    const file = await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
-    const fixtures = pathToFileURL(path.join(import.meta.dirname, "fixtures", "load.ts")).href;
-    const failpoints = pathToFileURL(path.join(import.meta.dirname, "..", "src", "core", "failpoints.ts")).href;
-    const { child, exited } = await spawnChild(
-      `(async () => {
-        const { eventRows, writeEvents } = await import(${JSON.stringify(fixtures)});
-        (await import(${JSON.stringify(failpoints)})).armFailpoint(process.env.SLUICE_FAILPOINT);
-        process.stdout.write("ready\\n");
-        await writeEvents(process.env.DATA_DIR, "2026-11-20", eventRows([7, 8, 9]));
-        process.stdout.write("not killed\\n");
-      })()`,
-      { DATA_DIR: dataDir, SLUICE_FAILPOINT: "lake.write" },
-    );
-    assert.equal(await exited, null, "killed by the lake.write failpoint");
-    const left = await readdir(path.dirname(file));
-    assert.equal(left.length, 2, left.join(", "));
-    assert.ok(left.includes("data.parquet"));
-    assert.ok(left.some((f) => new RegExp(`^\\.data\\.parquet\\.${child.pid}-[0-9a-f]+\\.tmp$`).test(f)), left.join(", "));
-    assertFramesEqual(pl.readParquet(file), eventsFrame("2026-11-20", eventRows([1, 2])));
+test("a writer killed before its rename leaves the old partition whole, and the next write removes its temp file", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const file = await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
+  const fixtures = pathToFileURL(path.join(import.meta.dirname, "fixtures", "load.ts")).href;
+  const failpoints = pathToFileURL(path.join(import.meta.dirname, "..", "src", "core", "failpoints.ts")).href;
+  const { child, exited } = await spawnChild(
+    `(async () => {
+      const { eventRows, writeEvents } = await import(${JSON.stringify(fixtures)});
+      (await import(${JSON.stringify(failpoints)})).armFailpoint(process.env.SLUICE_FAILPOINT);
+      process.stdout.write("ready\\n");
+      await writeEvents(process.env.DATA_DIR, "2026-11-20", eventRows([7, 8, 9]));
+      process.stdout.write("not killed\\n");
+    })()`,
+    { DATA_DIR: dataDir, SLUICE_FAILPOINT: "lake.write" },
+  );
+  assert.equal(await exited, null, "killed by the lake.write failpoint");
+  const left = await readdir(path.dirname(file));
+  assert.equal(left.length, 2, left.join(", "));
+  assert.ok(left.includes("data.parquet"));
+  assert.ok(left.some((f) => new RegExp(`^\\.data\\.parquet\\.${child.pid}-[0-9a-f]+\\.tmp$`).test(f)), left.join(", "));
+  assertFramesEqual(pl.readParquet(file), eventsFrame("2026-11-20", eventRows([1, 2])));
 
-    await writeEvents(dataDir, "2026-11-20", eventRows([3]));
-    assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
-  });
+  await writeEvents(dataDir, "2026-11-20", eventRows([3]));
+  assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
+});
 
-  test("partitions are listed sorted, read back concatenated, and missing ones are skipped", async (t) => {
-    const dataDir = await tempDataDir(t);
-    assert.deepEqual(await listLakePartitions(dataDir, "events"), []);
-    assert.equal(await readLakePartitions(dataDir, "events", ["2026-11-20"]), null);
-    await writeEvents(dataDir, "2026-11-22", eventRows([5]));
-    await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
-    await writeEvents(dataDir, "2026-11-21", eventRows([3, 4]));
-    assert.deepEqual(await listLakePartitions(dataDir, "events"), ["2026-11-20", "2026-11-21", "2026-11-22"]);
-    assert.equal(await lakePartitionExists(dataDir, "events", "2026-11-21"), true);
-    assert.equal(await lakePartitionExists(dataDir, "events", "2026-11-23"), false);
+test("lake partitions are listed sorted, read back concatenated, and missing ones are skipped", async (t) => {
+  const dataDir = await tempDataDir(t);
+  assert.deepEqual(await listLakePartitions(dataDir, "events"), []);
+  assert.equal(await readLakePartitions(dataDir, "events", ["2026-11-20"]), null);
+  await writeEvents(dataDir, "2026-11-22", eventRows([5]));
+  await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
+  await writeEvents(dataDir, "2026-11-21", eventRows([3, 4]));
+  assert.deepEqual(await listLakePartitions(dataDir, "events"), ["2026-11-20", "2026-11-21", "2026-11-22"]);
+  assert.equal(await lakePartitionExists(dataDir, "events", "2026-11-21"), true);
+  assert.equal(await lakePartitionExists(dataDir, "events", "2026-11-23"), false);
 
-    const got = await readLakePartitions(dataDir, "events", ["2026-11-22", "2026-11-20", "2026-11-19"]);
-    assert.ok(got);
-    const expected = pl.concat([eventsFrame("2026-11-20", eventRows([1, 2])), eventsFrame("2026-11-22", eventRows([5]))]);
-    assertFramesEqual(got, expected, { sortBy: ["event_id"] });
-  });
+  const got = await readLakePartitions(dataDir, "events", ["2026-11-22", "2026-11-20", "2026-11-19"]);
+  assert.ok(got);
+  const expected = pl.concat([eventsFrame("2026-11-20", eventRows([1, 2])), eventsFrame("2026-11-22", eventRows([5]))]);
+  assertFramesEqual(got, expected, { sortBy: ["event_id"] });
 });

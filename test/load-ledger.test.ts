@@ -1,60 +1,56 @@
 /** The run ledger: sluice.quarantine replaced per job and day, sluice.runs healing and partition status. */
-import { describe, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadPartitions, markAbandonedRuns, readPartitionStatus, recordRun, withWarehouse, type DuckDBConnection } from "../src/load/warehouse.ts";
 import { eventRows, loadEvents, rows, runRecord, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
-describe("warehouse loads", () => {
-  test("quarantine is replaced per job and day: gone rows deleted, new rows inserted, unchanged rows keep their run_id", async (t) => {
-    const dataDir = await tempDataDir(t);
-    const p = await writeEvents(dataDir, "2026-11-20", eventRows([1]));
-    const q = (...reasons: string[]) => ({ rows: reasons.map((reason) => ({ table: "events", record: `{"r":"${reason}"}`, reason })) });
-    await loadEvents(dataDir, "run-1", [["2026-11-20", p]], { quarantine: q("a", "b") });
-    await withWarehouse(dataDir, "write", (conn) =>
-      loadPartitions(conn, { run: runRecord("other-1", "2026-11-21"), loads: [], quarantine: q("z"), checks: [] }),
-    );
-    await loadEvents(dataDir, "run-2", [["2026-11-20", p]], { quarantine: q("b", "c") });
-    assert.deepEqual(await rows(dataDir, "SELECT run_id, dt, reason FROM sluice.quarantine ORDER BY dt, reason"), [
-      ["run-1", "2026-11-20", "b"],
-      ["run-2", "2026-11-20", "c"],
-      ["other-1", "2026-11-21", "z"],
-    ]);
-    // An explicit empty scope touches nothing (used to record a failed run's checks).
-    await withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, { run: runRecord("run-3", "2026-11-20", "failed"), loads: [], quarantine: { rows: [], dts: [] }, checks: [] }));
-    assert.deepEqual(await rows(dataDir, "SELECT count(*) FROM sluice.quarantine"), [[3]]);
-    // The default scope is the run's dt: an empty set clears it.
-    await withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, { run: runRecord("run-4", "2026-11-20"), loads: [], quarantine: { rows: [] }, checks: [] }));
-    assert.deepEqual(await rows(dataDir, "SELECT dt, reason FROM sluice.quarantine"), [["2026-11-21", "z"]]);
-  });
+test("the warehouse quarantine is replaced per job and day: gone rows deleted, new rows inserted, unchanged rows keep their run_id", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const p = await writeEvents(dataDir, "2026-11-20", eventRows([1]));
+  const q = (...reasons: string[]) => ({ rows: reasons.map((reason) => ({ table: "events", record: `{"r":"${reason}"}`, reason })) });
+  await loadEvents(dataDir, "run-1", [["2026-11-20", p]], { quarantine: q("a", "b") });
+  await withWarehouse(dataDir, "write", (conn) =>
+    loadPartitions(conn, { run: runRecord("other-1", "2026-11-21"), loads: [], quarantine: q("z"), checks: [] }),
+  );
+  await loadEvents(dataDir, "run-2", [["2026-11-20", p]], { quarantine: q("b", "c") });
+  assert.deepEqual(await rows(dataDir, "SELECT run_id, dt, reason FROM sluice.quarantine ORDER BY dt, reason"), [
+    ["run-1", "2026-11-20", "b"],
+    ["run-2", "2026-11-20", "c"],
+    ["other-1", "2026-11-21", "z"],
+  ]);
+  // An explicit empty scope touches nothing (used to record a failed run's checks).
+  await withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, { run: runRecord("run-3", "2026-11-20", "failed"), loads: [], quarantine: { rows: [], dts: [] }, checks: [] }));
+  assert.deepEqual(await rows(dataDir, "SELECT count(*) FROM sluice.quarantine"), [[3]]);
+  // The default scope is the run's dt: an empty set clears it.
+  await withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, { run: runRecord("run-4", "2026-11-20"), loads: [], quarantine: { rows: [] }, checks: [] }));
+  assert.deepEqual(await rows(dataDir, "SELECT dt, reason FROM sluice.quarantine"), [["2026-11-21", "z"]]);
 });
 
-describe("warehouse sessions", () => {
-  test("markAbandonedRuns marks running rows of dead processes only, and partition status shows the last run per day", async (t) => {
-    const dataDir = await tempDataDir(t);
-    assert.deepEqual(await withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn)), []);
-    const at = (iso: string) => new Date(iso);
-    await withWarehouse(dataDir, "write", async (conn: DuckDBConnection) => {
-      await recordRun(conn, { ...runRecord("old", "2026-11-20", "failed"), startedAt: at("2026-11-21T00:00:00Z"), error: "boom" });
-      await recordRun(conn, { ...runRecord("dead", "2026-11-20", "running"), startedAt: at("2026-11-21T02:00:00Z") });
-      await recordRun(conn, { ...runRecord("alive", "2026-11-21", "running"), startedAt: at("2026-11-21T02:00:00Z") });
-      await recordRun(conn, { ...runRecord("done", "2026-11-22"), startedAt: at("2026-11-21T02:00:00Z") });
-      await recordRun(conn, { ...runRecord("u1", "2026-11-20", "succeeded", "users"), startedAt: at("2026-11-21T02:00:00Z") });
-      // recordRun upserts: the final state replaces the start row.
-      await recordRun(conn, { ...runRecord("done", "2026-11-22"), startedAt: at("2026-11-21T02:00:00Z"), rowsLoaded: 42 });
-      assert.equal(await markAbandonedRuns(conn, (id) => id === "alive"), 1);
-      assert.equal(await markAbandonedRuns(conn, (id) => id === "alive"), 0);
-    });
-    const status = await withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn, "events"));
-    assert.deepEqual(
-      status.map((s) => [s.dt, s.status, s.rows_loaded, s.started_at, s.finished_at === null, s.error === null]),
-      [
-        ["2026-11-20", "abandoned", 9, "2026-11-21T02:00:00.000Z", false, false],
-        ["2026-11-21", "running", 9, "2026-11-21T02:00:00.000Z", true, true],
-        ["2026-11-22", "succeeded", 42, "2026-11-21T02:00:00.000Z", false, true],
-      ],
-    );
-    assert.equal((await withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn))).length, 4);
-    assert.deepEqual(await rows(dataDir, "SELECT count(*) FROM sluice.runs WHERE run_id = 'done'"), [[1]]);
+test("markAbandonedRuns marks running rows of dead processes only, and partition status shows the last run per day", async (t) => {
+  const dataDir = await tempDataDir(t);
+  assert.deepEqual(await withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn)), []);
+  const at = (iso: string) => new Date(iso);
+  await withWarehouse(dataDir, "write", async (conn: DuckDBConnection) => {
+    await recordRun(conn, { ...runRecord("old", "2026-11-20", "failed"), startedAt: at("2026-11-21T00:00:00Z"), error: "boom" });
+    await recordRun(conn, { ...runRecord("dead", "2026-11-20", "running"), startedAt: at("2026-11-21T02:00:00Z") });
+    await recordRun(conn, { ...runRecord("alive", "2026-11-21", "running"), startedAt: at("2026-11-21T02:00:00Z") });
+    await recordRun(conn, { ...runRecord("done", "2026-11-22"), startedAt: at("2026-11-21T02:00:00Z") });
+    await recordRun(conn, { ...runRecord("u1", "2026-11-20", "succeeded", "users"), startedAt: at("2026-11-21T02:00:00Z") });
+    // recordRun upserts: the final state replaces the start row.
+    await recordRun(conn, { ...runRecord("done", "2026-11-22"), startedAt: at("2026-11-21T02:00:00Z"), rowsLoaded: 42 });
+    assert.equal(await markAbandonedRuns(conn, (id) => id === "alive"), 1);
+    assert.equal(await markAbandonedRuns(conn, (id) => id === "alive"), 0);
   });
+  const status = await withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn, "events"));
+  assert.deepEqual(
+    status.map((s) => [s.dt, s.status, s.rows_loaded, s.started_at, s.finished_at === null, s.error === null]),
+    [
+      ["2026-11-20", "abandoned", 9, "2026-11-21T02:00:00.000Z", false, false],
+      ["2026-11-21", "running", 9, "2026-11-21T02:00:00.000Z", true, true],
+      ["2026-11-22", "succeeded", 42, "2026-11-21T02:00:00.000Z", false, true],
+    ],
+  );
+  assert.equal((await withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn))).length, 4);
+  assert.deepEqual(await rows(dataDir, "SELECT count(*) FROM sluice.runs WHERE run_id = 'done'"), [[1]]);
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { referencePipeline } from "./fixtures/reference-pipeline.ts";
 import type { ReferenceResult, ReferenceSession } from "./fixtures/reference-pipeline.ts";
 import { makeEventDays, makeUsers, startContractServer, MISBEHAVIOURS } from "./fixtures/contract-server.ts";
+import { PLANS } from "../jobs/sources.ts";
 
 const S = 1_000_000n;
 const MIN = 60n * S;
@@ -456,7 +457,7 @@ test("users are served with offset pagination and a total", async (t) => {
   const u = users[0] as Rec;
   assert.deepEqual(Object.keys(u).sort(), ["country", "plan", "signup_ts", "updated_at", "user_id"]);
   assert.match(String(u["country"]), /^[A-Z]{2}$/);
-  assert.ok(["free", "pro", "enterprise"].includes(String(u["plan"])));
+  assert.ok((PLANS as readonly string[]).includes(String(u["plan"])));
 });
 
 test("failEvery produces each misbehaviour in turn, then the same request succeeds", async (t) => {

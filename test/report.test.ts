@@ -17,6 +17,7 @@ import { chartAssetPath, chartJs, jobCharts, lakeFiles, latestReport, renderRunR
 import type { CheckResult } from "../src/validate/types.ts";
 import { chromiumBinary, dumpDom } from "./support/chromium.ts";
 import { tempDataDir } from "./support/dirs.ts";
+import { eventStepSchema } from "./support/events.ts";
 
 const EVIL = "<script>alert(1)</script>";
 
@@ -30,14 +31,7 @@ function checks(): Array<CheckResult & { dt: string }> {
 
 /** A realistic events run, with a malicious value in the first rows. */
 function sampleOutcome(over: Partial<PartitionOutcome> = {}): PartitionOutcome {
-  const eventSchema: Array<[string, string]> = [
-    ["event_id", "DataType(String)"],
-    ["user_id", "DataType(Int64)"],
-    ["ts", "DataType(Datetime(us,UTC))"],
-    ["event_type", "DataType(String)"],
-    ["page", "DataType(String)"],
-    ["amount", "DataType(Float64)"],
-  ];
+  const eventSchema = eventStepSchema();
   const head = [
     { event_id: "e-1", user_id: 17, ts: "2026-11-19T00:00:03.000Z", event_type: "page_view", page: "/home", amount: null },
     { event_id: "e-2", user_id: 17, ts: "2026-11-19T00:00:09.000Z", event_type: "purchase", page: EVIL, amount: 19.99 },

@@ -10,11 +10,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { before, describe, test, type TestContext } from "node:test";
+import { test, type TestContext } from "node:test";
 import { Redis } from "ioredis";
 import { SharedRateLimit } from "../src/extract/shared-rate-limit.ts";
 import { maxInSpan } from "./fixtures/metered-api.ts";
 import { redisForFile, redisUnavailable } from "./fixtures/redis.ts";
+import { once } from "./support/once.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const CLIENT = path.join(ROOT, "test", "fixtures", "rate-limit-client.ts");
@@ -113,26 +114,21 @@ async function runBothTrios(): Promise<{ shared: TrioResult; local: TrioResult }
   }
 }
 
-describe("three worker processes against a source that answers 429 above R requests/s", { skip }, () => {
-  let trios: { shared: TrioResult; local: TrioResult } | undefined;
-  before(async () => {
-    trios = await runBothTrios();
-  });
+/** Both trios run once, together, and the two tests below read their result. */
+const trios = once(runBothTrios);
 
-  test("sharing the limit through Redis they stay under R together: no 429", () => {
-    assert.ok(trios);
-    assert.deepEqual(trios.shared.statuses, { "200": 3 * REQUESTS_PER_PROCESS });
-    const peak = maxInSpan(trios.shared.arrivals, 1000);
-    assert.ok(peak <= R, `at most ${R} in any second, got ${peak}`);
-  });
+test("three worker processes against a source that answers 429 above R requests/s, sharing the limit through Redis, stay under R together: no 429", { skip }, async () => {
+  const { shared } = await trios();
+  assert.deepEqual(shared.statuses, { "200": 3 * REQUESTS_PER_PROCESS });
+  const peak = maxInSpan(shared.arrivals, 1000);
+  assert.ok(peak <= R, `at most ${R} in any second, got ${peak}`);
+});
 
-  test("with their own in-process buckets they exceed R: the shared limit is what keeps them under", () => {
-    assert.ok(trios);
-    const { statuses, arrivals } = trios.local;
-    assert.equal((statuses["200"] ?? 0) + (statuses["429"] ?? 0), 3 * REQUESTS_PER_PROCESS);
-    assert.ok((statuses["429"] ?? 0) > 0, `expected 429s, got ${JSON.stringify(statuses)}`);
-    assert.ok(maxInSpan(arrivals, 1000) > R);
-  });
+test("three worker processes with their own in-process buckets exceed R: the shared limit is what keeps them under", { skip }, async () => {
+  const { statuses, arrivals } = (await trios()).local;
+  assert.equal((statuses["200"] ?? 0) + (statuses["429"] ?? 0), 3 * REQUESTS_PER_PROCESS);
+  assert.ok((statuses["429"] ?? 0) > 0, `expected 429s, got ${JSON.stringify(statuses)}`);
+  assert.ok(maxInSpan(arrivals, 1000) > R);
 });
 
 test("two limiters on one key admit at most burst per window between them and never go faster than rps", { skip }, async (t) => {

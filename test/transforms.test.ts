@@ -15,6 +15,7 @@ import {
 import { CancelledError, ConfigError, SchemaError } from "../src/core/errors.ts";
 import { referenceSessionize, utcDate, type ReferenceEvent, type ReferenceSession } from "./fixtures/session-reference.ts";
 import { seededRandom } from "../src/core/random.ts";
+import { weightedEventTypes } from "./support/events.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -67,20 +68,8 @@ interface EventRow {
   dt: string;
 }
 
-interface SessionRow {
-  session_id: string;
-  user_id: number;
-  start_us: number;
-  end_us: number;
-  duration_s: number;
-  event_count: number;
-  first_event_type: string;
-  last_event_type: string;
-  primary_action: string | null;
-  has_purchase: boolean;
-  revenue: number;
-  dt: string;
-}
+/** A sessions row as plain values: the reference's session (test/fixtures/reference-pipeline.ts), times as exact µs numbers. */
+type SessionRow = Omit<ReferenceSession, "session_start_us" | "session_end_us"> & { start_us: number; end_us: number };
 
 /** Events output as plain rows, timestamps as exact µs numbers and dates as strings. */
 function eventRows(df: pl.DataFrame): EventRow[] {
@@ -121,20 +110,7 @@ function sessionOf(events: readonly EventRow[]): Record<string, string> {
 }
 
 function refSessionRows(sessions: readonly ReferenceSession[]): SessionRow[] {
-  return sessions.map((s) => ({
-    session_id: s.session_id,
-    user_id: s.user_id,
-    start_us: Number(s.session_start_us),
-    end_us: Number(s.session_end_us),
-    duration_s: s.duration_s,
-    event_count: s.event_count,
-    first_event_type: s.first_event_type,
-    last_event_type: s.last_event_type,
-    primary_action: s.primary_action,
-    has_purchase: s.has_purchase,
-    revenue: s.revenue,
-    dt: s.dt,
-  }));
+  return sessions.map(({ session_start_us, session_end_us, ...rest }) => ({ ...rest, start_us: Number(session_start_us), end_us: Number(session_end_us) }));
 }
 
 function toReference(evs: readonly Ev[]): ReferenceEvent[] {
@@ -606,7 +582,7 @@ const RULE_SETS: SessionRules[] = [
   { timeoutMs: 60_000, maxSessionMs: 180_000 }, // cap = 3 timeouts: splits happen all the time
   { timeoutMs: 10 * 60_000, maxSessionMs: 60 * 60_000 },
 ];
-const TYPES = ["login", "view_page", "view_page", "add_to_cart", "purchase", "logout"];
+const TYPES = weightedEventTypes({ login: 1, view_page: 2, add_to_cart: 1, purchase: 1, logout: 1 });
 
 /** A random event set: users with clustered activity so gaps straddle the timeout. */
 function randomEvents(rnd: () => number, rules: SessionRules): Ev[] {

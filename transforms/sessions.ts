@@ -26,7 +26,11 @@ export const DEFAULT_SESSION_RULES: SessionRules = Object.freeze({
   maxSessionMs: 24 * 60 * 60 * 1000,
 });
 
-/** The event columns sessionization reads (a lake partition carries more, which it recomputes). */
+/**
+ * The event columns sessionization reads (a lake partition carries more, which it recomputes). The
+ * transform's own contract, so it runs on any frame that has them (tests, benchmarks); jobs/events.ts
+ * checks at compile time that they are the columns of the events record.
+ */
 export const SESSION_INPUT_COLUMNS = ["event_id", "user_id", "ts", "event_type", "page", "amount"] as const;
 
 /** Columns of assignSessions' output, in order. */

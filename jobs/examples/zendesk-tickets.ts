@@ -35,6 +35,7 @@ export const TICKETS = { ...tableFromRecord(Ticket, { name: "zendesk_tickets", k
 
 const suite = defineSuite({ table: TICKETS, checks: [{ name: "id: not_null", kind: "not_null", column: "id" }] });
 
+// Shaped like jobs/users.ts on purpose: each job reads top to bottom on its own (extract, validate, latest version, materialize).
 export default defineJob({
   name: "zendesk_tickets",
   description: "Zendesk ticket changes since the last run (an incremental export), latest version per ticket.",

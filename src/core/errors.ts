@@ -2,6 +2,7 @@
  * Sluice's error hierarchy. Errors are data: whether retrying can help is a property of the error's
  * class (`static transient`, like dlt's TransientException), the CLI reads `exitCode`, logs read
  * `context`, and nothing ever parses a message. See error-codec.ts for how errors cross the queue.
+ * The classes look alike on purpose: each declares a code and, where it differs, its transient marker.
  */
 
 /** Where an error happened; every field optional, filled in as it bubbles up. */

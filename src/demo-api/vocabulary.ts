@@ -22,6 +22,7 @@ export type DirtyEventKind = (typeof DIRTY_EVENT_KINDS)[number];
 /** Dirty user records of the users snapshot. */
 export const DIRTY_USER_KINDS = ["bad_country", "bad_plan", "null_user_id"] as const;
 
+/** The contract's event types. A deliberate copy of jobs/sources.ts EVENT_TYPES: the engine's demo API never imports user code (jobs/). */
 export const EVENT_TYPES = ["login", "view_page", "add_to_cart", "purchase", "logout"] as const;
 
 export const LOGIN = 0;
@@ -59,4 +60,5 @@ export const COUNTRIES: Array<[code: string, weight: number, offsets: number[]]>
 ];
 export const COUNTRY_WEIGHT_TOTAL = COUNTRIES.reduce((s, c) => s + c[1], 0);
 
+/** The contract's plans. A deliberate copy of jobs/sources.ts PLANS, for the same reason as EVENT_TYPES. */
 export const PLANS = ["free", "pro", "enterprise"] as const;

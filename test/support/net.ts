@@ -1,6 +1,6 @@
 /** Loopback networking for tests and benchmarks: free ports and throwaway HTTP servers. */
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (bound, then released: a tiny race, so retry on EADDRINUSE). */
 export function freePort(): Promise<number> {
@@ -23,9 +23,16 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-/** Serves `handler` on 127.0.0.1, port 0 (ephemeral). */
-export async function serveHttp(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<LoopbackServer> {
-  const server = createHttpServer(handler);
+/**
+ * Starts `server` listening on 127.0.0.1, port 0 (ephemeral). Its close() destroys every open socket
+ * first, upgraded or stalled ones included, so a test never waits on a connection it left hanging.
+ */
+export async function listenOnLoopback(server: Server): Promise<LoopbackServer> {
+  const sockets = new Set<Socket>();
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -36,10 +43,15 @@ export async function serveHttp(handler: (req: IncomingMessage, res: ServerRespo
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
         server.close(() => resolve());
-        server.closeAllConnections();
       }),
   };
+}
+
+/** Serves `handler` on 127.0.0.1, port 0 (ephemeral). */
+export function serveHttp(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<LoopbackServer> {
+  return listenOnLoopback(createHttpServer(handler));
 }
 
 /** A webhook receiver on loopback: answers 200 and keeps every body. */

@@ -18,6 +18,7 @@ export interface OffsetPaginator {
 /** How the declaration of a OffsetPaginator is checked. */
 export const OFFSET_SCHEMA = z.strictObject({ kind: z.literal("offset"), offsetParam: z.string().min(1), limitParam: z.string().min(1), limit: z.number().int().positive(), totalPath: jsonPathSchema.optional(), hasMorePath: jsonPathSchema.optional() });
 
+// Shaped like page-number.ts on purpose: a class per paginator, each readable on its own.
 export class OffsetListing extends BasePaginator {
   readonly kind = "offset" as const;
   private readonly bodies = new SameBodyGuard("offset");

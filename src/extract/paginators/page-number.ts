@@ -20,6 +20,7 @@ export interface PageNumberPaginator {
 /** How the declaration of a PageNumberPaginator is checked. */
 export const PAGE_SCHEMA = z.strictObject({ kind: z.literal("page"), pageParam: z.string().min(1), firstPage: z.number().int().min(0), sizeParam: z.string().min(1).optional(), size: z.number().int().positive().optional(), totalPagesPath: jsonPathSchema.optional(), hasMorePath: jsonPathSchema.optional() });
 
+// Shaped like offset.ts on purpose: a class per paginator, each readable on its own.
 export class PageNumberListing extends BasePaginator {
   readonly kind = "page" as const;
   private readonly bodies = new SameBodyGuard("page number");
