@@ -36,6 +36,7 @@ test("a 30-day backfill loads the normal days, blocks the half-empty day by volu
 
   // Day 24 was compared with the 14 days before it by date, and its history chart shows them.
   const day24 = outcomes[23] as (typeof outcomes)[number];
+  assert.match(day24.error ?? "", /hint: nothing of 2026-11-24 was loaded; see the failed checks with: sluice checks events --failed --since 2026-11-24/);
   const volume = anomalyResults(day24).find((r) => r.check === "events: volume") as (typeof day24.checks)[number] & { history?: Array<{ dt: string }> };
   assert.deepEqual(volume.history?.map((p) => p.dt), dayRange("2026-11-10", "2026-11-23"));
   assert.ok(typeof volume.lower === "number" && typeof volume.observed === "number" && volume.observed < volume.lower, JSON.stringify(volume));
