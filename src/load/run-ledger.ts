@@ -143,13 +143,18 @@ export async function replaceQuarantine(conn: DuckDBConnection, run: RunRecord, 
   const scope = new Set(quarantine.dts ?? [run.dt]);
   for (const row of quarantine.rows) scope.add(row.dt ?? run.dt);
   if (scope.size === 0) return;
+  const dts = [...scope];
+  const inList = dts.map((_, i) => `CAST($${i + 2} AS DATE)`).join(", ");
+  const params = [run.job, ...dts];
+  if (quarantine.rows.length === 0) {
+    // Nothing quarantined now (the usual case): the diff is "delete what was there", one statement.
+    await conn.run(`DELETE FROM sluice.quarantine WHERE job = $1 AND dt IN (${inList})`, params);
+    return;
+  }
   await conn.run("DROP TABLE IF EXISTS temp.main.__sluice_q_in");
   await conn.run("CREATE TEMP TABLE __sluice_q_in (dt VARCHAR, table_name VARCHAR, record VARCHAR, reason VARCHAR)");
   try {
     await appendIncomingQuarantine(conn, run, quarantine.rows);
-    const dts = [...scope];
-    const inList = dts.map((_, i) => `CAST($${i + 2} AS DATE)`).join(", ");
-    const params = [run.job, ...dts];
     // Occurrence numbers make identical records (same record, same reason) count as many as they are.
     const occ = "row_number() OVER (PARTITION BY dt, table_name, record, reason ORDER BY rid)";
     await conn.run(`CREATE OR REPLACE TEMP TABLE __sluice_q_new AS
@@ -177,7 +182,6 @@ export async function replaceQuarantine(conn: DuckDBConnection, run: RunRecord, 
 
 /** Appends the run's quarantine rows to the temp table __sluice_q_in, in order. */
 async function appendIncomingQuarantine(conn: DuckDBConnection, run: RunRecord, rows: QuarantineSet["rows"]): Promise<void> {
-  if (rows.length === 0) return;
   const appender = await conn.createAppender("__sluice_q_in", "main", "temp");
   try {
     for (const row of rows) {

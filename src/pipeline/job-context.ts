@@ -4,7 +4,7 @@ import { addDays, dayWindow, type PartitionWindow } from "../core/dates.ts";
 import { CancelledError, ConfigError, PartitionShrinkError, SchemaError, SluiceError, ValidationBlockedError, type CorruptFileError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
-import { reclaimMemory } from "../core/memory.ts";
+import { reclaimMemoryIfGrown } from "../core/memory.ts";
 import { DEMO_ENDPOINT, readLandedRecords, resolveEndpoint } from "../extract/index.ts";
 import type { SourceMark } from "../load/source-state.ts";
 import type { SourceSpec } from "../extract/types.ts";
@@ -83,7 +83,7 @@ export class Context implements JobContext {
   }
 
   async validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame> {
-    reclaimMemory();
+    reclaimMemoryIfGrown();
     const t0 = performance.now();
     const frame = isDataFrame(input) ? input : input.frame;
     const landed = isDataFrame(input) ? undefined : this.landed.get(input);
@@ -108,7 +108,7 @@ export class Context implements JobContext {
   }
 
   async step<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T> {
-    reclaimMemory();
+    reclaimMemoryIfGrown();
     const t0 = performance.now();
     const out = await fn();
     failpoint("transform");
@@ -240,7 +240,7 @@ export class Context implements JobContext {
       out.parts.clear();
     }
     failpoint("lake.written");
-    reclaimMemory();
+    reclaimMemoryIfGrown();
     return loads;
   }
 
