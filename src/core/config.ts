@@ -30,6 +30,7 @@ function fromEnv(env: Env) {
     queueTuning: read("SLUICE_QUEUE_TUNING"),
     jobsDir: read("SLUICE_JOBS_DIR"),
     failpoint: read("SLUICE_FAILPOINT"),
+    groupRows: read("SLUICE_GROUP_ROWS"),
   };
 }
 
@@ -44,6 +45,12 @@ const SettingsSchema = z.object({
   keepRaw: z.boolean().default(false),
   refetch: z.boolean().default(false),
   pushgatewayUrl: z.url().optional(),
+  /** Rows a chunked stage holds at once (its memory budget): a larger day is kept on disk in groups. */
+  groupRows: z
+    .string()
+    .regex(/^[1-9]\d*$/, { error: (issue) => `SLUICE_GROUP_ROWS=${JSON.stringify(issue.input)} is not a whole number of rows above 0` })
+    .transform(Number)
+    .optional(),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -67,6 +74,7 @@ export function resolveSettings({ flags, env, defaultLogLevel }: SettingsInput):
     keepRaw: flags.keepRaw,
     refetch: flags.refetch,
     pushgatewayUrl: vars.pushgatewayUrl,
+    groupRows: vars.groupRows,
   });
   const parsed = SettingsSchema.safeParse(candidate);
   if (!parsed.success) {

@@ -15,6 +15,7 @@ import { CancelledError, DeadlineExceededError, SluiceError, type ErrorContext }
 import type { Logger } from "../core/log.ts";
 import { deriveColumns } from "./record-columns.ts";
 import { batchesToFrame, registerLooseObjects } from "./record-decoder.ts";
+import { ChunkDecoder, type ChunkSink } from "./chunk-decoder.ts";
 import { createAuth } from "./auth/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { HttpClient } from "./http-client.ts";
@@ -54,6 +55,8 @@ export interface ExtractOptions {
   /** A limiter shared beyond this process (Redis); default: one token bucket per source in the process. */
   limiterFor?: (key: string, limit: { rps: number; burst: number }) => RequestLimiter;
   onPage?: (info: { page: number; records: number; bytes: number }) => void;
+  /** Streams the decoded rows to this sink in chunks instead of returning them (`frame` is then empty). */
+  chunks?: ChunkSink;
 }
 
 /** What an extraction produced. */
@@ -182,7 +185,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   const queue = new BoundedQueue<QueuedPage>(queueCapacity(policy), x.run.signal);
   const paginator = paginatorFor(spec.paginator, x.request.template);
   const fetcher = new ListingFetcher({ source: spec.name, paginator, client, lander, queue, prior, landingDir: x.landingDir, records: recordsAt, policy, signal: x.run.signal, log: options.log, context: x.context });
-  const decoder = new PageDecoder(derived.columns, options.onPage);
+  const decoder = options.chunks ? new ChunkDecoder(derived.columns, options.chunks, options.onPage) : new PageDecoder(derived.columns, options.onPage);
   const fail = (err: unknown) => {
     if (!x.run.signal.aborted) x.run.abort(err);
   };
@@ -191,10 +194,10 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   // pages already being written finish before we return, even when the run failed
   await lander.idle();
   if (x.run.signal.aborted) throw x.run.signal.reason;
-  const batches = decoder.batches();
+  const batches = decoder instanceof PageDecoder ? decoder.batches() : [];
   const result: ExtractResult = {
     frame: batchesToFrame(batches, derived.columns),
-    pages: batches.length,
+    pages: decoder instanceof PageDecoder ? batches.length : decoder.pages,
     records: decoder.records,
     requests: client.stats.requests,
     retries: client.stats.retries,

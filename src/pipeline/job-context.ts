@@ -5,16 +5,20 @@ import { CancelledError, ConfigError, SluiceError, ValidationBlockedError } from
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
 import { reclaimMemory } from "../core/memory.ts";
-import { DEMO_ENDPOINT, extractPartition, readLandedRecords, resolveEndpoint, type ExtractResult, type RecordsLocation } from "../extract/index.ts";
+import { DEMO_ENDPOINT, extractPartition, readLandedRecords, resolveEndpoint, type ChunkSink, type ExtractResult, type RecordsLocation } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
 import type { PartitionLoad, QuarantineRow, TableSpec } from "../load/types.ts";
-import { describeBlocked, validate, type Suite } from "../validate/index.ts";
+import { describeBlocked, validate, type CheckReport, type Suite } from "../validate/index.ts";
+import { ChunkedFrame, type LakeWindowFiles } from "./chunked-frame.ts";
+import { ChunkedStages, DEFAULT_GROUP_ROWS, SourceStream, type StreamOptions } from "./chunked-stages.ts";
 import { isDataFrame, jsonRows, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
+import { recordStep, type StepOutput } from "./step-record.ts";
+import { SpillStore } from "./spill-store.ts";
 import type { WarehouseGateway } from "./warehouse-gateway.ts";
 
 /** Where an extract's raw records are, kept beside the frame it returned (never inside it). */
@@ -28,6 +32,8 @@ export class Context implements JobContext {
   materialized = false;
   private readonly landed = new WeakMap<Extracted, Landed>();
   private jobLock: Lock | undefined;
+  private chunkedStages: ChunkedStages | undefined;
+  private readonly spill: SpillStore;
 
   constructor(
     private readonly def: JobDefinition,
@@ -39,6 +45,7 @@ export class Context implements JobContext {
     private readonly warehouse: WarehouseGateway,
   ) {
     this.window = dayWindow(dt);
+    this.spill = SpillStore.forRun(settings.dataDir, def.name, dt, runId);
   }
 
   get job(): string {
@@ -51,7 +58,16 @@ export class Context implements JobContext {
     return this.settings.signal;
   }
 
-  async extract(source: SourceSpec): Promise<Extracted> {
+  extract(source: SourceSpec): Promise<Extracted> {
+    return this.extractWith(source);
+  }
+
+  stream(source: SourceSpec, options: StreamOptions = {}): SourceStream {
+    return new SourceStream(source, options);
+  }
+
+  /** Stage 1; with a sink, the decoded rows go to it in chunks instead of into the returned frame. */
+  private async extractWith(source: SourceSpec, chunks?: ChunkSink): Promise<Extracted> {
     const t0 = performance.now();
     this.log.info({ stage: "extract", source: source.name }, "extract started");
     const result = await extractPartition(source, {
@@ -66,6 +82,7 @@ export class Context implements JobContext {
       ...(this.settings.redactor ? { redactor: this.settings.redactor } : {}),
       ...(this.settings.limiterFor ? { limiterFor: this.settings.limiterFor } : {}),
       onPage: (info) => failpoint(`extract.page-${info.page}`),
+      ...(chunks ? { chunks } : {}),
     });
     this.state.rowsIn += result.records;
     this.recordDrift(source, result);
@@ -78,49 +95,61 @@ export class Context implements JobContext {
       },
       result.frame.drop("_page", "_row", "_error"),
     );
+    if (chunks) step.rows = result.records;
     this.log.info({ stage: "extract", source: source.name, rows: step.rows, pages: result.pages, retries: result.retries, ms: Math.round(step.ms) }, "extract finished");
     const extracted: Extracted = { source: source.name, frame: result.frame };
     this.landed.set(extracted, { landingDir: result.landingDir, recordsAt: result.recordsAt });
     return extracted;
   }
 
-  async validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame> {
+  validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame>;
+  validate(input: SourceStream | ChunkedFrame, suite: Suite): Promise<ChunkedFrame>;
+  async validate(input: Extracted | pl.DataFrame | SourceStream | ChunkedFrame, suite: Suite): Promise<pl.DataFrame | ChunkedFrame> {
+    if (input instanceof SourceStream || input instanceof ChunkedFrame) return this.chunked().validate(input, suite);
     reclaimMemory();
     const t0 = performance.now();
     const frame = isDataFrame(input) ? input : input.frame;
     const foreignKeys = await this.readForeignKeys(suite);
     const outcome = validate(frame, suite, foreignKeys ? { window: this.window, foreignKeys } : { window: this.window });
+    const landed = isDataFrame(input) ? undefined : this.landed.get(input);
+    await this.settleValidation(suite.table, t0, outcome, outcome.quarantined, landed, { rows: outcome.valid.height, head: outcome.valid });
+    return outcome.valid;
+  }
+
+  /** Records a table's validation: its checks, its quarantined rows (with raw records) and its step; throws when a check blocks. */
+  private async settleValidation(table: string, t0: number, outcome: { results: CheckReport[]; blocked: CheckReport[] }, quarantined: pl.DataFrame, landed: Landed | undefined, valid: { rows: number; head: pl.DataFrame }): Promise<void> {
     for (const r of outcome.results) this.state.checks.push({ ...r, dt: this.dt });
-    const table = suite.table;
+    const record = (details: Record<string, unknown>) => {
+      this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, ...details } }, valid.head).rows = valid.rows;
+    };
     if (outcome.blocked.length > 0) {
-      this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, blocked: true } }, outcome.valid);
+      record({ blocked: true });
       throw new ValidationBlockedError(`validation blocked ${table} ${this.dt}: ${describeBlocked(outcome.blocked)}`, {
         context: { job: this.job, partition: this.dt, table },
         blocked: outcome.blocked,
         hint: `nothing of ${this.dt} was loaded; query the results with: sluice query "select * from sluice.checks where dt = '${this.dt}' and not passed"`,
       });
     }
-    const landed = isDataFrame(input) ? undefined : this.landed.get(input);
-    this.state.quarantine.push(...(await quarantineRows(table, outcome.quarantined, landed)));
+    this.state.quarantine.push(...(await quarantineRows(table, quarantined, landed)));
     const failed = outcome.results.filter((r) => !r.passed);
-    this.log.info({ stage: "validate", table, rows: outcome.valid.height, quarantined: outcome.quarantined.height, failed_checks: failed.map((r) => r.check), ms: Math.round(performance.now() - t0) }, "validate finished");
-    this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, quarantined: outcome.quarantined.height } }, outcome.valid);
-    return outcome.valid;
+    this.log.info({ stage: "validate", table, rows: valid.rows, quarantined: quarantined.height, failed_checks: failed.map((r) => r.check), ms: Math.round(performance.now() - t0) }, "validate finished");
+    record({ quarantined: quarantined.height });
   }
 
-  async step<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T> {
+  async step<T extends StepOutput>(name: string, fn: () => T | Promise<T>): Promise<T> {
     reclaimMemory();
     const t0 = performance.now();
     const out = await fn();
     failpoint("transform");
     const ms = performance.now() - t0;
-    if (isDataFrame(out)) this.state.record({ name, kind: "transform", ms, details: {} }, out);
-    else for (const [key, frame] of Object.entries(out)) this.state.record({ name: `${name}: ${key}`, kind: "transform", ms, details: {} }, frame);
+    await recordStep(this.state, { name, kind: "transform", ms, details: {} }, out);
     this.log.info({ stage: "transform", step: name, ms: Math.round(ms) }, "transform finished");
     return out;
   }
 
-  async readWindow(table: string): Promise<pl.DataFrame | null> {
+  readWindow(table: string): Promise<pl.DataFrame | null>;
+  readWindow(table: string, options: { chunked: true }): Promise<LakeWindowFiles>;
+  async readWindow(table: string, options?: { chunked: true }): Promise<pl.DataFrame | LakeWindowFiles | null> {
     const window = this.def.reads?.[table];
     if (!window) {
       throw new ConfigError(`job ${this.job} reads the lake window of ${table} but declares none`, { context: { job: this.job }, hint: `declare it: reads: { ${table}: { from: -1, to: 1 } }` });
@@ -129,7 +158,7 @@ export class Context implements JobContext {
     await this.holdJobLock();
     const days: string[] = [];
     for (let n = window.from; n <= window.to; n++) if (n !== 0) days.push(addDays(this.dt, n));
-    return readLakePartitions(this.dataDir, table, days);
+    return options?.chunked ? this.chunked().readWindow(table, days) : readLakePartitions(this.dataDir, table, days);
   }
 
   lakePartitions(table: string): Promise<string[]> {
@@ -140,7 +169,8 @@ export class Context implements JobContext {
     if (this.materialized) throw new SluiceError("ctx.materialize() may be called once per run", { context: { job: this.job, partition: this.dt } });
     this.materialized = true;
     const outputs: TableOutput[] = Array.isArray(tableOrOutputs) ? tableOrOutputs : [{ table: tableOrOutputs, frame: frame as pl.DataFrame }];
-    const partitions = outputs.map((o) => ({ table: o.table, parts: o.table.partitioned ? splitByDt(o.frame, o.dts ?? [this.dt]) : new Map([[this.dt, o.frame]]) }));
+    if (outputs.some((o) => o.frame instanceof ChunkedFrame)) return this.materializeChunked(outputs);
+    const partitions = outputs.map((o) => ({ table: o.table, parts: o.table.partitioned ? splitByDt(o.frame as pl.DataFrame, o.dts ?? [this.dt]) : new Map([[this.dt, o.frame as pl.DataFrame]]) }));
     const main = partitions.find((p) => p.table.name === this.def.tables[0]?.name)?.parts.get(this.dt);
     if (main) this.state.rowsLoaded = main.height;
     if (this.settings.preview) {
@@ -150,7 +180,26 @@ export class Context implements JobContext {
     await this.holdJobLock();
     this.throwIfAborted();
     const t0 = performance.now();
-    const loads = await this.writeLake(partitions);
+    await this.commitLoads(t0, await this.writeLake(partitions));
+  }
+
+  /** materialize() of outputs some of which are chunked: split by day group by group, the lake written from the pieces. */
+  private async materializeChunked(outputs: TableOutput[]): Promise<void> {
+    if (!this.settings.preview) await this.holdJobLock();
+    this.throwIfAborted();
+    const t0 = performance.now();
+    const { loads, rowsLoaded } = await this.chunked().writeLake(outputs.map((o) => ({ table: o.table, frame: o.frame, dts: o.dts ?? [this.dt] })), this.def.tables[0]?.name, this.settings.preview);
+    this.state.rowsLoaded = rowsLoaded;
+    if (this.settings.preview) {
+      this.log.info({ stage: "load" }, "preview: nothing loaded");
+      return;
+    }
+    failpoint("lake.written");
+    await this.commitLoads(t0, loads);
+  }
+
+  /** The load's second half: one warehouse transaction for the written lake partitions, then the record of it. */
+  private async commitLoads(t0: number, loads: PartitionLoad[]): Promise<void> {
     const lakeMs = performance.now() - t0;
     this.throwIfAborted();
     const t1 = performance.now();
@@ -166,6 +215,7 @@ export class Context implements JobContext {
   async release(): Promise<void> {
     await this.jobLock?.release();
     this.jobLock = undefined;
+    await this.spill.remove();
   }
 
   /** Atomic Parquet partitions; the frames are let go once written, before DuckDB takes its share of memory. */
@@ -183,6 +233,23 @@ export class Context implements JobContext {
     failpoint("lake.written");
     reclaimMemory();
     return loads;
+  }
+
+  /** The stages of chunked partitions (created on first use). */
+  private chunked(): ChunkedStages {
+    this.chunkedStages ??= new ChunkedStages({
+      job: this.job,
+      dt: this.dt,
+      window: this.window,
+      dataDir: this.dataDir,
+      log: this.log,
+      state: this.state,
+      chunks: { store: this.spill, groupRows: this.settings.groupRows ?? DEFAULT_GROUP_ROWS, signal: this.signal },
+      extract: async (source, sink) => this.landed.get(await this.extractWith(source, sink)),
+      foreignKeys: (suite) => this.readForeignKeys(suite),
+      settleValidation: (table, t0, outcome, quarantined, landed, valid) => this.settleValidation(table, t0, outcome, quarantined, landed as Landed | undefined, valid),
+    });
+    return this.chunkedStages;
   }
 
   private async holdJobLock(): Promise<void> {

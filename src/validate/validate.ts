@@ -340,8 +340,8 @@ function compare(left: pl.Expr, op: CompareOp, right: pl.Expr): pl.Expr {
   }
 }
 
-/** Results of dtype, row_count and freshness checks, from the schema, the height and the query. */
-function tableReport(
+/** Results of dtype, row_count and freshness checks, from the schema, the height and the query (validate-chunks.ts too). */
+export function tableReport(
   check: CheckSpec,
   table: string,
   schema: Record<string, pl.DataType>,

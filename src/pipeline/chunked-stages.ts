@@ -1,0 +1,201 @@
+/**
+ * The job context's stages for a partition kept in chunks (see ChunkedFrame): validating a
+ * streamed extraction chunk by chunk as its pages land, validating a chunked frame group by group,
+ * reading a lake window alongside one, and writing chunked outputs to the lake. The Context
+ * delegates here when a stage gets a SourceStream or a ChunkedFrame; it keeps the bookkeeping
+ * (state, landed pages, foreign keys) and hands what is needed through a ChunkedPort.
+ */
+import pl from "nodejs-polars";
+import type { PartitionWindow } from "../core/dates.ts";
+import type { Logger } from "../core/log.ts";
+import { reclaimMemory } from "../core/memory.ts";
+import type { ChunkSink, DecodedChunk } from "../extract/index.ts";
+import type { SourceSpec } from "../extract/types.ts";
+import { lakePartitionPath, listLakePartitions } from "../load/lake.ts";
+import { writeLakePartitionFromParts, type LakeParts } from "../load/lake-chunks.ts";
+import type { PartitionLoad, TableSpec } from "../load/types.ts";
+import { ChunkedValidation, SEQ_COLUMN } from "../validate/validate-chunks.ts";
+import { PAGE_COLUMN, ROW_COLUMN, type CheckReport, type Suite } from "../validate/index.ts";
+import { ChunkedFrame, ORDER_COLUMNS, OutputCollector, splitByIndex, type ChunkContext, type LakeWindowFiles } from "./chunked-frame.ts";
+import { isDataFrame } from "./frames.ts";
+import type { RunState } from "./run-state.ts";
+import { StreamCollector } from "./stream-collector.ts";
+
+/** Rows of one group when neither the settings nor SLUICE_GROUP_ROWS say otherwise (peak memory follows it). */
+export const DEFAULT_GROUP_ROWS = 1_000_000;
+/** Rows per chunk of a streamed extraction. */
+export const STREAM_CHUNK_ROWS = 262_144;
+
+/** Options of ctx.stream. */
+export interface StreamOptions {
+  /**
+   * A column whose equal values should meet in one group when the day is kept on disk (the column a
+   * later step groups by, e.g. the key it deduplicates on): saves regrouping the day later.
+   */
+  groupBy?: string;
+}
+
+/** A source extracted lazily: ctx.stream(source) gives one; ctx.validate consumes it, validating each chunk as its pages land. */
+export class SourceStream {
+  consumed = false;
+
+  constructor(
+    readonly source: SourceSpec,
+    readonly options: StreamOptions,
+  ) {}
+}
+
+/** Where an extraction's pages landed (quarantined rows read their raw records back from there). */
+export type LandedPages = unknown;
+
+/** What the chunked stages use of the job context. */
+export interface ChunkedPort {
+  readonly job: string;
+  readonly dt: string;
+  readonly window: PartitionWindow;
+  readonly dataDir: string;
+  readonly log: Logger;
+  readonly state: RunState;
+  readonly chunks: ChunkContext;
+  /** Extracts `source` with `sink` receiving its chunks; returns where its pages landed. */
+  extract(source: SourceSpec, sink: ChunkSink): Promise<LandedPages>;
+  foreignKeys(suite: Suite): Promise<Record<string, pl.Series> | undefined>;
+  /** Records the validation of a table (checks, quarantine with raw records, the step), throwing when a check blocks. */
+  settleValidation(table: string, t0: number, outcome: { results: CheckReport[]; blocked: CheckReport[] }, quarantined: pl.DataFrame, landed: LandedPages | undefined, valid: { rows: number; head: pl.DataFrame }): Promise<void>;
+}
+
+export class ChunkedStages {
+  constructor(private readonly port: ChunkedPort) {}
+
+  /** ctx.validate of a stream or a chunked frame. */
+  validate(input: SourceStream | ChunkedFrame, suite: Suite): Promise<ChunkedFrame> {
+    return input instanceof SourceStream ? this.validateStream(input, suite) : this.validateFrame(input, suite);
+  }
+
+  /** Extracts the stream's source, validating every chunk as it is decoded; the valid rows are kept in memory or spilled. */
+  private async validateStream(stream: SourceStream, suite: Suite): Promise<ChunkedFrame> {
+    if (stream.consumed) throw new Error(`the stream of ${stream.source.name} was already consumed: call ctx.stream again`);
+    stream.consumed = true;
+    const { port } = this;
+    const validation = new ChunkedValidation(suite, await this.context(suite));
+    const valid = new StreamCollector(port.chunks, `valid-${suite.table}`, stream.options.groupBy ?? null);
+    const keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(port.chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
+    const quarantined: pl.DataFrame[] = [];
+    let inOrder = true;
+    let highest = 0;
+    const sink: ChunkSink = {
+      rows: Math.min(STREAM_CHUNK_ROWS, port.chunks.groupRows),
+      onChunk: async (chunk: DecodedChunk) => {
+        if (chunk.firstPage < highest) inOrder = false;
+        highest = Math.max(highest, chunk.lastPage);
+        for (const k of keys) await k.collector.add(chunk.frame.select(...validation.keyColumns(k.check, chunk.frame.columns)));
+        const out = validation.chunk(chunk.frame.withColumns(pl.col(PAGE_COLUMN).alias(ORDER_COLUMNS[0]), pl.col(ROW_COLUMN).alias(ORDER_COLUMNS[1])));
+        if (out.quarantined.height > 0) quarantined.push(out.quarantined.drop(...ORDER_COLUMNS));
+        await valid.add(out.valid);
+      },
+    };
+    const landed = await port.extract(stream.source, sink);
+    const t0 = performance.now();
+    for (const k of keys) await this.validateKeys(validation, k.check, k.collector.finish(inOrder));
+    const rows = pl.concat(quarantined.length > 0 ? quarantined : [pl.DataFrame({})], { how: "vertical" });
+    const inPageOrder = rows.height === 0 || inOrder ? rows : rows.sort([PAGE_COLUMN, ROW_COLUMN]);
+    const out = valid.finish(inOrder);
+    await port.settleValidation(suite.table, t0, validation.finish(), inPageOrder, landed, { rows: out.height, head: await out.head() });
+    return out;
+  }
+
+  /** Validates a chunked frame group by group; unique checks on key groups of their own. */
+  private async validateFrame(frame: ChunkedFrame, suite: Suite): Promise<ChunkedFrame> {
+    reclaimMemory();
+    const t0 = performance.now();
+    const validation = new ChunkedValidation(suite, await this.context(suite));
+    const keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(this.port.chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
+    const quarantined: pl.DataFrame[] = [];
+    let seq = 0;
+    const valid = await frame.mapGroups(async (rows) => {
+      for (const k of keys) {
+        const keyed = rows.withRowIndex(SEQ_COLUMN, seq);
+        await k.collector.add(keyed.select(...validation.keyColumns(k.check, keyed.columns)));
+      }
+      seq += rows.height;
+      const out = validation.chunk(rows);
+      if (out.quarantined.height > 0) quarantined.push(out.quarantined);
+      return out.valid;
+    }, `valid-${suite.table}`);
+    for (const k of keys) await this.validateKeys(validation, k.check, k.collector.finish(true));
+    const rows = quarantined.length > 0 ? pl.concat(quarantined, { how: "diagonalRelaxed" }) : pl.DataFrame({});
+    await this.port.settleValidation(suite.table, t0, validation.finish(), rows, undefined, { rows: valid.height, head: await valid.head() });
+    return valid;
+  }
+
+  private async validateKeys(validation: ChunkedValidation, check: ChunkedValidation["uniqueChecks"][number], keys: ChunkedFrame): Promise<void> {
+    for (let g = 0; g < keys.groups.length; g++) {
+      // a group of several buckets is in bucket order: samples are the first failures in partition order
+      const frame = await keys.readGroup(g);
+      const order = frame.columns.includes(SEQ_COLUMN) ? [SEQ_COLUMN] : [PAGE_COLUMN, ROW_COLUMN].filter((c) => frame.columns.includes(c));
+      validation.keyGroup(check, order.length > 0 && (!keys.inMemory || !keys.inOrder) ? frame.sort(order) : frame, g);
+    }
+  }
+
+  private async context(suite: Suite): Promise<{ window: PartitionWindow; foreignKeys?: Record<string, pl.Series> }> {
+    const foreignKeys = await this.port.foreignKeys(suite);
+    return foreignKeys ? { window: this.port.window, foreignKeys } : { window: this.port.window };
+  }
+
+  /** The lake partitions of `table` among `days` that exist, read group by group alongside a chunked frame. */
+  async readWindow(table: string, days: readonly string[]): Promise<LakeWindowFiles> {
+    const existing = new Set(await listLakePartitions(this.port.dataDir, table));
+    const files = days.filter((d) => existing.has(d)).sort().map((d) => {
+      const file = lakePartitionPath(this.port.dataDir, table, d);
+      return { file, rows: Number(pl.scanParquet(file).select(pl.len()).collectSync().getColumn("len").get(0) ?? 0) };
+    });
+    return { files };
+  }
+
+  /**
+   * Writes chunked (and plain) outputs to the lake: each table's rows split by dt group by group,
+   * then one Parquet file per partition. Returns the loads and the rows of the run's own day in
+   * the job's main table.
+   */
+  async writeLake(outputs: ReadonlyArray<{ table: TableSpec; frame: pl.DataFrame | ChunkedFrame; dts: readonly string[] }>, mainTable: string | undefined, preview: boolean): Promise<{ loads: PartitionLoad[]; rowsLoaded: number }> {
+    const loads: PartitionLoad[] = [];
+    let rowsLoaded = 0;
+    for (const out of outputs) {
+      const byDay = await this.splitByDay(out.table, out.frame, out.dts);
+      if (out.table.name === mainTable) rowsLoaded = byDay.find((p) => p.dt === this.port.dt)?.rows ?? 0;
+      if (preview) continue;
+      for (const part of byDay) loads.push({ table: out.table, dt: part.dt, parquetPath: await writeLakePartitionFromParts(this.port.dataDir, out.table.name, part.dt, part) });
+      reclaimMemory();
+    }
+    return { loads, rowsLoaded };
+  }
+
+  /** A table's rows split into its partitions (unpartitioned tables: everything in the run's day). */
+  private async splitByDay(table: TableSpec, input: pl.DataFrame | ChunkedFrame, dts: readonly string[]): Promise<Array<LakeParts & { dt: string; rows: number }>> {
+    const frame = isDataFrame(input) ? ChunkedFrame.fromFrames(this.port.chunks, [input]) : input;
+    const days = table.partitioned ? [...dts] : [this.port.dt];
+    const columns = table.columns.map((c) => c.name);
+    const collector = new OutputCollector(this.port.chunks, `lake-${table.name}`, frame.inMemory, days.length);
+    const dayIndex = table.partitioned ? dayIndexExpr(days) : pl.lit(0).cast(pl.Int32);
+    for (let g = 0; g < frame.groups.length; g++) {
+      for (const [d, slice] of splitByIndex(await frame.groupFrame(g), dayIndex)) if (d >= 0) await collector.add(d, slice.select(...columns));
+    }
+    const split = collector.build({ kind: "none" }, Object.fromEntries(columns.map((c) => [c, frame.schema[c] ?? pl.Null])));
+    return days.map((dt, d) => {
+      const group = split.groups[d] ?? { parts: [], rows: 0 };
+      const frames = group.parts.flatMap((p) => (p.kind === "frame" ? [p.frame] : []));
+      const files = group.parts.flatMap((p) => (p.kind === "file" ? [p.file] : []));
+      return { dt, rows: group.rows, frames, files, schema: split.schema, columns };
+    });
+  }
+}
+
+/** Per row, the index of its dt among `days`, or -1 (rows of other days are not written). */
+function dayIndexExpr(days: readonly string[]): pl.Expr {
+  const dt = pl.col("dt").cast(pl.Utf8);
+  let index: pl.Expr = pl.lit(-1).cast(pl.Int32);
+  days.forEach((day, i) => {
+    index = pl.when(dt.eq(pl.lit(day))).then(pl.lit(i).cast(pl.Int32)).otherwise(index);
+  });
+  return index;
+}
