@@ -72,44 +72,32 @@ export class ChunkedStages {
     return input instanceof SourceStream ? this.validateStream(input, suite) : this.validateFrame(input, suite);
   }
 
-  /** Extracts the stream's source, validating every chunk as it is decoded; the valid rows are kept in memory or spilled. */
+  /**
+   * Extracts the stream's source, validating every chunk as it is decoded; the valid rows are kept
+   * in memory or spilled. A stream of one chunk (a small day) is validated at once, like a frame.
+   */
   private async validateStream(stream: SourceStream, suite: Suite): Promise<ChunkedFrame> {
     if (stream.consumed) throw new Error(`the stream of ${stream.source.name} was already consumed: call ctx.stream again`);
     stream.consumed = true;
     const { port } = this;
-    const validation = new ChunkedValidation(suite, await this.context(suite));
-    const valid = new StreamCollector(port.chunks, `valid-${suite.table}`, stream.options.groupBy ?? null);
-    const keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(port.chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
-    const quarantined: pl.DataFrame[] = [];
-    let inOrder = true;
-    let highest = 0;
-    const sink: ChunkSink = {
-      rows: Math.min(STREAM_CHUNK_ROWS, port.chunks.groupRows),
-      onChunk: async (chunk: DecodedChunk) => {
-        if (chunk.firstPage < highest) inOrder = false;
-        highest = Math.max(highest, chunk.lastPage);
-        for (const k of keys) await k.collector.add(chunk.frame.select(...validation.keyColumns(k.check, chunk.frame.columns)));
-        const out = validation.chunk(chunk.frame.withColumns(pl.col(PAGE_COLUMN).alias(ORDER_COLUMNS[0]), pl.col(ROW_COLUMN).alias(ORDER_COLUMNS[1])));
-        if (out.quarantined.height > 0) quarantined.push(out.quarantined.drop(...ORDER_COLUMNS));
-        await valid.add(out.valid);
-      },
-    };
+    const run = new StreamValidation(port.chunks, suite, new ChunkedValidation(suite, await this.context(suite)), stream.options.groupBy ?? null);
+    const sink: ChunkSink = { rows: Math.min(STREAM_CHUNK_ROWS, port.chunks.groupRows), onChunk: (chunk) => run.add(chunk) };
     const landed = await port.extract(stream.source, sink);
     const t0 = performance.now();
-    for (const k of keys) await this.validateKeys(validation, k.check, k.collector.finish(inOrder));
-    const rows = pl.concat(quarantined.length > 0 ? quarantined : [pl.DataFrame({})], { how: "vertical" });
-    const inPageOrder = rows.height === 0 || inOrder ? rows : rows.sort([PAGE_COLUMN, ROW_COLUMN]);
-    const out = valid.finish(inOrder);
-    await port.settleValidation(suite.table, t0, validation.finish(), inPageOrder, landed, { rows: out.height, head: await out.head() });
+    // a stream of several chunks checks uniqueness on its key groups (a lone chunk was validated whole)
+    if (!(await run.end())) for (const k of run.keys) await this.validateKeys(run.validation, k.check, k.collector.finish(run.inOrder));
+    const out = run.valid.finish(run.inOrder);
+    await port.settleValidation(suite.table, t0, run.validation.finish(), run.quarantined(), landed, { rows: out.height, head: await out.head() });
     return out;
   }
 
-  /** Validates a chunked frame group by group; unique checks on key groups of their own. */
+  /** Validates a chunked frame group by group (one group: at once); unique checks on key groups of their own. */
   private async validateFrame(frame: ChunkedFrame, suite: Suite): Promise<ChunkedFrame> {
     reclaimMemory();
     const t0 = performance.now();
     const validation = new ChunkedValidation(suite, await this.context(suite));
-    const keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(this.port.chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
+    const whole = frame.groups.length === 1;
+    const keys = whole ? [] : validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(this.port.chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
     const quarantined: pl.DataFrame[] = [];
     let seq = 0;
     const valid = await frame.mapGroups(async (rows) => {
@@ -118,7 +106,7 @@ export class ChunkedStages {
         await k.collector.add(keyed.select(...validation.keyColumns(k.check, keyed.columns)));
       }
       seq += rows.height;
-      const out = validation.chunk(rows);
+      const out = whole ? validation.whole(rows) : validation.chunk(rows);
       if (out.quarantined.height > 0) quarantined.push(out.quarantined);
       return out.valid;
     }, `valid-${suite.table}`);
@@ -198,4 +186,76 @@ function dayIndexExpr(days: readonly string[]): pl.Expr {
     index = pl.when(dt.eq(pl.lit(day))).then(pl.lit(i).cast(pl.Int32)).otherwise(index);
   });
   return index;
+}
+
+/**
+ * The chunks of one streamed validation as they arrive: the first one waits until a second one
+ * shows the stream has several (a stream of one chunk is validated at once, like a frame); then
+ * every chunk's key columns go to the unique checks' key groups, its row checks run, its valid
+ * rows are collected and its quarantined rows kept.
+ */
+class StreamValidation {
+  readonly valid: StreamCollector;
+  readonly keys: Array<{ check: ChunkedValidation["uniqueChecks"][number]; collector: StreamCollector }>;
+  inOrder = true;
+  private first: DecodedChunk | null = null;
+  private chunks = 0;
+  private highestPage = 0;
+  private readonly rejected: pl.DataFrame[] = [];
+
+  constructor(
+    chunks: ChunkContext,
+    suite: Suite,
+    readonly validation: ChunkedValidation,
+    groupBy: string | null,
+  ) {
+    this.valid = new StreamCollector(chunks, `valid-${suite.table}`, groupBy);
+    this.keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
+  }
+
+  /** Takes the next chunk of the stream. */
+  async add(chunk: DecodedChunk): Promise<void> {
+    if (chunk.firstPage < this.highestPage) this.inOrder = false;
+    this.highestPage = Math.max(this.highestPage, chunk.lastPage);
+    if (this.chunks++ === 0) {
+      this.first = chunk;
+      return;
+    }
+    if (this.first) await this.validateChunk(this.first);
+    this.first = null;
+    await this.validateChunk(chunk);
+  }
+
+  /** The stream has ended: a lone chunk is validated now, at once (then true). */
+  async end(): Promise<boolean> {
+    if (!this.first) return false;
+    const out = this.validation.whole(withOrderColumns(this.first.frame));
+    this.first = null;
+    this.keep(out.quarantined);
+    await this.valid.add(out.valid);
+    return true;
+  }
+
+  /** The quarantined rows, in landed order. */
+  quarantined(): pl.DataFrame {
+    if (this.rejected.length === 0) return pl.DataFrame({});
+    const rows = this.rejected.length === 1 ? (this.rejected[0] as pl.DataFrame) : pl.concat(this.rejected, { how: "vertical" });
+    return this.inOrder ? rows : rows.sort([PAGE_COLUMN, ROW_COLUMN]);
+  }
+
+  private async validateChunk(chunk: DecodedChunk): Promise<void> {
+    for (const k of this.keys) await k.collector.add(chunk.frame.select(...this.validation.keyColumns(k.check, chunk.frame.columns)));
+    const out = this.validation.chunk(withOrderColumns(chunk.frame));
+    this.keep(out.quarantined);
+    await this.valid.add(out.valid);
+  }
+
+  private keep(quarantined: pl.DataFrame): void {
+    if (quarantined.height > 0) this.rejected.push(quarantined.drop(...ORDER_COLUMNS));
+  }
+}
+
+/** The chunk with its landed page and row copied into ORDER_COLUMNS (validation drops _page and _row from the rows that load). */
+function withOrderColumns(frame: pl.DataFrame): pl.DataFrame {
+  return frame.withColumns(pl.col(PAGE_COLUMN).alias(ORDER_COLUMNS[0]), pl.col(ROW_COLUMN).alias(ORDER_COLUMNS[1]));
 }

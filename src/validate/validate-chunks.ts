@@ -40,6 +40,7 @@ export class ChunkedValidation {
   private readonly slots = new Map<string, Slot>();
   private readonly freshness = new Map<CheckSpec, { newest: unknown; fresh: boolean }>();
   private schema: Record<string, pl.DataType> = {};
+  private wholeOutcome: { results: CheckReport[]; blocked: CheckReport[] } | null = null;
   private rows = 0;
   private chunks = 0;
   private decodes = false;
@@ -59,8 +60,21 @@ export class ChunkedValidation {
     this.rowSuite = { ...suite, checks: suite.checks.filter((c) => c.kind !== "unique" && !TABLE_LEVEL_KINDS.has(c.kind)) };
   }
 
+  /**
+   * The whole partition in one frame after all (it came as a single chunk): the suite runs on it at
+   * once, exactly as validate() does, and nothing else may be added.
+   */
+  whole(frame: pl.DataFrame): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
+    if (this.chunks > 0) throw new Error("whole() after chunk(): the partition is already being validated in chunks");
+    const outcome = validate(frame, this.suite, this.context);
+    this.wholeOutcome = { results: outcome.results, blocked: outcome.blocked };
+    this.chunks = 1;
+    return { valid: outcome.valid, quarantined: outcome.quarantined };
+  }
+
   /** Runs the row checks on one chunk: its rows that load and its quarantined rows (with _reason), as validate() gives them. */
   chunk(frame: pl.DataFrame): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
+    if (this.wholeOutcome) throw new Error("chunk() after whole(): the partition was validated at once");
     const outcome = validate(frame, this.rowSuite, this.context);
     if (this.chunks === 0) this.schema = frame.schema;
     this.decodes ||= frame.columns.includes(ERROR_COLUMN);
@@ -86,6 +100,7 @@ export class ChunkedValidation {
 
   /** The partition's results in validate()'s order ("decodes" first when the rows came from a source), and the blocking ones. */
   finish(): { results: CheckReport[]; blocked: CheckReport[] } {
+    if (this.wholeOutcome) return this.wholeOutcome;
     const results: CheckReport[] = [];
     if (this.decodes) results.push(this.combined(DECODE_CHECK, "quarantine"));
     for (const check of this.suite.checks) results.push(TABLE_LEVEL_KINDS.has(check.kind) ? this.tableLevel(check) : this.combined(check.name, check.onFail));

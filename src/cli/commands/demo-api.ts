@@ -11,6 +11,7 @@ interface DemoApiFlags {
   seed: number;
   eventsPerDay: number;
   faultRate: number;
+  latencyMs: number;
 }
 
 /** Adds `sluice demo-api`. */
@@ -22,10 +23,12 @@ export function registerDemoApi(program: Command, { io, env }: CliContext): void
     .addOption(intOption("seed", "seed of the generated data", 0, 2 ** 31 - 1, 42))
     .addOption(intOption("events-per-day", "events generated per UTC day", 0, 50_000_000, 20000))
     .addOption(fractionOption("fault-rate", "probability that a request misbehaves (429, 5xx, resets, stalls, bad bodies)", 0))
-    .action(async ({ port, seed, eventsPerDay, faultRate }: DemoApiFlags) => {
+    .addOption(intOption("latency-ms", "answer every request this many ms after it arrives (a slow, realistic API)", 0, 60_000, 0))
+    .action(async ({ port, seed, eventsPerDay, faultRate, latencyMs }: DemoApiFlags) => {
       const token = resolveApiToken(env);
-      const api = await startDemoApi({ port, seed, eventsPerDay, faultRate, ...(token ? { token } : {}) });
-      io.stderr(`demo API listening on ${api.url} (seed ${seed}, ${eventsPerDay} events/day, fault rate ${faultRate}${token ? ", token required" : ""}); Ctrl-C to stop\n`);
+      const api = await startDemoApi({ port, seed, eventsPerDay, faultRate, latencyMs, ...(token ? { token } : {}) });
+      const latency = latencyMs > 0 ? `, ${latencyMs} ms latency` : "";
+      io.stderr(`demo API listening on ${api.url} (seed ${seed}, ${eventsPerDay} events/day, fault rate ${faultRate}${latency}${token ? ", token required" : ""}); Ctrl-C to stop\n`);
       await untilSignal(io, "stopping the demo API", aborted);
       await api.close();
     });
