@@ -1,7 +1,8 @@
 /**
  * A lake partition written from pieces rather than one frame: the rows of a day that was
  * processed group by group, some in memory and some spilled to Arrow IPC files. Everything in
- * memory goes through writeLakePartition as one frame; otherwise the pieces are streamed, in
+ * memory goes through writeLakePartition as one frame; otherwise the pieces (Parquet files: a lazy
+ * scan of Arrow IPC files takes key=value segments of their path for columns) are streamed, in
  * order, into the one Parquet file of the partition (atomically, in bounded memory).
  */
 import pl from "nodejs-polars";
@@ -10,7 +11,7 @@ import { writeLakePartition, writeLakePartitionStreamed } from "./lake.ts";
 /** The pieces of one partition, in order, and the columns (and their types) the table has. */
 export interface LakeParts {
   frames: pl.DataFrame[];
-  /** Arrow IPC files, written after the frames' rows. */
+  /** Parquet files (written after the frames' rows). */
   files: string[];
   schema: Record<string, pl.DataType>;
   columns: readonly string[];
@@ -23,7 +24,7 @@ export async function writeLakePartitionFromParts(dataDir: string, table: string
     const frame = parts.frames.length === 0 ? emptyFrame(parts.schema, columns) : parts.frames.length === 1 ? (parts.frames[0] as pl.DataFrame) : pl.concat(parts.frames, { how: "vertical" });
     return writeLakePartition(dataDir, table, dt, frame.select(...columns));
   }
-  const scans = [...parts.frames.map((f) => f.lazy()), ...parts.files.map((f) => pl.scanIPC(f))];
+  const scans = [...parts.frames.map((f) => f.lazy()), ...parts.files.map((f) => pl.scanParquet(f, { hivePartitioning: false }))];
   const rows = (scans.length === 1 ? (scans[0] as pl.LazyDataFrame) : pl.concat(scans, { how: "vertical" })).select(...columns);
   return writeLakePartitionStreamed(dataDir, table, dt, rows, parts.schema);
 }

@@ -211,6 +211,12 @@ export class OutputCollector {
     private readonly name: string,
     private readonly inMemory: boolean,
     groups: number,
+    /**
+     * Format of spilled pieces: Arrow IPC (the fastest to write and read back), or Parquet for
+     * pieces that are streamed into a lake file (a lazy scan of IPC files takes key=value segments
+     * of their path for columns, so it could replace a `dt` column with the spill directory's).
+     */
+    private readonly format: "ipc" | "parquet" = "ipc",
   ) {
     this.frames = Array.from({ length: groups }, () => []);
     this.files = Array.from({ length: groups }, () => []);
@@ -228,8 +234,9 @@ export class OutputCollector {
     const dir = await this.dir;
     for (let offset = 0; offset < frame.height; offset += PIECE_ROWS) {
       const piece = frame.slice(offset, PIECE_ROWS);
-      const file = `${dir}/${pieceName(group, this.pieces++)}`;
-      piece.writeIPC(file);
+      const file = `${dir}/${pieceName(group, this.pieces++, this.format)}`;
+      if (this.format === "ipc") piece.writeIPC(file);
+      else piece.writeParquet(file, { compression: "uncompressed" });
       this.files[group]?.push({ file, rows: piece.height });
     }
   }
@@ -326,9 +333,9 @@ function readPart(part: Part): pl.DataFrame {
     case "frame":
       return part.frame;
     case "file":
-      return pl.readIPC(part.file);
+      return part.file.endsWith(".parquet") ? pl.readParquet(part.file) : pl.readIPC(part.file);
     case "lake": {
-      let scan = pl.scanParquet(part.file);
+      let scan = pl.scanParquet(part.file, { hivePartitioning: false });
       if (part.columns) scan = scan.select(...part.columns);
       if (part.filter) scan = scan.filter(part.filter);
       return scan.collectSync();

@@ -7,6 +7,7 @@
  */
 import pl from "nodejs-polars";
 import type { PartitionWindow } from "../core/dates.ts";
+import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
 import { reclaimMemory } from "../core/memory.ts";
 import type { ChunkSink, DecodedChunk } from "../extract/index.ts";
@@ -152,7 +153,10 @@ export class ChunkedStages {
       const byDay = await this.splitByDay(out.table, out.frame, out.dts);
       if (out.table.name === mainTable) rowsLoaded = byDay.find((p) => p.dt === this.port.dt)?.rows ?? 0;
       if (preview) continue;
-      for (const part of byDay) loads.push({ table: out.table, dt: part.dt, parquetPath: await writeLakePartitionFromParts(this.port.dataDir, out.table.name, part.dt, part) });
+      for (const part of byDay) {
+        loads.push({ table: out.table, dt: part.dt, parquetPath: await writeLakePartitionFromParts(this.port.dataDir, out.table.name, part.dt, part) });
+        failpoint("lake.partial");
+      }
       reclaimMemory();
     }
     return { loads, rowsLoaded };
@@ -163,7 +167,7 @@ export class ChunkedStages {
     const frame = isDataFrame(input) ? ChunkedFrame.fromFrames(this.port.chunks, [input]) : input;
     const days = table.partitioned ? [...dts] : [this.port.dt];
     const columns = table.columns.map((c) => c.name);
-    const collector = new OutputCollector(this.port.chunks, `lake-${table.name}`, frame.inMemory, days.length);
+    const collector = new OutputCollector(this.port.chunks, `lake-${table.name}`, frame.inMemory, days.length, "parquet");
     const dayIndex = table.partitioned ? dayIndexExpr(days) : pl.lit(0).cast(pl.Int32);
     for (let g = 0; g < frame.groups.length; g++) {
       for (const [d, slice] of splitByIndex(await frame.groupFrame(g), dayIndex)) if (d >= 0) await collector.add(d, slice.select(...columns));

@@ -1,5 +1,5 @@
 /**
- * Where a run keeps the rows that do not fit in memory: `<dataDir>/spill/<job>/dt=<dt>/<runId>/`,
+ * Where a run keeps the rows that do not fit in memory: `<dataDir>/spill/<job>/<dt>/<runId>/`,
  * one directory per output, Arrow IPC files inside. Spilled files are scratch: never read by
  * another run, removed when the run ends, and a killed run's leftovers are removed by the next run
  * of the partition (which holds the partition's lock, so no live run owns them).
@@ -18,7 +18,8 @@ export class SpillStore {
 
   /** The spill store of one run of a partition. */
   static forRun(dataDir: string, job: string, dt: string, runId: string): SpillStore {
-    const partitionDir = path.join(dataDir, "spill", job, `dt=${dt}`);
+    // no key=value segment: Polars' readers take those for columns (a `dt` one would replace the rows' dt)
+    const partitionDir = path.join(dataDir, "spill", job, dt);
     return new SpillStore(partitionDir, path.join(partitionDir, runId));
   }
 
@@ -53,6 +54,6 @@ export class SpillStore {
 }
 
 /** The file name of piece `index` of a spilled output in group `group`: names sort in group, then piece order. */
-export function pieceName(group: number, index: number): string {
-  return `g${String(group).padStart(5, "0")}-p${String(index).padStart(7, "0")}.ipc`;
+export function pieceName(group: number, index: number, format: "ipc" | "parquet" = "ipc"): string {
+  return `g${String(group).padStart(5, "0")}-p${String(index).padStart(7, "0")}.${format}`;
 }
