@@ -1,8 +1,13 @@
 /**
  * The consumer side of a streamed extraction: decodes landed pages like PageDecoder, but hands
- * them on in chunks of about `rows` rows instead of keeping the whole partition, so a day of any
- * size passes through bounded memory. One chunk is handed on while the next one accumulates;
- * decoding waits when the receiver falls behind (the queue then holds the fetcher back).
+ * them on in chunks instead of keeping the whole partition, so a day of any size passes through
+ * bounded memory. One chunk is handed on while the next one accumulates; decoding waits when the
+ * receiver falls behind (the queue then holds the fetcher back).
+ *
+ * Chunk size adapts to where the time goes: while decoding waits for the network more than it
+ * works (a slow API), a chunk is handed on as soon as it has `minRows`, so its processing fills
+ * time spent waiting anyway; while pages arrive faster than they are decoded, chunks grow to
+ * `rows`, because every chunk has a fixed cost downstream (a validation pass builds its plan anew).
  */
 import type { RecordBatch } from "apache-arrow";
 import type pl from "nodejs-polars";
@@ -22,8 +27,16 @@ export interface DecodedChunk {
 
 /** Where a streamed extraction's chunks go, and how large they are. */
 export interface ChunkSink {
-  /** Rows per chunk (a chunk ends at the first page boundary at or past it). */
+  /** Most rows per chunk (a chunk ends at the first page boundary at or past it). */
   rows: number;
+  /**
+   * Most rows of the first chunk; default `rows`. A larger first chunk lets a partition that fits
+   * in it pass as one chunk (validated at once, like a frame), while a larger one continues in
+   * chunks of `rows`.
+   */
+  firstRows?: number;
+  /** Fewest rows of a chunk handed on early, while the network is the bottleneck; default `rows`. */
+  minRows?: number;
   /** Receives each chunk; the next chunk is not handed on before this settles. A rejection fails the extraction. */
   onChunk(chunk: DecodedChunk): Promise<void>;
 }
@@ -39,6 +52,9 @@ export class ChunkDecoder {
   private seq = 0;
   private highestPage = 0;
   private handing: Promise<void> = Promise.resolve();
+  /** Time spent waiting for pages and decoding them since the last chunk was handed on. */
+  private waitedMs = 0;
+  private workedMs = 0;
 
   constructor(
     private readonly columns: readonly ColumnSpec[],
@@ -49,16 +65,20 @@ export class ChunkDecoder {
   /** Decodes every page the queue yields until it is closed; resolves once the last chunk was handed on. */
   async drain(queue: BoundedQueue<QueuedPage>): Promise<void> {
     for (;;) {
+      const waitStart = performance.now();
       const item = await queue.shift();
       if (!item) break;
       // a page is decoded only once its raw body is landed
       await item.landed;
+      const workStart = performance.now();
+      this.waitedMs += workStart - waitStart;
       this.pending.push({ pageNo: item.pageNo, batch: decodeRecords(item.records, this.columns, item.pageNo, { drift: this.drift }) });
       this.pendingRows += item.records.length;
       this.records += item.records.length;
       this.pages++;
       this.onPage?.({ page: item.pageNo, records: item.records.length, bytes: item.bytes });
-      if (this.pendingRows >= this.sink.rows) await this.handOn();
+      this.workedMs += performance.now() - workStart;
+      if (this.pendingRows >= this.chunkRows(queue.length)) await this.handOn();
       // let socket reads and timers run between decodes
       else await new Promise((resolve) => setImmediate(resolve));
     }
@@ -66,8 +86,16 @@ export class ChunkDecoder {
     await this.handing;
   }
 
+  /** Rows the pending chunk needs before it is handed on: fewer while decoding mostly waits and no page is queued. */
+  private chunkRows(queued: number): number {
+    const max = this.seq === 0 ? (this.sink.firstRows ?? this.sink.rows) : this.sink.rows;
+    return queued === 0 && this.waitedMs > this.workedMs ? Math.min(this.sink.minRows ?? max, max) : max;
+  }
+
   /** Turns the pending pages into a chunk and hands it on once the previous one has been taken. */
   private async handOn(): Promise<void> {
+    this.waitedMs = 0;
+    this.workedMs = 0;
     const pages = this.pending.sort((a, b) => a.pageNo - b.pageNo);
     this.pending = [];
     this.pendingRows = 0;

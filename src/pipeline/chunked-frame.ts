@@ -11,7 +11,7 @@
  */
 import pl from "nodejs-polars";
 import { CancelledError, ConfigError } from "../core/errors.ts";
-import { reclaimMemory } from "../core/memory.ts";
+import { releaseMemory } from "../core/memory.ts";
 import { emptyFrame } from "../load/lake-chunks.ts";
 import { isDataFrame } from "./frames.ts";
 import { pieceName, type SpillStore } from "./spill-store.ts";
@@ -97,7 +97,7 @@ export class ChunkedFrame {
     for (let g = 0; g < this.groups.length; g++) {
       throwIfAborted(this.ctx.signal);
       // the previous group's frames are garbage now: let their native memory go before the next one
-      if (g > 0) reclaimMemory();
+      if (g > 0) await releaseMemory();
       const out = await fn(await this.groupFrame(g), g);
       single = isDataFrame(out);
       for (const [key, frame] of Object.entries(single ? { "": out as pl.DataFrame } : (out as Record<string, pl.DataFrame>))) {
@@ -118,6 +118,21 @@ export class ChunkedFrame {
   async groupMap<T extends pl.DataFrame | Record<string, pl.DataFrame>>(column: string, fn: GroupFn<T>, options: { with?: LakeWindowFiles } = {}): Promise<Chunked<T>> {
     const grouped = await this.regroup(column, options.with);
     return grouped.mapGroups(fn, `by-${column}`);
+  }
+
+  /**
+   * The same rows with consecutive groups merged while they hold at most `rows` together (nothing
+   * is read or moved): fewer, larger groups for work that has a fixed cost per group. Rows with
+   * equal values of the grouping column stay in one group.
+   */
+  coalesce(rows: number): ChunkedFrame {
+    const merged: Group[] = [];
+    for (const group of this.groups) {
+      const last = merged.at(-1);
+      if (last && last.rows + group.rows <= rows) merged[merged.length - 1] = { parts: [...last.parts, ...group.parts], rows: last.rows + group.rows };
+      else merged.push(group);
+    }
+    return new ChunkedFrame(this.ctx, merged, this.grouping, this.schema, this.inOrder);
   }
 
   /** Keeps the rows where `predicate` holds, group by group. */
@@ -183,8 +198,10 @@ export class ChunkedFrame {
     const index = rangeIndex(column, bounds, this.schema[column]);
     for (const group of this.groups) {
       throwIfAborted(this.ctx.signal);
-      for (const part of group.parts) await collector.addSplit(readPart(part), index, part.kind !== "frame");
-      reclaimMemory();
+      for (const part of group.parts) {
+        await collector.addSplit(readPart(part), index, part.kind !== "frame");
+        if (part.kind !== "frame") await releaseMemory();
+      }
     }
     return collector.build({ kind: "range", column }, this.schema, this.inOrder);
   }
@@ -260,20 +277,11 @@ export class OutputCollector {
 
 /** Slices of `frame` by a group-number expression, in group order; rows keep their order within a group. */
 export function splitByIndex(frame: pl.DataFrame, index: pl.Expr): Array<[number, pl.DataFrame]> {
-  const keyed = frame.withColumns(index.alias("__sluice_g"));
-  const sorted = keyed.sort({ by: "__sluice_g", maintainOrder: true });
-  const counts = sorted.getColumn("__sluice_g").valueCounts(true).sort("__sluice_g");
-  const groups = counts.getColumn("__sluice_g").toArray() as number[];
-  const sizes = counts.getColumn("count").toArray() as number[];
-  const out: Array<[number, pl.DataFrame]> = [];
-  let offset = 0;
-  const rows = sorted.drop("__sluice_g");
-  groups.forEach((group, i) => {
-    const n = Number(sizes[i] ?? 0);
-    out.push([Number(group), rows.slice(offset, n)]);
-    offset += n;
-  });
-  return out;
+  // one hash partitioning pass (cheaper than a stable sort of every column, or a filter per group)
+  const parts = frame.withColumns(index.alias("__sluice_g")).partitionBy("__sluice_g", true, true);
+  return parts
+    .map((part): [number, pl.DataFrame] => [Number(part.getColumn("__sluice_g").get(0)), part.drop("__sluice_g")])
+    .sort((a, b) => a[0] - b[0]);
 }
 
 /** Up to `groups - 1` ascending, distinct bounds of `column` that cut its values into groups of about equal rows. */

@@ -9,7 +9,7 @@ import pl from "nodejs-polars";
 import type { PartitionWindow } from "../core/dates.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
-import { reclaimMemory } from "../core/memory.ts";
+import { reclaimMemory, releaseMemory } from "../core/memory.ts";
 import type { ChunkSink, DecodedChunk } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { lakePartitionPath, listLakePartitions } from "../load/lake.ts";
@@ -24,8 +24,12 @@ import { StreamCollector } from "./stream-collector.ts";
 
 /** Rows of one group when neither the settings nor SLUICE_GROUP_ROWS say otherwise (peak memory follows it). */
 export const DEFAULT_GROUP_ROWS = 1_000_000;
-/** Rows per chunk of a streamed extraction. */
+/** Rows of a streamed extraction's chunks after the first (which may hold a whole budget: a day that fits passes as one chunk). */
 export const STREAM_CHUNK_ROWS = 262_144;
+/** Key columns are narrow: a key group may hold this many budgets of rows (fewer groups, fewer validation passes). */
+const KEY_GROUP_BUDGETS = 2;
+/** Fewest rows of a chunk handed on early, while the network is the bottleneck. */
+export const STREAM_MIN_CHUNK_ROWS = 131_072;
 
 /** Options of ctx.stream. */
 export interface StreamOptions {
@@ -82,7 +86,9 @@ export class ChunkedStages {
     stream.consumed = true;
     const { port } = this;
     const run = new StreamValidation(port.chunks, suite, new ChunkedValidation(suite, await this.context(suite)), stream.options.groupBy ?? null);
-    const sink: ChunkSink = { rows: Math.min(STREAM_CHUNK_ROWS, port.chunks.groupRows), onChunk: (chunk) => run.add(chunk) };
+    const budget = port.chunks.groupRows;
+    const rows = Math.min(STREAM_CHUNK_ROWS, budget);
+    const sink: ChunkSink = { firstRows: budget, rows, minRows: Math.min(STREAM_MIN_CHUNK_ROWS, rows), onChunk: (chunk) => run.add(chunk) };
     const landed = await port.extract(stream.source, sink);
     const t0 = performance.now();
     // a stream of several chunks checks uniqueness on its key groups (a lone chunk was validated whole)
@@ -93,12 +99,14 @@ export class ChunkedStages {
   }
 
   /** Validates a chunked frame group by group (one group: at once); unique checks on key groups of their own. */
-  private async validateFrame(frame: ChunkedFrame, suite: Suite): Promise<ChunkedFrame> {
+  private async validateFrame(input: ChunkedFrame, suite: Suite): Promise<ChunkedFrame> {
     reclaimMemory();
+    // every validation pass builds its plan anew: as few passes as the budget allows
+    const frame = input.coalesce(this.port.chunks.groupRows);
     const t0 = performance.now();
     const validation = new ChunkedValidation(suite, await this.context(suite));
     const whole = frame.groups.length === 1;
-    const keys = whole ? [] : validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(this.port.chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
+    const keys = whole ? [] : validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(this.port.chunks, `keys-${suite.table}`, check.columns[0] ?? null, KEY_GROUP_BUDGETS * this.port.chunks.groupRows) }));
     const quarantined: pl.DataFrame[] = [];
     let seq = 0;
     const valid = await frame.mapGroups(async (rows) => {
@@ -120,6 +128,7 @@ export class ChunkedStages {
   private async validateKeys(validation: ChunkedValidation, check: ChunkedValidation["uniqueChecks"][number], keys: ChunkedFrame): Promise<void> {
     for (let g = 0; g < keys.groups.length; g++) {
       // a group of several buckets is in bucket order: samples are the first failures in partition order
+      if (g > 0) await releaseMemory();
       const frame = await keys.readGroup(g);
       const order = frame.columns.includes(SEQ_COLUMN) ? [SEQ_COLUMN] : [PAGE_COLUMN, ROW_COLUMN].filter((c) => frame.columns.includes(c));
       validation.keyGroup(check, order.length > 0 && (!keys.inMemory || !keys.inOrder) ? frame.sort(order) : frame, g);
@@ -156,8 +165,8 @@ export class ChunkedStages {
       for (const part of byDay) {
         loads.push({ table: out.table, dt: part.dt, parquetPath: await writeLakePartitionFromParts(this.port.dataDir, out.table.name, part.dt, part) });
         failpoint("lake.partial");
+        await releaseMemory();
       }
-      reclaimMemory();
     }
     return { loads, rowsLoaded };
   }
@@ -171,6 +180,7 @@ export class ChunkedStages {
     const dayIndex = table.partitioned ? dayIndexExpr(days) : pl.lit(0).cast(pl.Int32);
     for (let g = 0; g < frame.groups.length; g++) {
       for (const [d, slice] of splitByIndex(await frame.groupFrame(g), dayIndex)) if (d >= 0) await collector.add(d, slice.select(...columns));
+      if (!frame.inMemory) await releaseMemory();
     }
     const split = collector.build({ kind: "none" }, Object.fromEntries(columns.map((c) => [c, frame.schema[c] ?? pl.Null])));
     return days.map((dt, d) => {
@@ -214,7 +224,7 @@ class StreamValidation {
     groupBy: string | null,
   ) {
     this.valid = new StreamCollector(chunks, `valid-${suite.table}`, groupBy);
-    this.keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(chunks, `keys-${suite.table}`, check.columns[0] ?? null) }));
+    this.keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(chunks, `keys-${suite.table}`, check.columns[0] ?? null, KEY_GROUP_BUDGETS * chunks.groupRows) }));
   }
 
   /** Takes the next chunk of the stream. */
@@ -252,6 +262,8 @@ class StreamValidation {
     const out = this.validation.chunk(withOrderColumns(chunk.frame));
     this.keep(out.quarantined);
     await this.valid.add(out.valid);
+    // the chunk's frames (decoded, validated, split and spilled) are garbage now
+    if (this.valid.spilled) await releaseMemory();
   }
 
   private keep(quarantined: pl.DataFrame): void {

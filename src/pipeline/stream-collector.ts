@@ -25,6 +25,8 @@ export class StreamCollector {
     private readonly name: string,
     /** Rows with equal values of it end in one group; null: chunks stay whole, groups follow arrival. */
     private readonly column: string | null,
+    /** Rows of a group once spilled; default the budget (narrow rows, such as key columns, may take more per group). */
+    private readonly groupRows = ctx.groupRows,
   ) {}
 
   /** Adds the next chunk (in stream order). */
@@ -44,6 +46,11 @@ export class StreamCollector {
     await this.spill(frame);
   }
 
+  /** True once chunks go to disk. */
+  get spilled(): boolean {
+    return this.buckets !== null;
+  }
+
   /** Rows added so far. */
   get rows(): number {
     return this.heldRows + (this.buckets ?? []).flat().reduce((n, f) => n + f.rows, 0);
@@ -60,7 +67,7 @@ export class StreamCollector {
     let current: Group = { parts: [], rows: 0 };
     for (const files of this.buckets) {
       const rows = files.reduce((n, f) => n + f.rows, 0);
-      if (current.rows > 0 && current.rows + rows > this.ctx.groupRows) {
+      if (current.rows > 0 && current.rows + rows > this.groupRows) {
         groups.push(current);
         current = { parts: [], rows: 0 };
       }
