@@ -19,3 +19,13 @@ export function reclaimMemory(): void {
   }
   collect?.();
 }
+
+/**
+ * reclaimMemory, then one turn of the event loop: nodejs-polars frees a collected frame's native
+ * buffers in a finalizer that runs only then. A loop over groups that never yields to the event
+ * loop keeps every group's frames alive, however unreachable (measured: +100 MB per 1M-row frame).
+ */
+export async function releaseMemory(): Promise<void> {
+  reclaimMemory();
+  await new Promise((resolve) => setImmediate(resolve));
+}

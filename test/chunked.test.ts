@@ -1,0 +1,263 @@
+/**
+ * Days processed in chunks and groups (ChunkedFrame, streamed extraction, chunked validation): the
+ * same results as one frame per stage, bit for bit, whether the day fits in memory or is kept on
+ * disk in small groups; spilled files never outlive their run; a killed run leaves nothing partial.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import pl from "nodejs-polars";
+import { dayWindow } from "../src/core/dates.ts";
+import { ConfigError } from "../src/core/errors.ts";
+import { lakePartitionPath } from "../src/load/lake.ts";
+import { query, withWarehouse } from "../src/load/warehouse.ts";
+import { ChunkedFrame, type ChunkContext } from "../src/pipeline/chunked-frame.ts";
+import { defineJob, runPartition, type JobContext, type JobDefinition, type TableOutput } from "../src/pipeline/index.ts";
+import { JobCatalog } from "../src/pipeline/job-catalog.ts";
+import { SpillStore } from "../src/pipeline/spill-store.ts";
+import { StreamCollector } from "../src/pipeline/stream-collector.ts";
+import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
+import { addDays } from "../src/core/dates.ts";
+import { defineSuite, validate, type Suite } from "../src/validate/index.ts";
+import { ChunkedValidation } from "../src/validate/validate-chunks.ts";
+import { eventsSource } from "../jobs/sources.ts";
+import { EVENTS, SESSIONS } from "../jobs/tables.ts";
+import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
+import { eventsSuite } from "../validations/events.ts";
+import { sessionsSuite } from "../validations/sessions.ts";
+import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { assertFramesEqual } from "./support/frames.ts";
+import { testRunSettings } from "./support/settings.ts";
+import { runSluice } from "./support/sluice.ts";
+
+const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
+const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19"];
+
+/** The events job as it was written with one frame per stage: the reference the chunked job must equal. */
+const oneFrameEvents: JobDefinition = defineJob({
+  name: "events",
+  description: "the events job, one frame per stage",
+  tables: [EVENTS, SESSIONS],
+  reads: { events: { from: -2, to: 2 } },
+  async run(ctx: JobContext) {
+    const raw = await ctx.extract(eventsSource);
+    const valid = await ctx.validate(raw, eventsSuite);
+    const today = await ctx.step("deduplicate events", () => valid.select(...SESSION_INPUT_COLUMNS).unique({ subset: ["event_id"], keep: "first", maintainOrder: true }));
+    const neighbours = await ctx.readWindow("events");
+    const window = neighbours ? pl.concat([neighbours.select(...SESSION_INPUT_COLUMNS), today], { how: "vertical" }) : today;
+    const { events, sessions } = await ctx.step("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
+    const existing = new Set(await ctx.lakePartitions("events"));
+    const days = [-1, 0, 1].map((n) => addDays(ctx.dt, n)).filter((d) => d === ctx.dt || existing.has(d));
+    const inDays = days.map((d) => pl.col("dt").cast(pl.Utf8).eq(pl.lit(d))).reduce((a, b) => a.or(b));
+    const checked = await ctx.validate(sessions.filter(inDays), sessionsSuite);
+    const outputs: TableOutput[] = [
+      { table: EVENTS, frame: events, dts: days },
+      { table: SESSIONS, frame: checked, dts: days },
+    ];
+    await ctx.materialize(outputs);
+  },
+});
+
+/** Contract days plus copies of events under another (valid) user: the first copy in the listing wins. */
+function daysWithCrossUserCopies(seed: number, perDay: number): Record<string, unknown[]> {
+  const days = makeEventDays(seed, DAYS, perDay);
+  for (const dt of DAYS) {
+    const listing = days[dt] ?? [];
+    const clean = listing.filter((r): r is Record<string, unknown> => typeof r === "object" && r !== null && typeof (r as { user_id?: unknown }).user_id === "number" && typeof (r as { event_id?: unknown }).event_id === "string");
+    for (let k = 0; k < 4; k++) {
+      const original = clean[(k * 37) % clean.length] as Record<string, unknown>;
+      const copy = { ...original, user_id: Number(original["user_id"]) + 1 };
+      // two copies go after the original, two before it (then the copy is the one that loads)
+      const at = listing.indexOf(original);
+      listing.splice(k % 2 === 0 ? listing.length : Math.max(0, at - 1), 0, copy);
+    }
+  }
+  return days;
+}
+
+/** Every row of every table, and every check result (without run ids and times), for comparing two data dirs. */
+async function warehouseSnapshot(dataDir: string): Promise<Record<string, unknown[][]>> {
+  return withWarehouse(dataDir, "read", async (conn) => {
+    const out: Record<string, unknown[][]> = {};
+    out["events"] = (await query(conn, "select * from events order by all")).rows;
+    out["sessions"] = (await query(conn, "select * from sessions order by all")).rows;
+    out["quarantine"] = (await query(conn, "select dt, table_name, record, reason from sluice.quarantine order by all")).rows;
+    out["checks"] = (await query(conn, "select table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample from sluice.checks order by all")).rows;
+    return out;
+  });
+}
+
+async function assertLakesEqual(actualDir: string, expectedDir: string): Promise<void> {
+  for (const table of ["events", "sessions"]) {
+    for (const part of await readdir(path.join(expectedDir, "lake", table))) {
+      const dt = part.slice("dt=".length);
+      const expected = pl.readParquet(lakePartitionPath(expectedDir, table, dt));
+      const actual = pl.readParquet(lakePartitionPath(actualDir, table, dt));
+      // Row order too: range groups in key order give the rows one sort of the whole day gives.
+      assert.ok(actual.frameEqual(expected), `lake ${table}/${part} differs (${actual.height} vs ${expected.height} rows)`);
+    }
+  }
+}
+
+test("the events job in groups of 150 rows, and in memory, loads exactly what the one-frame job loads, over days run in any order", async (t) => {
+  const days = daysWithCrossUserCopies(41, 300);
+  const server = await startContractServer({ days, users: makeUsers(41, 40) });
+  t.after(() => server.close());
+  const order = [DAYS[1], DAYS[0], DAYS[2], DAYS[1]] as string[];
+  const runAll = async (job: JobDefinition, groupRows?: number): Promise<string> => {
+    const dataDir = await tempDataDir(t);
+    const settings = { ...testRunSettings(dataDir, server.url), ...(groupRows ? { groupRows } : {}) };
+    assert.equal((await runPartition(getJob("users"), DAYS[2] as string, settings)).status, "succeeded");
+    for (const dt of order) {
+      const outcome = await runPartition(job, dt, settings);
+      assert.equal(outcome.status, "succeeded", `${job.description} ${dt}: ${outcome.error}`);
+    }
+    return dataDir;
+  };
+  const reference = await runAll(oneFrameEvents);
+  const expected = await warehouseSnapshot(reference);
+  assert.ok((expected["quarantine"] ?? []).length > 0 && (expected["sessions"] ?? []).length > 0, "the days have quarantined records and sessions");
+  for (const groupRows of [150, undefined]) {
+    const dataDir = await runAll(getJob("events"), groupRows);
+    const actual = await warehouseSnapshot(dataDir);
+    for (const key of Object.keys(expected)) assert.deepEqual(actual[key], expected[key], `${key} with groupRows ${groupRows ?? "default"}`);
+    await assertLakesEqual(dataDir, reference);
+    assert.equal(existsSync(path.join(dataDir, "spill")), false, "nothing spilled is left behind");
+  }
+});
+
+/** A frame of dirty rows as the extract stage gives them (_page/_row/_error), for comparing chunked and whole validation. */
+function dirtyFrame(n: number): pl.DataFrame {
+  const day = Date.parse("2026-11-20T00:00:00Z");
+  const rows = Array.from({ length: n }, (_, i) => ({
+    event_id: i % 97 === 5 ? null : `e-${i % 331 === 0 ? 7 : i % 150}`,
+    user_id: i % 89 === 3 ? null : i % 71 === 2 ? -i : i % 40,
+    ts: new Date(day + ((i * 7919) % 86_400) * 1000 + (i % 113 === 1 ? 86_400_000 : 0)),
+    amount: i % 61 === 4 ? -1.5 : i / 3,
+    _page: 1 + Math.floor(i / 100),
+    _row: i % 100,
+    _error: i % 157 === 9 ? `amount: expected number, got string "x${i}"` : null,
+  }));
+  return pl.DataFrame(rows).withColumns(pl.col("ts").cast(pl.Datetime("us", "UTC")), pl.col("_page").cast(pl.Int32), pl.col("_row").cast(pl.Int32), pl.col("user_id").cast(pl.Int64));
+}
+
+const richSuite: Suite = defineSuite({
+  table: { name: "events", key: ["event_id"] },
+  checks: [
+    { name: "event_id: not_null", kind: "not_null", column: "event_id" },
+    { name: "user_id: > 0", kind: "compare", column: "user_id", op: "gt", value: 0, allowance: 0.001 },
+    { name: "ts: in the day", kind: "between", column: "ts", min: (c) => c.window.start, max: (c) => c.window.end, closed: "left" },
+    { name: "amount: >= 0", kind: "compare", column: "amount", op: "ge", value: 0, severity: "warn" },
+    { name: "event_id: unique", kind: "unique", columns: ["event_id"], severity: "warn" },
+    { name: "user and event: unique", kind: "unique", columns: ["user_id", "event_id"], onFail: "block" },
+    { name: "users exist", kind: "foreign_key", column: "user_id", references: "users.user_id", severity: "warn" },
+    { name: "rows: at least 10", kind: "row_count", min: 10 },
+    { name: "ts: fresh", kind: "freshness", column: "ts", maxAgeHours: 2 },
+    { name: "amount: Float64", kind: "dtype", column: "amount", dtype: pl.Float64 },
+  ],
+});
+
+/** Validates `frame` in chunks of `rows`, its unique checks on key groups collected through a spill store with budget `budget`. */
+async function validateInChunks(frame: pl.DataFrame, suite: Suite, rows: number, chunks: ChunkContext) {
+  const validation = new ChunkedValidation(suite, { window: dayWindow("2026-11-20") });
+  const keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(chunks, "keys", check.columns[0] ?? null) }));
+  const valid: pl.DataFrame[] = [];
+  const quarantined: pl.DataFrame[] = [];
+  for (let offset = 0; offset < frame.height; offset += rows) {
+    const chunk = frame.slice(offset, rows);
+    for (const k of keys) await k.collector.add(chunk.select(...validation.keyColumns(k.check, chunk.columns)));
+    const out = validation.chunk(chunk);
+    valid.push(out.valid);
+    quarantined.push(out.quarantined);
+  }
+  for (const k of keys) {
+    const groups = k.collector.finish(true);
+    assert.ok(groups.groups.length > 1 && !groups.inMemory, "the key groups were spilled into several groups");
+    for (let g = 0; g < groups.groups.length; g++) validation.keyGroup(k.check, (await groups.readGroup(g)).sort(["_page", "_row"]), g);
+  }
+  return { ...validation.finish(), valid: pl.concat(valid), quarantined: pl.concat(quarantined) };
+}
+
+test("validation in chunks reports exactly what validate() reports for the whole frame: counts, allowances, samples, reasons, table-level checks", async (t) => {
+  const frame = dirtyFrame(1200);
+  const whole = validate(frame, richSuite, { window: dayWindow("2026-11-20") });
+  const dataDir = await tempDataDir(t);
+  const chunks: ChunkContext = { store: SpillStore.forRun(dataDir, "events", "2026-11-20", "r1"), groupRows: 500, signal: new AbortController().signal };
+  const chunked = await validateInChunks(frame, richSuite, 400, chunks);
+  assert.deepEqual(chunked.results, whole.results);
+  assert.deepEqual(chunked.blocked, whole.blocked);
+  assert.ok(whole.blocked.some((r) => r.check === "user_id: > 0") && whole.blocked.some((r) => r.check === "user and event: unique"), "an allowance and a blocking unique check are exceeded");
+  assert.ok(whole.results.some((r) => r.check === "users exist" && r.detail?.startsWith("skipped")), "a foreign key without references is skipped");
+  assertFramesEqual(chunked.valid, whole.valid);
+  assertFramesEqual(chunked.quarantined, whole.quarantined);
+  await chunks.store.remove();
+  assert.equal(existsSync(path.join(dataDir, "spill")), false);
+});
+
+test("a unique check that quarantines cannot run in chunks, and says what to do instead", () => {
+  const suite = defineSuite({ table: { name: "events", key: ["event_id"] }, checks: [{ name: "event_id: unique", kind: "unique", columns: ["event_id"] }] });
+  assert.throws(() => new ChunkedValidation(suite, { window: dayWindow("2026-11-20") }), (error: unknown) => error instanceof ConfigError && /cannot run on a partition validated in chunks/.test(error.message) && /onFail/.test(error.hint ?? ""));
+});
+
+test("a chunked frame regrouped by ranges of a column holds each value in one group, in ascending order, with the lake window's rows of its range", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const chunks: ChunkContext = { store: SpillStore.forRun(dataDir, "events", "2026-11-20", "r2"), groupRows: 300, signal: new AbortController().signal };
+  const rows = pl.DataFrame({ user_id: Array.from({ length: 1000 }, (_, i) => (i * 7919) % 301), n: Array.from({ length: 1000 }, (_, i) => i) }).withColumns(pl.col("user_id").cast(pl.Int64));
+  const collector = new StreamCollector(chunks, "rows", "n");
+  for (let offset = 0; offset < rows.height; offset += 500) await collector.add(rows.slice(offset, 500));
+  const spilled = collector.finish(true);
+  assert.equal(spilled.inMemory, false);
+  const lakeFile = path.join(dataDir, "neighbour.parquet");
+  pl.DataFrame({ user_id: [0, 150, 300, 1000], n: [-1, -2, -3, -4] }).withColumns(pl.col("user_id").cast(pl.Int64)).writeParquet(lakeFile);
+  const grouped = await spilled.regroup("user_id", { files: [{ file: lakeFile, rows: 4 }] });
+  assert.ok(grouped.groups.length >= 4, `${grouped.groups.length} groups for 1004 rows at 300 per group`);
+  const frames: pl.DataFrame[] = [];
+  for (let g = 0; g < grouped.groups.length; g++) frames.push(await grouped.groupFrame(g));
+  const users = frames.map((f) => f.getColumn("user_id").toArray() as number[]);
+  for (let g = 1; g < users.length; g++) assert.ok(Math.max(...(users[g - 1] ?? [])) < Math.min(...(users[g] ?? [])), `group ${g} starts above group ${g - 1}`);
+  assertFramesEqual(pl.concat(frames), pl.concat([rows, pl.DataFrame({ user_id: [0, 150, 300, 1000], n: [-1, -2, -3, -4] }).withColumns(pl.col("user_id").cast(pl.Int64))]), { sortBy: ["n"] });
+  const doubled = await grouped.mapGroups((f) => f.withColumns(pl.col("n").mul(2)));
+  assert.equal(doubled.inMemory, false, "outputs of spilled groups are spilled");
+  assert.equal(doubled.height, 1004);
+  const small = ChunkedFrame.fromFrames(chunks, [rows.head(10)]);
+  const kept = await small.groupMap("user_id", (f) => f.filter(pl.col("n").gt(4)));
+  assert.equal(kept.inMemory, true, "a frame that fits stays in memory");
+  assert.deepEqual((await kept.collect()).getColumn("n").toArray(), [5, 6, 7, 8, 9]);
+});
+
+test("a run's spilled files are gone when it ends, and a killed run's leftovers go with the next run of the partition", async (t) => {
+  const days = makeEventDays(43, [DAYS[0] as string], 200);
+  const server = await startContractServer({ days });
+  t.after(() => server.close());
+  const dataDir = await tempDataDir(t);
+  const leftover = path.join(dataDir, "spill", "events", DAYS[0] as string, "events-killed-run");
+  await mkdir(path.join(leftover, "0001-valid"), { recursive: true });
+  await writeFile(path.join(leftover, "0001-valid", "g00000-p0000000.ipc"), "half a file");
+  const outcome = await runPartition(getJob("events"), DAYS[0] as string, { ...testRunSettings(dataDir, server.url), groupRows: 100 });
+  assert.equal(outcome.status, "succeeded", outcome.error ?? "");
+  assert.equal(existsSync(path.join(dataDir, "spill")), false, "the spill tree is removed");
+});
+
+test("a run kept on disk and killed at any stage leaves nothing partial, and the next run heals it to a clean run's tables", async (t) => {
+  const api = await startContractServer({ days: makeEventDays(45, DAYS.slice(0, 2), 250), failEvery: 7 });
+  t.after(() => api.close());
+  const env = { SLUICE_GROUP_ROWS: "120" };
+  const args = (dataDir: string, dt: string) => ["run", "events", "--date", dt, "--api-url", api.url, "--data-dir", dataDir];
+  const clean = await tempDataDir(t);
+  for (const dt of DAYS.slice(0, 2)) assert.equal((await runSluice(args(clean, dt), env)).code, 0);
+  const expected = await warehouseSnapshot(clean);
+  for (const point of ["transform", "lake.partial"]) {
+    const dataDir = await tempDataDir(t);
+    assert.equal((await runSluice(args(dataDir, DAYS[0] as string), env)).code, 0);
+    const killed = await runSluice(args(dataDir, DAYS[1] as string), { ...env, SLUICE_FAILPOINT: point });
+    assert.equal(killed.signal, "SIGKILL", `${point}: the run should have been killed (exit ${killed.code}, ${killed.stderr})`);
+    const healed = await runSluice(args(dataDir, DAYS[1] as string), env);
+    assert.equal(healed.code, 0, `${point}: ${healed.stderr}`);
+    assert.deepEqual(await warehouseSnapshot(dataDir), expected, `${point}: the healed run equals a clean one`);
+    await assertLakesEqual(dataDir, clean);
+    assert.equal(existsSync(path.join(dataDir, "spill")), false, `${point}: the killed run's spill is gone after the healing run`);
+  }
+});
