@@ -45,10 +45,12 @@ const oneFrameEvents: JobDefinition = defineJob({
   async run(ctx: JobContext) {
     const raw = await ctx.extract(eventsSource);
     const valid = await ctx.validate(raw, eventsSuite);
-    const today = await ctx.step("deduplicate events", () => valid.select(...SESSION_INPUT_COLUMNS).unique({ subset: ["event_id"], keep: "first", maintainOrder: true }));
+    const today = await ctx.step("deduplicate events", () => valid.select(...SESSION_INPUT_COLUMNS, "_extra").unique({ subset: ["event_id"], keep: "first", maintainOrder: true }));
     const neighbours = await ctx.readWindow("events");
-    const window = neighbours ? pl.concat([neighbours.select(...SESSION_INPUT_COLUMNS), today], { how: "vertical" }) : today;
-    const { events, sessions } = await ctx.step("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
+    const window = neighbours ? pl.concat([neighbours.select(...SESSION_INPUT_COLUMNS, ...(neighbours.columns.includes("_extra") ? ["_extra"] : [])), today], { how: "diagonalRelaxed" }) : today;
+    const sessionized = await ctx.step("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
+    const events = sessionized.events.join(window.select("event_id", "_extra").unique({ subset: ["event_id"], keep: "first" }), { on: "event_id", how: "left" });
+    const sessions = sessionized.sessions;
     const existing = new Set(await ctx.lakePartitions("events"));
     const days = [-1, 0, 1].map((n) => addDays(ctx.dt, n)).filter((d) => d === ctx.dt || existing.has(d));
     const inDays = days.map((d) => pl.col("dt").cast(pl.Utf8).eq(pl.lit(d))).reduce((a, b) => a.or(b));
