@@ -6,13 +6,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
 import { dayWindow } from "../src/core/dates.ts";
 import { ConfigError } from "../src/core/errors.ts";
-import { lakePartitionPath } from "../src/load/lake.ts";
-import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { ChunkedFrame, type ChunkContext } from "../src/pipeline/chunked-frame.ts";
 import { defineJob, runPartition, type JobContext, type JobDefinition, type TableOutput } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
@@ -23,6 +21,7 @@ import { addDays } from "../src/core/dates.ts";
 import { defineSuite, validate, type Suite } from "../src/validate/index.ts";
 import { ChunkedValidation } from "../src/validate/validate-chunks.ts";
 import { eventsSource } from "../jobs/sources.ts";
+import { assertLakesEqual, warehouseSnapshot } from "./chunked-snapshots.ts";
 import { EVENTS, SESSIONS } from "../jobs/tables.ts";
 import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
@@ -31,7 +30,6 @@ import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contra
 import { tempDataDir } from "./support/dirs.ts";
 import { assertFramesEqual } from "./support/frames.ts";
 import { testRunSettings } from "./support/settings.ts";
-import { runSluice } from "./support/sluice.ts";
 
 const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
 const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19"];
@@ -78,30 +76,6 @@ function daysWithCrossUserCopies(seed: number, perDay: number): Record<string, u
     }
   }
   return days;
-}
-
-/** Every row of every table, and every check result (without run ids and times), for comparing two data dirs. */
-async function warehouseSnapshot(dataDir: string): Promise<Record<string, unknown[][]>> {
-  return withWarehouse(dataDir, "read", async (conn) => {
-    const out: Record<string, unknown[][]> = {};
-    out["events"] = (await query(conn, "select * from events order by all")).rows;
-    out["sessions"] = (await query(conn, "select * from sessions order by all")).rows;
-    out["quarantine"] = (await query(conn, "select dt, table_name, record, reason from sluice.quarantine order by all")).rows;
-    out["checks"] = (await query(conn, "select table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample from sluice.checks order by all")).rows;
-    return out;
-  });
-}
-
-async function assertLakesEqual(actualDir: string, expectedDir: string): Promise<void> {
-  for (const table of ["events", "sessions"]) {
-    for (const part of await readdir(path.join(expectedDir, "lake", table))) {
-      const dt = part.slice("dt=".length);
-      const expected = pl.readParquet(lakePartitionPath(expectedDir, table, dt));
-      const actual = pl.readParquet(lakePartitionPath(actualDir, table, dt));
-      // Row order too: range groups in key order give the rows one sort of the whole day gives.
-      assert.ok(actual.frameEqual(expected), `lake ${table}/${part} differs (${actual.height} vs ${expected.height} rows)`);
-    }
-  }
 }
 
 test("the events job in groups of 150 rows, and in memory, loads exactly what the one-frame job loads, over days run in any order", async (t) => {
@@ -241,25 +215,4 @@ test("a run's spilled files are gone when it ends, and a killed run's leftovers 
   const outcome = await runPartition(getJob("events"), DAYS[0] as string, { ...testRunSettings(dataDir, server.url), groupRows: 100 });
   assert.equal(outcome.status, "succeeded", outcome.error ?? "");
   assert.equal(existsSync(path.join(dataDir, "spill")), false, "the spill tree is removed");
-});
-
-test("a run kept on disk and killed at any stage leaves nothing partial, and the next run heals it to a clean run's tables", async (t) => {
-  const api = await startContractServer({ days: makeEventDays(45, DAYS.slice(0, 2), 250), failEvery: 7 });
-  t.after(() => api.close());
-  const env = { SLUICE_GROUP_ROWS: "120" };
-  const args = (dataDir: string, dt: string) => ["run", "events", "--date", dt, "--api-url", api.url, "--data-dir", dataDir];
-  const clean = await tempDataDir(t);
-  for (const dt of DAYS.slice(0, 2)) assert.equal((await runSluice(args(clean, dt), env)).code, 0);
-  const expected = await warehouseSnapshot(clean);
-  for (const point of ["transform", "lake.partial"]) {
-    const dataDir = await tempDataDir(t);
-    assert.equal((await runSluice(args(dataDir, DAYS[0] as string), env)).code, 0);
-    const killed = await runSluice(args(dataDir, DAYS[1] as string), { ...env, SLUICE_FAILPOINT: point });
-    assert.equal(killed.signal, "SIGKILL", `${point}: the run should have been killed (exit ${killed.code}, ${killed.stderr})`);
-    const healed = await runSluice(args(dataDir, DAYS[1] as string), env);
-    assert.equal(healed.code, 0, `${point}: ${healed.stderr}`);
-    assert.deepEqual(await warehouseSnapshot(dataDir), expected, `${point}: the healed run equals a clean one`);
-    await assertLakesEqual(dataDir, clean);
-    assert.equal(existsSync(path.join(dataDir, "spill")), false, `${point}: the killed run's spill is gone after the healing run`);
-  }
 });
