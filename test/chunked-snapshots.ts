@@ -5,17 +5,13 @@ import path from "node:path";
 import pl from "nodejs-polars";
 import { lakePartitionPath } from "../src/load/lake.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
+import { dataTables } from "./support/snapshots.ts";
 
-/** Every row of every table, and every check result (without run ids and times), for comparing two data dirs. */
+/** Every row of every table (the kit's dataTables), and every check result without run ids and times, for comparing two data dirs. */
 export async function warehouseSnapshot(dataDir: string): Promise<Record<string, unknown[][]>> {
-  return withWarehouse(dataDir, "read", async (conn) => {
-    const out: Record<string, unknown[][]> = {};
-    out["events"] = (await query(conn, "select * from events order by all")).rows;
-    out["sessions"] = (await query(conn, "select * from sessions order by all")).rows;
-    out["quarantine"] = (await query(conn, "select dt, table_name, record, reason from sluice.quarantine order by all")).rows;
-    out["checks"] = (await query(conn, "select table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample from sluice.checks order by all")).rows;
-    return out;
-  });
+  const out = await dataTables(dataDir);
+  out["checks"] = await withWarehouse(dataDir, "read", async (conn) => (await query(conn, "select table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample from sluice.checks order by all")).rows);
+  return out;
 }
 
 export async function assertLakesEqual(actualDir: string, expectedDir: string): Promise<void> {
