@@ -11,7 +11,7 @@
  */
 import pl from "nodejs-polars";
 import { CancelledError, ConfigError } from "../core/errors.ts";
-import { releaseMemory } from "../core/memory.ts";
+import { MemoryPacer, releaseMemory } from "../core/memory.ts";
 import { emptyFrame } from "../load/lake-chunks.ts";
 import { isDataFrame } from "./frames.ts";
 import { pieceName, type SpillStore } from "./spill-store.ts";
@@ -197,11 +197,12 @@ export class ChunkedFrame {
   private async splitByRanges(column: string, bounds: readonly unknown[]): Promise<ChunkedFrame> {
     const collector = new OutputCollector(this.ctx, `by-${column}`, this.inMemory, bounds.length + 1);
     const index = rangeIndex(column, bounds, this.schema[column]);
+    const pacer = new MemoryPacer(Math.ceil(this.ctx.groupRows / 4));
     for (const group of this.groups) {
       throwIfAborted(this.ctx.signal);
       for (const part of group.parts) {
         await collector.addSplit(readPart(part), index, part.kind !== "frame");
-        if (part.kind !== "frame") await releaseMemory();
+        if (part.kind !== "frame") await pacer.after(part.rows);
       }
     }
     return collector.build({ kind: "range", column }, this.schema, this.inOrder);

@@ -9,7 +9,7 @@ import pl from "nodejs-polars";
 import type { CorruptFileError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
-import { reclaimMemory, releaseMemory } from "../core/memory.ts";
+import { MemoryPacer, reclaimMemory, releaseMemory } from "../core/memory.ts";
 import type { ChunkSink, DecodedChunk } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { corruptPartition, lakePartitionPath, listLakePartitions, type LakeRevision } from "../load/lake.ts";
@@ -229,6 +229,7 @@ class StreamValidation {
   private chunks = 0;
   private highestPage = 0;
   private readonly rejected: pl.DataFrame[] = [];
+  private readonly pacer: MemoryPacer;
 
   constructor(
     chunks: ChunkContext,
@@ -237,6 +238,7 @@ class StreamValidation {
     groupBy: string | null,
   ) {
     this.valid = new StreamCollector(chunks, `valid-${suite.table}`, groupBy);
+    this.pacer = new MemoryPacer(Math.ceil(chunks.groupRows / 2));
     this.keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(chunks, `keys-${suite.table}`, check.columns[0] ?? null, KEY_GROUP_BUDGETS * chunks.groupRows) }));
   }
 
@@ -276,7 +278,7 @@ class StreamValidation {
     this.keep(out.quarantined);
     await this.valid.add(out.valid);
     // the chunk's frames (decoded, validated, split and spilled) are garbage now
-    if (this.valid.spilled) await releaseMemory();
+    if (this.valid.spilled) await this.pacer.after(chunk.frame.height);
   }
 
   private keep(quarantined: pl.DataFrame): void {

@@ -232,7 +232,7 @@ export class Context implements JobContext {
     failpoint("warehouse.committed");
     const details = { lakeMs, warehouseMs: performance.now() - t1, partitions: loads.map((l) => `${l.table.name}/dt=${l.dt}`), ...counts };
     this.state.record({ name: "load", kind: "load", ms: performance.now() - t0, details }, null);
-    this.log.info({ stage: "load", partitions: loads.length, ...counts, ms: Math.round(performance.now() - t0) }, "load finished");
+    this.log.info({ stage: "load", partitions: loads.length, ...counts, lake_ms: Math.round(lakeMs), warehouse_ms: Math.round(details.warehouseMs), ms: Math.round(performance.now() - t0) }, "load finished");
   }
 
   /**

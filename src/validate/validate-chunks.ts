@@ -61,10 +61,13 @@ export class ChunkedValidation {
   private chunks = 0;
   private decodes = false;
 
+  private context: ValidationContext;
+
   constructor(
     private readonly suite: Suite,
-    private context: ValidationContext,
+    context: ValidationContext,
   ) {
+    this.context = withReferencesRead(context);
     const refused = suite.checks.find((c) => (c.kind === "unique" && c.severity === "error" && c.onFail === "quarantine") || (c.kind === "aggregate" && !MERGEABLE.has(c.agg)));
     if (refused) {
       throw new ConfigError(`validation suite "${suite.table}": check "${refused.name}" (${refused.kind === "unique" ? "unique, quarantine" : `aggregate ${(refused as AggregateCheck).agg}`}) cannot run on a partition validated in chunks`, {
@@ -207,6 +210,17 @@ export class ChunkedValidation {
       }
     });
   }
+}
+
+/**
+ * The context with its reference tables read once: every chunk joins against them, and a lazy scan
+ * of the lake would be read again by each.
+ */
+function withReferencesRead(context: ValidationContext): ValidationContext {
+  const refs = context.references;
+  if (refs === undefined) return context;
+  const read = Object.fromEntries(Object.entries(refs).map(([table, rows]) => [table, rows !== null && "collectSync" in rows ? rows.collectSync() : rows]));
+  return { ...context, references: read };
 }
 
 /** A newest value as a number to compare: Dates by their time. */
