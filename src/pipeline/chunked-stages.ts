@@ -23,7 +23,7 @@ import type { LandedListing } from "./child-listings.ts";
 import { StreamCollector } from "./stream-collector.ts";
 
 /** Rows of one group when neither the settings nor SLUICE_GROUP_ROWS say otherwise (peak memory follows it). */
-export const DEFAULT_GROUP_ROWS = 1_000_000;
+export const DEFAULT_GROUP_ROWS = 500_000;
 /** Rows of a streamed extraction's chunks after the first (which may hold a whole budget: a day that fits passes as one chunk). */
 export const STREAM_CHUNK_ROWS = 262_144;
 /** Key columns are narrow: a key group may hold this many budgets of rows (fewer groups, fewer validation passes). */
