@@ -41,6 +41,11 @@ export interface ChunkContext {
   store: SpillStore;
   /** Rows one group may hold (the memory budget of a stage). */
   groupRows: number;
+  /**
+   * Rows a partition may have and still pass as one frame, in memory (default groupRows): a day
+   * that fits is processed exactly as one frame is, without the costs of groups on disk.
+   */
+  wholeRows?: number;
   signal: AbortSignal;
 }
 
@@ -174,7 +179,8 @@ export class ChunkedFrame {
     if (!window && this.grouping.kind !== "none" && this.grouping.column === column) return this;
     if (!(column in this.schema)) throw new ConfigError(`cannot group by ${column}: the frame has no such column (it has ${this.columns.join(", ")})`);
     const windowRows = window?.files.reduce((n, f) => n + f.rows, 0) ?? 0;
-    const wanted = Math.ceil((this.height + windowRows) / this.ctx.groupRows);
+    const total = this.height + windowRows;
+    const wanted = this.inMemory && total <= wholeRowsOf(this.ctx) ? 1 : Math.ceil(total / this.ctx.groupRows);
     const bounds = wanted > 1 ? await rangeBounds(this, column, wanted) : [];
     const ranges = rangeExprs(column, bounds, this.schema[column]);
     const grouped = bounds.length === 0 ? this.asOneGroup(column) : await this.splitByRanges(column, bounds);
@@ -215,6 +221,11 @@ export class ChunkedFrame {
     const ordered = this.inOrder ? frame : frame.sort([...ORDER_COLUMNS]);
     return ordered.drop(helpers);
   }
+}
+
+/** Rows a partition may have and still pass as one frame (ChunkContext.wholeRows). */
+export function wholeRowsOf(ctx: ChunkContext): number {
+  return Math.max(ctx.wholeRows ?? ctx.groupRows, ctx.groupRows);
 }
 
 /** Collects the outputs of a group-by-group operation: in memory, or as spilled pieces per group. */

@@ -17,13 +17,15 @@ import { writeLakePartitionFromParts, type LakeParts } from "../load/lake-chunks
 import type { PartitionLoad, TableSpec } from "../load/types.ts";
 import { ChunkedValidation, SEQ_COLUMN } from "../validate/validate-chunks.ts";
 import { PAGE_COLUMN, ROW_COLUMN, type CheckReport, type FieldPresence, type Suite, type ValidationContext } from "../validate/index.ts";
-import { ChunkedFrame, ORDER_COLUMNS, OutputCollector, splitByIndex, type ChunkContext, type LakeWindowFiles } from "./chunked-frame.ts";
+import { ChunkedFrame, ORDER_COLUMNS, OutputCollector, splitByIndex, wholeRowsOf, type ChunkContext, type LakeWindowFiles } from "./chunked-frame.ts";
 import { isDataFrame } from "./frames.ts";
 import type { LandedListing } from "./child-listings.ts";
 import { StreamCollector } from "./stream-collector.ts";
 
 /** Rows of one group when neither the settings nor SLUICE_GROUP_ROWS say otherwise (peak memory follows it). */
 export const DEFAULT_GROUP_ROWS = 500_000;
+/** A partition of up to this many budgets of rows passes as one frame (measured at 1M events: ~2x faster than 2 groups on disk, under 1 GiB). */
+export const WHOLE_GROUP_BUDGETS = 2;
 /** Rows of a streamed extraction's chunks after the first (which may hold a whole budget: a day that fits passes as one chunk). */
 export const STREAM_CHUNK_ROWS = 262_144;
 /** Key columns are narrow: a key group may hold this many budgets of rows (fewer groups, fewer validation passes). */
@@ -90,7 +92,7 @@ export class ChunkedStages {
     const run = new StreamValidation(port.chunks, suite, new ChunkedValidation(suite, await port.validationContext(suite, undefined)), stream.options.groupBy ?? null);
     const budget = port.chunks.groupRows;
     const rows = Math.min(STREAM_CHUNK_ROWS, budget);
-    const sink: ChunkSink = { firstRows: budget, rows, minRows: Math.min(STREAM_MIN_CHUNK_ROWS, rows), onChunk: (chunk) => run.add(chunk) };
+    const sink: ChunkSink = { firstRows: wholeRowsOf(port.chunks), rows, minRows: Math.min(STREAM_MIN_CHUNK_ROWS, rows), onChunk: (chunk) => run.add(chunk) };
     const { landed, presence } = await port.extract(stream.source, sink);
     const t0 = performance.now();
     // presence checks judge the counts of the whole extraction, known only now
@@ -106,7 +108,7 @@ export class ChunkedStages {
   private async validateFrame(input: ChunkedFrame, suite: Suite): Promise<ChunkedFrame> {
     reclaimMemory();
     // every validation pass builds its plan anew: as few passes as the budget allows
-    const frame = input.coalesce(this.port.chunks.groupRows);
+    const frame = input.coalesce(input.inMemory ? wholeRowsOf(this.port.chunks) : this.port.chunks.groupRows);
     const t0 = performance.now();
     const validation = new ChunkedValidation(suite, await this.port.validationContext(suite, undefined));
     const whole = frame.groups.length === 1;

@@ -5,7 +5,7 @@
  * event_id), and the buckets are packed into groups that fit the budget.
  */
 import pl from "nodejs-polars";
-import { ChunkedFrame, splitByIndex, type ChunkContext, type Group } from "./chunked-frame.ts";
+import { ChunkedFrame, splitByIndex, wholeRowsOf, type ChunkContext, type Group } from "./chunked-frame.ts";
 import { pieceName } from "./spill-store.ts";
 
 /** Hash buckets of a spilled stream; groups are runs of whole buckets, so a day may reach about this many budgets. */
@@ -32,7 +32,7 @@ export class StreamCollector {
   /** Adds the next chunk (in stream order). */
   async add(frame: pl.DataFrame): Promise<void> {
     this.schema ??= frame.schema;
-    if (this.buckets === null && this.heldRows + frame.height <= this.ctx.groupRows) {
+    if (this.buckets === null && this.heldRows + frame.height <= wholeRowsOf(this.ctx)) {
       this.held.push(frame);
       this.heldRows += frame.height;
       return;
