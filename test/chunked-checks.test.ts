@@ -128,3 +128,29 @@ test("a child source cannot be streamed: the error says to extract it with its p
   assert.equal(outcome.status, "failed");
   assert.match(outcome.error ?? "", /child source.*cannot be streamed/);
 });
+
+test("a streamed day of up to two group budgets stays one frame in memory, and a larger one goes to disk in groups", async (t) => {
+  const days = makeEventDays(53, [DT], 300);
+  const server = await startContractServer({ days });
+  t.after(() => server.close());
+  const seen: Array<{ inMemory: boolean; groups: number; rows: number }> = [];
+  const job = defineJob({
+    name: "events",
+    description: "reports how a streamed day was kept",
+    tables: getJob("events").tables,
+    async run(ctx) {
+      const valid = await ctx.validate(ctx.stream(eventsSource, { groupBy: "event_id" }), eventsSuite);
+      seen.push({ inMemory: valid.inMemory, groups: valid.groups.length, rows: valid.height });
+    },
+  });
+  for (const groupRows of [200, 100]) {
+    const outcome = await runPartition(job, DT, { ...testRunSettings(await tempDataDir(t), server.url), groupRows });
+    assert.equal(outcome.status, "succeeded", outcome.error ?? "");
+  }
+  const [fits, spills] = seen;
+  assert.ok(fits && spills && fits.rows > 200 && fits.rows <= 400, `about 300 valid rows (${fits?.rows})`);
+  assert.deepEqual({ inMemory: fits.inMemory, groups: fits.groups }, { inMemory: true, groups: 1 }, "up to 2 x 200 rows: one frame");
+  assert.equal(spills.inMemory, false, "above 2 x 100 rows: on disk");
+  assert.ok(spills.groups > 1, `several groups (${spills.groups})`);
+  assert.equal(spills.rows, fits.rows, "the same rows either way");
+});
