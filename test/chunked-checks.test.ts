@@ -141,6 +141,7 @@ test("a streamed day of up to two group budgets stays one frame in memory, and a
     async run(ctx) {
       const valid = await ctx.validate(ctx.stream(eventsSource, { groupBy: "event_id" }), eventsSuite);
       seen.push({ inMemory: valid.inMemory, groups: valid.groups.length, rows: valid.height });
+      await ctx.materialize([]);
     },
   });
   for (const groupRows of [200, 100]) {
