@@ -32,7 +32,7 @@ export interface LoadTransaction {
 }
 
 /** DuckDB's memory limit while loading (its default, 80% of RAM, would let a large day's load take gigabytes). */
-export const LOAD_MEMORY_LIMIT = "512MB";
+export const LOAD_MEMORY_LIMIT = "384MB";
 
 /** Loads all partitions, replaces quarantine, appends checks and upserts the run row in ONE transaction. */
 export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
