@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { makeEventDays, startContractServer } from "./fixtures/contract-server.ts";
-import { assertLakesEqual, warehouseSnapshot } from "./chunked-snapshots.ts";
+import { assertLakesEqual, warehouseSnapshot } from "./support/snapshots.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { runSluice } from "./support/sluice.ts";
 import { testRunSettings } from "./support/settings.ts";

@@ -16,7 +16,7 @@ import { EVENTS, SESSIONS } from "../jobs/tables.ts";
 import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
-import { assertLakesEqual, warehouseSnapshot } from "./chunked-snapshots.ts";
+import { assertLakesEqual, warehouseSnapshot } from "./support/snapshots.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { testRunSettings } from "./support/settings.ts";
