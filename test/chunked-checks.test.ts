@@ -83,6 +83,44 @@ test("table-level checks in chunks (volume, aggregates with where, freshness, pr
   assert.ok(byName.get("rows: volume")?.rows !== frame.height, "volume counts the run's day only");
 });
 
+test("a field the decoder nulled is named once in chunks too: its not_null stays quiet, the record is quarantined with the decode reason alone, as validate() does it", () => {
+  const decodeError = 'user_id: expected integer, got string "42"';
+  const frame = pl.DataFrame([
+    pl.Series("event_id", ["e1", "e2", "e3", "e4", "e5", "e6"], pl.Utf8),
+    pl.Series("user_id", [1, null, null, 4, null, 6], pl.Int64),
+    pl.Series("page", ["/", "/", null, "/", "/", null], pl.Utf8),
+    pl.Series("_page", [1, 1, 1, 2, 2, 2], pl.Int32),
+    pl.Series("_row", [0, 1, 2, 0, 1, 2], pl.Int32),
+    // e2: user_id nulled by the decoder; e3: the same and page null too; e5: user_id absent (a plain null); e6: only page null.
+    pl.Series("_error", [null, decodeError, decodeError, null, null, null], pl.Utf8),
+  ]);
+  const suite = defineSuite({
+    table: { name: "events", key: ["event_id"] },
+    decodeAllowance: 1,
+    checks: [
+      { name: "user_id: not_null", kind: "not_null", column: "user_id", allowance: 1 },
+      { name: "page: not_null", kind: "not_null", column: "page", allowance: 1 },
+    ],
+  });
+  const context: ValidationContext = { window: dayWindow(DT) };
+  const whole = validate(frame, suite, context);
+  // Chunks of two rows: the decode-nulled rows fall in one chunk, the plain null in another.
+  const validation = new ChunkedValidation(suite, context);
+  const parts = [0, 2, 4].map((offset) => validation.chunk(frame.slice(offset, 2)));
+  const chunked = validation.finish();
+  assert.deepEqual(chunked.results, whole.results);
+  const reasons = (q: pl.DataFrame) => q.select("event_id", "_reason").toRecords();
+  assert.deepEqual(parts.flatMap((p) => reasons(p.quarantined)), reasons(whole.quarantined));
+  assert.deepEqual(pl.concat(parts.map((p) => p.valid)).getColumn("event_id").toArray(), whole.valid.getColumn("event_id").toArray());
+  assert.deepEqual(reasons(whole.quarantined), [
+    { event_id: "e2", _reason: decodeError },
+    { event_id: "e3", _reason: `${decodeError}; page: not_null` },
+    { event_id: "e5", _reason: "user_id: not_null" },
+    { event_id: "e6", _reason: "page: not_null" },
+  ]);
+  assert.deepEqual(chunked.results.map((r) => [r.check, r.failingRows]), [["decodes", 2], ["user_id: not_null", 1], ["page: not_null", 2]]);
+});
+
 test("an aggregate that cannot be merged from chunks is refused, naming the aggregates that can", () => {
   const suite = defineSuite({ table: { name: "t", key: ["id"] }, checks: [{ name: "amount: median", kind: "aggregate", agg: "median", column: "amount", min: 0 }] });
   assert.throws(
