@@ -5,7 +5,7 @@
  */
 import pl from "nodejs-polars";
 import type { z } from "zod";
-import { addDays, defineJob, type JobContext, type LakeWindow, type TableOutput } from "../src/index.ts";
+import { addDays, defineJob, type ChunkedFrame, type JobContext, type LakeWindow, type TableOutput } from "../src/index.ts";
 import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
@@ -37,7 +37,7 @@ export default defineJob({
   // A run of day D recomputes the sessions of D-1..D+1 (REWRITES) from the lake's events of D-2..D+2.
   reads: { [EVENTS.name]: READS },
   async run(ctx) {
-    // 1-3a. The day's events: extracted, validated, one row per event_id.
+    // 1-3a. The day's events: extracted, validated, one row per event_id (in groups: any day fits in memory).
     const today = await validDayEvents(ctx);
     // 3b-4. Sessions around the day, then the load.
     await ctx.materialize(await sessionsAround(ctx, today));
@@ -45,34 +45,46 @@ export default defineJob({
   charts: eventsCharts,
 });
 
-/** Steps 1 to 3a. Each stage's frame is dropped when this returns, so it does not stay in memory. */
-async function validDayEvents(ctx: JobContext): Promise<pl.DataFrame> {
-  // 1. Extract: every page of the day's events, as typed columns (timestamps in UTC µs).
-  const raw = await ctx.extract(eventsSource);
+/**
+ * Steps 1 to 3a, streamed: pages are validated chunk by chunk as they land, and a day larger than
+ * the memory budget is kept on disk in groups (see ChunkedFrame), so any day fits.
+ */
+async function validDayEvents(ctx: JobContext): Promise<ChunkedFrame> {
+  // 1. Extract: every page of the day's events, as typed columns (timestamps in UTC µs); copies of
+  //    an event_id are kept in one group, for step 3a.
+  const raw = ctx.stream(eventsSource, { groupBy: "event_id" });
 
   // 2. Validate: records that break the contract go to sluice.quarantine with their raw record and a reason.
   const valid = await ctx.validate(raw, eventsSuite);
 
-  // 3a. Transform: one row per event_id (the API delivers at least once); fields the contract does not declare ride along in _extra.
-  return ctx.step("deduplicate events", () => valid.select(...SESSION_INPUT_COLUMNS, "_extra").unique({ subset: ["event_id"], keep: "first", maintainOrder: true }));
+  // 3a. Transform: one row per event_id (the API delivers at least once), group of event_ids by group;
+  //     fields the contract does not declare ride along in _extra.
+  return ctx.step("deduplicate events", () =>
+    valid.groupMap("event_id", (events) => events.select(...SESSION_INPUT_COLUMNS, "_extra").unique({ subset: ["event_id"], keep: "first", maintainOrder: true })),
+  );
+}
+
+/** Sessions of one group of users (their events of the day and the neighbouring days); each event's _extra joins back by event_id. */
+async function sessionize(ctx: JobContext, window: pl.DataFrame): Promise<{ events: pl.DataFrame; sessions: pl.DataFrame }> {
+  const sessionized = await collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal);
+  // Sessionization keeps the columns it knows.
+  const events = sessionized.events.join(window.select("event_id", "_extra").unique({ subset: ["event_id"], keep: "first" }), { on: "event_id", how: "left" });
+  return { events, sessions: sessionized.sessions };
 }
 
 /** Steps 3b and 4: sessions over the day and its neighbours (read from the lake, never refetched). */
-async function sessionsAround(ctx: JobContext, today: pl.DataFrame): Promise<TableOutput[]> {
-  // 3b. Transform: the neighbours come from the lake (the engine holds the job's lock from here to the load).
-  const neighbours = await ctx.readWindow(EVENTS.name);
-  const window = neighbours ? pl.concat([neighbours.select(...SESSION_INPUT_COLUMNS, ...(neighbours.columns.includes("_extra") ? ["_extra"] : [])), today], { how: "diagonalRelaxed" }) : today;
-  const sessionized = await ctx.step("sessionize", () => collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal));
-  // Sessionization keeps the columns it knows: each event's _extra joins back by event_id.
-  const events = sessionized.events.join(window.select("event_id", "_extra").unique({ subset: ["event_id"], keep: "first" }), { on: "event_id", how: "left" });
-  const sessions = sessionized.sessions;
+async function sessionsAround(ctx: JobContext, today: ChunkedFrame): Promise<TableOutput[]> {
+  // 3b. Transform: sessions never cross users, so they are computed group of users by group, each
+  //     with the same users' events of the neighbouring days (the engine holds the job's lock from here to the load).
+  const neighbours = await ctx.readWindow(EVENTS.name, { chunked: true });
+  const { events, sessions } = await ctx.step("sessionize", () => today.groupMap("user_id", (window) => sessionize(ctx, window), { with: neighbours }));
 
   // Rewrite D and the neighbouring days that exist in the lake: their sessions may have changed.
   const existing = new Set(await ctx.lakePartitions(EVENTS.name));
   const offsets = Array.from({ length: REWRITES.to - REWRITES.from + 1 }, (_, i) => REWRITES.from + i);
   const days = offsets.map((n) => addDays(ctx.dt, n)).filter((d) => d === ctx.dt || existing.has(d));
   const inDays = days.map((d) => pl.col("dt").cast(pl.Utf8).eq(pl.lit(d))).reduce((a, b) => a.or(b));
-  const checkedSessions = await ctx.validate(sessions.filter(inDays), sessionsSuite);
+  const checkedSessions = await ctx.validate(await sessions.filter(inDays), sessionsSuite);
 
   // 4. Materialize (by the caller): atomic Parquet partitions, then one warehouse transaction (MERGE per partition).
   return [
@@ -80,4 +92,3 @@ async function sessionsAround(ctx: JobContext, today: pl.DataFrame): Promise<Tab
     { table: SESSIONS, frame: checkedSessions, dts: days },
   ];
 }
-

@@ -43,6 +43,7 @@ export async function withRunEnvironment(
         ...(options.demoApi ? { demoApi } : {}),
         refetch: settings.refetch,
         keepRaw: settings.keepRaw,
+        ...(settings.groupRows ? { groupRows: settings.groupRows } : {}),
         onWait: (m) => io.stderr(`${m}\n`),
       });
     });

@@ -32,6 +32,7 @@ function fromEnv(env: Env) {
     failpoint: read("SLUICE_FAILPOINT"),
     alertWebhook: read("SLUICE_ALERT_WEBHOOK"),
     backfillMaxDays: read("SLUICE_BACKFILL_MAX_DAYS"),
+    groupRows: read("SLUICE_GROUP_ROWS"),
   };
 }
 
@@ -65,6 +66,12 @@ const SettingsSchema = z.object({
   alertWebhook: z
     // The URL is a secret itself (Slack's carry their token in the path): never quoted back.
     .url({ protocol: /^https?$/, error: () => "SLUICE_ALERT_WEBHOOK is not an http(s) URL" })
+    .optional(),
+  /** Rows a chunked stage holds at once (its memory budget): a larger day is kept on disk in groups. */
+  groupRows: z
+    .string()
+    .regex(/^[1-9]\d*$/, { error: (issue) => `SLUICE_GROUP_ROWS=${JSON.stringify(issue.input)} is not a whole number of rows above 0` })
+    .transform(Number)
     .optional(),
 });
 
@@ -100,6 +107,7 @@ export function resolveSettingsFor<K extends keyof Settings>(keys: readonly K[],
     refetch: flags.refetch,
     pushgatewayUrl: vars.pushgatewayUrl,
     alertWebhook: vars.alertWebhook,
+    groupRows: vars.groupRows,
   });
   // Settings the command does not use are left out before validation (they take their defaults).
   const used = Object.fromEntries(Object.entries(candidate).filter(([key]) => (keys as readonly string[]).includes(key)));

@@ -20,6 +20,35 @@ export function reclaimMemory(): void {
   collect?.();
 }
 
+/**
+ * reclaimMemory, then one turn of the event loop: nodejs-polars frees a collected frame's native
+ * buffers in a finalizer that runs only then. A loop over groups that never yields to the event
+ * loop keeps every group's frames alive, however unreachable (measured: +100 MB per 1M-row frame).
+ */
+export async function releaseMemory(): Promise<void> {
+  reclaimMemory();
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Paces releaseMemory over a loop of small pieces: a full collection costs tens of milliseconds,
+ * so it runs once every `rows` rows handed to `after`, not once per piece (the garbage between two
+ * collections stays under `rows` rows).
+ */
+export class MemoryPacer {
+  private pending = 0;
+
+  constructor(private readonly rows: number) {}
+
+  /** Counts `rows` more rows done; releases memory once enough have piled up since the last release. */
+  async after(rows: number): Promise<void> {
+    this.pending += rows;
+    if (this.pending < this.rows) return;
+    this.pending = 0;
+    await releaseMemory();
+  }
+}
+
 /** RSS right after this process's last collection by reclaimMemoryIfGrown. */
 let rssAfterCollect = 0;
 /** Growth of RSS since the last collection that is worth a full collection (~20 ms each). */

@@ -16,6 +16,7 @@ import { CancelledError, DeadlineExceededError, SchemaError, SluiceError, type E
 import type { Logger } from "../core/log.ts";
 import { deriveColumns, withExtraColumn } from "./record-columns.ts";
 import { batchesToFrame, registerLooseObjects } from "./record-decoder.ts";
+import { ChunkDecoder, type ChunkSink } from "./chunk-decoder.ts";
 import { createAuth } from "./auth/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { HttpClient } from "./http-client.ts";
@@ -31,7 +32,7 @@ import { TokenBucket, type RequestLimiter } from "./ratelimit.ts";
 import { Redactor } from "./redact.ts";
 import { resolveResponseRules } from "./response-rules.ts";
 import { sourceRequest, type SourceRequest } from "./source-request.ts";
-import { markOf } from "./source-mark.ts";
+import { laterMark, markOf } from "./source-mark.ts";
 import type { IncrementalFrom, ParentRecord, RequestPolicy, SourceSpec } from "./types.ts";
 
 /** Options of one partition's extraction. */
@@ -62,6 +63,8 @@ export interface ExtractOptions {
   /** A limiter shared beyond this process (Redis); default: one token bucket per source in the process. */
   limiterFor?: (key: string, limit: { rps: number; burst: number }) => RequestLimiter;
   onPage?: (info: { page: number; records: number; bytes: number }) => void;
+  /** Streams the decoded rows to this sink in chunks instead of returning them (`frame` is then empty). */
+  chunks?: ChunkSink;
 }
 
 /** What an extraction produced. */
@@ -198,7 +201,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   const queue = new BoundedQueue<QueuedPage>(queueCapacity(policy), x.run.signal);
   const paginator = paginatorFor(spec.paginator, x.request.template);
   const fetcher = new ListingFetcher({ source: spec.name, paginator, client, lander, queue, prior, landingDir: x.landingDir, records: recordsAt, policy, signal: x.run.signal, log: options.log, context: x.context });
-  const decoder = new PageDecoder(columns, options.onPage);
+  const decoder = options.chunks ? new ChunkDecoder(columns, options.chunks, options.onPage, spec) : new PageDecoder(columns, options.onPage);
   const fail = (err: unknown) => {
     if (!x.run.signal.aborted) x.run.abort(err);
   };
@@ -207,7 +210,8 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   // pages already being written finish before we return, even when the run failed
   await lander.idle();
   if (x.run.signal.aborted) throw x.run.signal.reason;
-  const batches = decoder.batches();
+  const streamed = decoder instanceof ChunkDecoder ? decoder : null;
+  const batches = streamed ? [] : (decoder as PageDecoder).batches();
   const frame = batchesToFrame(batches, columns);
   if (spec.unknownFields === "block" && decoder.drift.size > 0) {
     const fields = [...decoder.drift].sort();
@@ -218,7 +222,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   }
   const result: ExtractResult = {
     frame,
-    pages: batches.length,
+    pages: streamed ? streamed.pages : batches.length,
     records: decoder.records,
     requests: client.stats.requests,
     retries: client.stats.retries,
@@ -228,7 +232,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
     statusCounts: { ...client.stats.statusCounts },
     landingDir: x.landingDir,
     recordsAt,
-    mark: markOf(spec, frame, fetcher.lastJson),
+    mark: streamed ? laterMark(spec, streamed.mark, markOf(spec, frame, fetcher.lastJson)) : markOf(spec, frame, fetcher.lastJson),
   };
   options.log.info({ source: spec.name, dt: options.window.dt, pages: result.pages, records: result.records, requests: result.requests, retries: result.retries, resumed: result.resumed, drift: result.drift }, "extracted");
   return result;

@@ -30,6 +30,7 @@ export {
   type Position,
 } from "./paginators/index.ts";
 export { META_COLUMNS, arrowSchema, columnsFromSchema, deriveColumns, type ColumnKind, type ColumnSpec, type DerivedColumns, type JsonShape } from "./record-columns.ts";
+export { ChunkDecoder, type ChunkSink, type DecodedChunk } from "./chunk-decoder.ts";
 export { batchesToFrame, decodeRecords, emptyBatch, registerLooseObjects, type DecodeOptions } from "./record-decoder.ts";
 export { formatDecodeIssue, type DecodeIssue } from "./decode-issue.ts";
 export { parseRfc3339, rfc3339ToMicros, type TimestampParts } from "./timestamp.ts";

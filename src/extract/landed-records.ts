@@ -40,7 +40,9 @@ export async function readLandedRecords(landingDir: string, at: RecordsLocation 
       const row = refs[i]!.row;
       if (row < 0 || row >= count) throw new SluiceError(`landed page ${page} has no row ${row} (it has ${count})`);
       const span = spans?.[row];
-      out[i] = span ? text.slice(span[0], span[1]) : JSON.stringify(parsed?.records[row]);
+      // a copy, not a slice: V8 keeps a slice's whole page text alive as long as the slice lives
+      // (a day's quarantine would hold every page that has a quarantined record)
+      out[i] = span ? Buffer.from(text.slice(span[0], span[1]), "utf8").toString("utf8") : JSON.stringify(parsed?.records[row]);
     }
   }
   return out;

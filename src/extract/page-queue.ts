@@ -13,6 +13,11 @@ export class BoundedQueue<T> {
     private readonly signal: AbortSignal,
   ) {}
 
+  /** Items waiting to be taken. */
+  get length(): number {
+    return this.items.length;
+  }
+
   async push(item: T): Promise<void> {
     while (this.items.length >= this.capacity) await this.wait(this.putters);
     this.items.push(item);

@@ -56,18 +56,40 @@ export function literalFilePattern(file: string): string {
 
 /** Atomically writes (or replaces) one partition of a table; returns the Parquet path. `revision` keeps the file it replaces. */
 export async function writeLakePartition(dataDir: string, table: string, dt: string, frame: pl.DataFrame, revision?: LakeRevision): Promise<string> {
+  const exprs = parquetNormalization(frame.schema, table);
+  const normalized = exprs.length === 0 ? frame : frame.withColumns(...exprs);
+  return replacePartition(dataDir, table, dt, (temp) => normalized.writeParquet(temp, { compression: "zstd" }), revision);
+}
+
+/**
+ * Atomically writes (or replaces) one partition of a table from a lazy frame (scans of spilled
+ * pieces): streamed into the Parquet file in bounded memory, row groups of LAKE_ROW_GROUP rows.
+ * Returns the Parquet path.
+ */
+export async function writeLakePartitionStreamed(dataDir: string, table: string, dt: string, rows: pl.LazyDataFrame, schema: Record<string, pl.DataType>, revision?: LakeRevision): Promise<string> {
+  const exprs = parquetNormalization(schema, table);
+  const normalized = exprs.length === 0 ? rows : rows.withColumns(...exprs);
+  return replacePartition(dataDir, table, dt, (temp) => {
+    normalized.sinkParquet(temp, { compression: "zstd", rowGroupSize: LAKE_ROW_GROUP, maintainOrder: true }).collectSync();
+  }, revision);
+}
+
+/** Rows per row group of a streamed lake file: readers of a key range (sorted files) skip the others by their statistics. */
+export const LAKE_ROW_GROUP = 131_072;
+
+/** Writes a partition's file through `write(tempPath)`, then renames it over data.parquet (durably). */
+async function replacePartition(dataDir: string, table: string, dt: string, write: (temp: string) => void, revision?: LakeRevision): Promise<string> {
   const target = lakePartitionPath(dataDir, table, dt);
   const dir = path.dirname(target);
   await mkdir(dir, { recursive: true });
   // Temp names carry the writer's pid, so a killed writer's leftovers are told from a live one's.
   await removeStaleTemps(dir, DATA_FILE, TEMP_MAX_AGE_MS);
   await revision?.keep(target);
-  const normalized = normalizeForParquet(frame, table);
   try {
     await replaceAtomically(
       target,
       (temp) => {
-        normalized.writeParquet(temp, { compression: "zstd" });
+        write(temp);
         failpoint("lake.write");
       },
       { durable: true },
@@ -179,19 +201,18 @@ export async function lakePartitionExists(dataDir: string, table: string, dt: st
 /**
  * Polars -> Parquet types the warehouse reads as intended: any Datetime becomes Datetime(us, UTC)
  * (TIMESTAMP isAdjustedToUTC, DuckDB TIMESTAMPTZ; naive values are taken as UTC), Categorical/Enum
- * become plain strings (dictionaries differ per batch). Everything else is written as is.
+ * become plain strings (dictionaries differ per batch). Everything else is written as is. Returns
+ * the expressions that convert the columns needing it (none: write the frame as it is).
  */
-function normalizeForParquet(frame: pl.DataFrame, table: string): pl.DataFrame {
+function parquetNormalization(schema: Record<string, pl.DataType>, table: string): pl.Expr[] {
   const utcUs = pl.Datetime("us", "UTC");
   const exprs: pl.Expr[] = [];
-  for (const series of frame.getColumns()) {
-    const name = series.name;
-    const dtype = series.dtype;
+  for (const [name, dtype] of Object.entries(schema)) {
     if (dtype.variant === "Datetime" && !dtype.equals(utcUs)) {
       const tz = (dtype as unknown as { inner: unknown[] }).inner[1];
       const col = pl.col(name);
       exprs.push((tz ? col.dt.convertTimeZone("UTC") : col.dt.replaceTimeZone("UTC")).cast(utcUs).alias(name));
-    } else if (dtype.variant === "Categorical" || dtype.variant === "Enum") {
+    } else if (dtype.variant === "Categorical" || (dtype.variant as string) === "Enum") {
       exprs.push(pl.col(name).cast(pl.Utf8).alias(name));
     } else if (dtype.variant === "Object") {
       throw new SchemaError(`column ${name} of ${table} holds JS objects, which Parquet cannot store`, {
@@ -200,7 +221,7 @@ function normalizeForParquet(frame: pl.DataFrame, table: string): pl.DataFrame {
       });
     }
   }
-  return exprs.length === 0 ? frame : frame.withColumns(...exprs);
+  return exprs;
 }
 
 async function isFile(file: string): Promise<boolean> {

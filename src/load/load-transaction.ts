@@ -31,6 +31,9 @@ export interface LoadTransaction {
   allowShrink?: boolean;
 }
 
+/** DuckDB's memory limit while loading (its default, 80% of RAM, would let a large day's load take gigabytes). */
+export const LOAD_MEMORY_LIMIT = "384MB";
+
 /** Loads all partitions, replaces quarantine, appends checks and upserts the run row in ONE transaction. */
 export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
   const totals: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
@@ -38,6 +41,8 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
   const loadChecks: PartitionCheck[] = [];
   // Outside the transaction: ensureSluiceSchema's work must not be rolled back with a failed load.
   await ensureSluiceSchema(conn);
+  // A day of any size loads in bounded memory: beyond this DuckDB spills to <warehouse>.tmp.
+  await conn.run(`SET memory_limit = '${LOAD_MEMORY_LIMIT}'`);
   await conn.run("BEGIN TRANSACTION");
   try {
     for (const [index, load] of tx.loads.entries()) {

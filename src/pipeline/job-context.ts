@@ -5,20 +5,24 @@ import { CancelledError, ConfigError, PartitionShrinkError, SchemaError, SluiceE
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
 import { reclaimMemoryIfGrown } from "../core/memory.ts";
-import { DEMO_ENDPOINT, readLandedRecords, resolveEndpoint } from "../extract/index.ts";
+import { DEMO_ENDPOINT, readLandedRecords, resolveEndpoint, type ChunkSink } from "../extract/index.ts";
 import type { SourceMark } from "../load/source-state.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { LakeRevision, listLakePartitions, readLakePartitions, writeLakePartition } from "../load/lake.ts";
 import { acquireLock, type Lock } from "../load/locks.ts";
 import type { PartitionLoad, QuarantineRow, TableSpec } from "../load/types.ts";
-import { describeBlocked, validate, type FieldPresence, type Suite } from "../validate/index.ts";
+import { describeBlocked, validate, type CheckReport, type FieldPresence, type Suite, type ValidationContext } from "../validate/index.ts";
 import { checkInputs } from "./check-inputs.ts";
+import { ChunkedFrame, type LakeWindowFiles } from "./chunked-frame.ts";
+import { ChunkedStages, DEFAULT_GROUP_ROWS, SourceStream, WHOLE_GROUP_BUDGETS, type StreamOptions } from "./chunked-stages.ts";
 import { isDataFrame, jsonRows, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
 import type { LandedListing } from "./child-listings.ts";
 import { extractSource } from "./source-extraction.ts";
+import { SpillStore } from "./spill-store.ts";
+import { recordStep, type StepOutput } from "./step-record.ts";
 import type { LoadCounts, WarehouseGateway } from "./warehouse-gateway.ts";
 
 export class Context implements JobContext {
@@ -34,6 +38,8 @@ export class Context implements JobContext {
   private pulledIncrementally = false;
   /** Lake partitions found corrupt while reading a window, by table: read as missing, never rewritten by this run. */
   private readonly corrupt = new Map<string, Set<string>>();
+  private chunkedStages: ChunkedStages | undefined;
+  private readonly spill: SpillStore;
 
   constructor(
     private readonly def: JobDefinition,
@@ -47,6 +53,7 @@ export class Context implements JobContext {
   ) {
     this.window = dayWindow(dt);
     if (marks) this.marks = Promise.resolve(marks);
+    this.spill = SpillStore.forRun(settings.dataDir, def.name, dt, runId);
   }
 
   get job(): string {
@@ -59,7 +66,17 @@ export class Context implements JobContext {
     return this.settings.signal;
   }
 
-  async extract(source: SourceSpec, options: { parents?: Extracted | pl.DataFrame } = {}): Promise<Extracted> {
+  extract(source: SourceSpec, options: { parents?: Extracted | pl.DataFrame } = {}): Promise<Extracted> {
+    return this.extractWith(source, options);
+  }
+
+  stream(source: SourceSpec, options: StreamOptions = {}): SourceStream {
+    if (source.parent) throw new ConfigError(`source "${source.name}" is a child source: extract it with ctx.extract(${source.name}, { parents }), it cannot be streamed`, { context: { job: this.job } });
+    return new SourceStream(source, options);
+  }
+
+  /** Stage 1; with a sink, the decoded rows go to it in chunks instead of into the returned frame. */
+  private async extractWith(source: SourceSpec, options: { parents?: Extracted | pl.DataFrame }, chunks?: ChunkSink): Promise<Extracted> {
     const t0 = performance.now();
     this.log.info({ stage: "extract", source: source.name }, "extract started");
     if (source.incremental) this.pulledIncrementally = true;
@@ -68,13 +85,14 @@ export class Context implements JobContext {
       throw new ConfigError(`source "${source.name}" is a child source: extract it with its parents, ctx.extract(${source.name}, { parents })`, { context: { job: this.job } });
     }
     const scope = { job: this.job, window: this.window, settings: this.settings, log: this.log, baseUrl: await this.baseUrlOf(source), stored: () => this.storedMarks() };
-    const result = await extractSource(source, scope, parents);
+    const result = await extractSource(source, scope, parents, chunks);
     this.state.rowsIn += result.facts.records;
     this.state.marks.push(...result.marks);
     this.recordDrift(source, result.facts.drift);
     const { pages, requests, retries, resumed, drift, statusCounts } = result.facts;
     const details = { pages, requests, retries, resumed, drift, statusCounts, ...(result.landed.length > 1 ? { listings: result.landed.length } : {}), ...result.incremental };
     const step = this.state.record({ name: `extract ${source.name}`, kind: "extract", ms: performance.now() - t0, details }, result.frame.drop("_page", "_row", "_error"));
+    if (chunks) step.rows = result.facts.records;
     this.log.info({ stage: "extract", source: source.name, rows: step.rows, pages, retries, ms: Math.round(step.ms) }, "extract finished");
     const extracted: Extracted = { source: source.name, frame: result.frame };
     this.landed.set(extracted, result.landed);
@@ -82,44 +100,60 @@ export class Context implements JobContext {
     return extracted;
   }
 
-  async validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame> {
+  validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame>;
+  validate(input: SourceStream | ChunkedFrame, suite: Suite): Promise<ChunkedFrame>;
+  async validate(input: Extracted | pl.DataFrame | SourceStream | ChunkedFrame, suite: Suite): Promise<pl.DataFrame | ChunkedFrame> {
+    if (input instanceof SourceStream || input instanceof ChunkedFrame) return this.chunked().validate(input, suite);
     reclaimMemoryIfGrown();
     const t0 = performance.now();
     const frame = isDataFrame(input) ? input : input.frame;
     const landed = isDataFrame(input) ? undefined : this.landed.get(input);
     const presence = isDataFrame(input) ? undefined : this.presence.get(input);
+    const outcome = validate(frame, suite, await this.validationContext(suite, presence));
+    await this.settleValidation(suite.table, t0, outcome, outcome.quarantined, landed, { rows: outcome.valid.height, head: outcome.valid });
+    return outcome.valid;
+  }
+
+  /** What a suite's checks need besides the rows: the window, the clock, history, references, presence counts. */
+  private async validationContext(suite: Suite, presence: FieldPresence | undefined): Promise<ValidationContext> {
     const inputs = await checkInputs(suite, { job: this.job, dt: this.dt, dataDir: this.dataDir, warehouse: this.warehouse });
-    const outcome = validate(frame, suite, { window: this.window, now: new Date(), ...inputs, ...(presence ? { presence } : {}) });
+    return { window: this.window, now: new Date(), ...inputs, ...(presence ? { presence } : {}) };
+  }
+
+  /** Records a table's validation: its checks, its quarantined rows (with raw records) and its step; throws when a check blocks. */
+  private async settleValidation(table: string, t0: number, outcome: { results: CheckReport[]; blocked: CheckReport[] }, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined, valid: { rows: number; head: pl.DataFrame }): Promise<void> {
     for (const r of outcome.results) this.state.checks.push({ ...r, dt: this.dt });
-    const table = suite.table;
+    const record = (details: Record<string, unknown>) => {
+      this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, ...details } }, valid.head).rows = valid.rows;
+    };
     if (outcome.blocked.length > 0) {
-      this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, blocked: true } }, outcome.valid);
+      record({ blocked: true });
       throw new ValidationBlockedError(`validation blocked ${table} ${this.dt}: ${describeBlocked(outcome.blocked)}`, {
         context: { job: this.job, partition: this.dt, table },
         blocked: outcome.blocked,
         hint: `nothing of ${this.dt} was loaded; see the failed checks with: sluice checks ${this.job} --failed --since ${this.dt}`,
       });
     }
-    this.state.quarantine.push(...(await quarantineRows(table, outcome.quarantined, landed)));
+    this.state.quarantine.push(...(await quarantineRows(table, quarantined, landed)));
     const failed = outcome.results.filter((r) => !r.passed);
-    this.log.info({ stage: "validate", table, rows: outcome.valid.height, quarantined: outcome.quarantined.height, failed_checks: failed.map((r) => r.check), ms: Math.round(performance.now() - t0) }, "validate finished");
-    this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, quarantined: outcome.quarantined.height } }, outcome.valid);
-    return outcome.valid;
+    this.log.info({ stage: "validate", table, rows: valid.rows, quarantined: quarantined.height, failed_checks: failed.map((r) => r.check), ms: Math.round(performance.now() - t0) }, "validate finished");
+    record({ quarantined: quarantined.height });
   }
 
-  async step<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T> {
+  async step<T extends StepOutput>(name: string, fn: () => T | Promise<T>): Promise<T> {
     reclaimMemoryIfGrown();
     const t0 = performance.now();
     const out = await fn();
     failpoint("transform");
     const ms = performance.now() - t0;
-    if (isDataFrame(out)) this.state.record({ name, kind: "transform", ms, details: {} }, out);
-    else for (const [key, frame] of Object.entries(out)) this.state.record({ name: `${name}: ${key}`, kind: "transform", ms, details: {} }, frame);
+    await recordStep(this.state, { name, kind: "transform", ms, details: {} }, out);
     this.log.info({ stage: "transform", step: name, ms: Math.round(ms) }, "transform finished");
     return out;
   }
 
-  async readWindow(table: string): Promise<pl.DataFrame | null> {
+  readWindow(table: string): Promise<pl.DataFrame | null>;
+  readWindow(table: string, options: { chunked: true }): Promise<LakeWindowFiles>;
+  async readWindow(table: string, options?: { chunked: true }): Promise<pl.DataFrame | LakeWindowFiles | null> {
     const window = this.def.reads?.[table];
     if (!window) {
       throw new ConfigError(`job ${this.job} reads the lake window of ${table} but declares none`, { context: { job: this.job }, hint: `declare it: reads: { ${table}: { from: -1, to: 1 } }` });
@@ -129,9 +163,10 @@ export class Context implements JobContext {
     const days: string[] = [];
     for (let n = window.from; n <= window.to; n++) if (n !== 0) days.push(addDays(this.dt, n));
     const corrupt: Array<{ dt: string; error: CorruptFileError }> = [];
-    const frame = await readLakePartitions(this.dataDir, table, days, (error, dt) => corrupt.push({ dt, error }));
+    const onCorrupt = (error: CorruptFileError, dt: string) => corrupt.push({ dt, error });
+    const rows = options?.chunked ? await this.chunked().readWindow(table, days, onCorrupt) : await readLakePartitions(this.dataDir, table, days, onCorrupt);
     if (corrupt.length > 0) this.reportCorrupt(table, corrupt);
-    return frame;
+    return rows;
   }
 
   async lakePartitions(table: string): Promise<string[]> {
@@ -144,7 +179,10 @@ export class Context implements JobContext {
   async materialize(tableOrOutputs: TableSpec | TableOutput[], frame?: pl.DataFrame): Promise<void> {
     if (this.materialized) throw new SluiceError("ctx.materialize() may be called once per run", { context: { job: this.job, partition: this.dt } });
     this.materialized = true;
-    const outputs: TableOutput[] = Array.isArray(tableOrOutputs) ? tableOrOutputs : [{ table: tableOrOutputs, frame: frame as pl.DataFrame }];
+    const given: TableOutput[] = Array.isArray(tableOrOutputs) ? tableOrOutputs : [{ table: tableOrOutputs, frame: frame as pl.DataFrame }];
+    // Chunked frames that stayed in memory load as one frame, exactly as frames do; spilled ones from their pieces.
+    if (given.some((o) => o.frame instanceof ChunkedFrame && !o.frame.inMemory)) return this.materializeChunked(given);
+    const outputs = await Promise.all(given.map(async (o) => ({ ...o, frame: o.frame instanceof ChunkedFrame ? await o.frame.collect() : o.frame })));
     const partitions = outputs.map((o) => ({ table: o.table, parts: o.table.partitioned ? splitByDt(o.frame, o.dts ?? [this.dt]) : new Map([[this.dt, o.frame]]) }));
     const main = partitions.find((p) => p.table.name === this.def.tables[0]?.name)?.parts.get(this.dt);
     if (main) this.state.rowsLoaded = main.height;
@@ -160,13 +198,41 @@ export class Context implements JobContext {
       await revision.restore();
       throw error;
     });
+    await this.commitLoads(t0, loads, revision);
+  }
+
+  /** materialize() of outputs some of which are spilled: split by day group by group, the lake written from the pieces. */
+  private async materializeChunked(outputs: TableOutput[]): Promise<void> {
+    if (outputs.some((o) => !o.table.partitioned && o.table.versionColumn !== undefined && this.pulledIncrementally)) {
+      throw new ConfigError(`job ${this.job}: an upserted table fed by an incremental source cannot be materialized from a spilled frame`, { context: { job: this.job, partition: this.dt }, hint: "materialize it as one frame (await frame.collect())" });
+    }
+    if (!this.settings.preview) await this.holdJobLock();
+    this.throwIfAborted();
+    const t0 = performance.now();
+    const revision = new LakeRevision();
+    const outs = outputs.map((o) => ({ table: o.table, frame: o.frame, dts: o.dts ?? [this.dt] }));
+    const { loads, rowsLoaded } = await this.chunked().writeLake(outs, this.def.tables[0]?.name, this.settings.preview, revision).catch(async (error: unknown) => {
+      await revision.restore();
+      throw error;
+    });
+    this.state.rowsLoaded = rowsLoaded;
+    if (this.settings.preview) {
+      this.log.info({ stage: "load" }, "preview: nothing loaded");
+      return;
+    }
+    failpoint("lake.written");
+    await this.commitLoads(t0, loads, revision);
+  }
+
+  /** The load's second half: one warehouse transaction for the written lake partitions, then the record of it. */
+  private async commitLoads(t0: number, loads: PartitionLoad[], revision: LakeRevision): Promise<void> {
     const lakeMs = performance.now() - t0;
     const t1 = performance.now();
     const counts = await this.commit(loads, revision);
     failpoint("warehouse.committed");
     const details = { lakeMs, warehouseMs: performance.now() - t1, partitions: loads.map((l) => `${l.table.name}/dt=${l.dt}`), ...counts };
     this.state.record({ name: "load", kind: "load", ms: performance.now() - t0, details }, null);
-    this.log.info({ stage: "load", partitions: loads.length, ...counts, ms: Math.round(performance.now() - t0) }, "load finished");
+    this.log.info({ stage: "load", partitions: loads.length, ...counts, lake_ms: Math.round(lakeMs), warehouse_ms: Math.round(details.warehouseMs), ms: Math.round(performance.now() - t0) }, "load finished");
   }
 
   /**
@@ -224,6 +290,7 @@ export class Context implements JobContext {
   async release(): Promise<void> {
     await this.jobLock?.release();
     this.jobLock = undefined;
+    await this.spill.remove();
   }
 
   /** Atomic Parquet partitions; the frames are let go once written, before DuckDB takes its share of memory. */
@@ -258,6 +325,25 @@ export class Context implements JobContext {
       .concat([rows, earlier.select(...rows.columns)], { how: "verticalRelaxed" })
       .sort(version, true, true, true)
       .unique({ subset: table.key, keep: "first", maintainOrder: true });
+  }
+
+  /** The stages of chunked partitions (created on first use). */
+  private chunked(): ChunkedStages {
+    const groupRows = this.settings.groupRows ?? DEFAULT_GROUP_ROWS;
+    this.chunkedStages ??= new ChunkedStages({
+      job: this.job,
+      dt: this.dt,
+      dataDir: this.dataDir,
+      log: this.log,
+      chunks: { store: this.spill, groupRows, wholeRows: WHOLE_GROUP_BUDGETS * groupRows, signal: this.signal },
+      extract: async (source, sink) => {
+        const extracted = await this.extractWith(source, {}, sink);
+        return { landed: this.landed.get(extracted), presence: this.presence.get(extracted) };
+      },
+      validationContext: (suite, presence) => this.validationContext(suite, presence),
+      settleValidation: (table, t0, outcome, quarantined, landed, valid) => this.settleValidation(table, t0, outcome, quarantined, landed, valid),
+    });
+    return this.chunkedStages;
   }
 
   private async holdJobLock(): Promise<void> {

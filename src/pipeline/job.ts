@@ -7,15 +7,20 @@ import type { Logger } from "../core/log.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import type { TableSpec } from "../load/types.ts";
 import type { Suite } from "../validate/index.ts";
+import type { ChunkedFrame, LakeWindowFiles } from "./chunked-frame.ts";
+import type { SourceStream, StreamOptions } from "./chunked-stages.ts";
 import { defineTable } from "./define-table.ts";
 import type { ChartsHook } from "./job-charts.ts";
 
 export type { ChartsHook, ChartsInput, LakeFiles, ReportChart } from "./job-charts.ts";
+export type { StepOutput } from "./step-record.ts";
+import type { StepOutput } from "./step-record.ts";
 
 /** Frames for one table: split by its `dt` column into the partitions `dts` (default: the run's day). */
 export interface TableOutput {
   table: TableSpec;
-  frame: pl.DataFrame;
+  /** The rows: one frame, or a chunked frame (a day processed group by group). */
+  frame: pl.DataFrame | ChunkedFrame;
   /** Partitions to replace; a partition with no rows in `frame` is replaced by an empty one. Unpartitioned tables: ignored. */
   dts?: readonly string[];
 }
@@ -50,12 +55,22 @@ export interface JobContext {
    * source takes its parents' records and makes one listing per parent.
    */
   extract(source: SourceSpec, options?: { parents?: Extracted | pl.DataFrame }): Promise<Extracted>;
+  /**
+   * Stage 1, streamed: the same extraction, but its pages flow on to ctx.validate in chunks as they
+   * land, so a day of any size passes in bounded memory (a day larger than the memory budget is
+   * kept on disk, in groups). Nothing happens until ctx.validate consumes it (once).
+   */
+  stream(source: SourceSpec, options?: StreamOptions): SourceStream;
   /** Stage 2: runs the suite of its table in one pass; failing rows go to quarantine with their raw record, blocking checks fail the run. */
   validate(input: Extracted | pl.DataFrame, suite: Suite): Promise<pl.DataFrame>;
+  /** Stage 2 of a stream (each chunk as it lands) or of a chunked frame (group by group): the same results as one pass over the whole partition. */
+  validate(input: SourceStream | ChunkedFrame, suite: Suite): Promise<ChunkedFrame>;
   /** Stage 3: runs one named transform step, timing it and recording its output for the report. */
-  step<T extends pl.DataFrame | Record<string, pl.DataFrame>>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  step<T extends StepOutput>(name: string, fn: () => T | Promise<T>): Promise<T>;
   /** The lake partitions of `table` in the job's declared window around its day (its own day excluded); holds the job's lock until the load. */
   readWindow(table: string): Promise<pl.DataFrame | null>;
+  /** The same window, read group by group alongside a chunked frame (ChunkedFrame.groupMap's `with`). */
+  readWindow(table: string, options: { chunked: true }): Promise<LakeWindowFiles>;
   /** Partitions of a table that exist in the lake. */
   lakePartitions(table: string): Promise<string[]>;
   /** Stage 4: writes the lake partitions atomically, then loads them into the warehouse in one transaction. */

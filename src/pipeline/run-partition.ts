@@ -29,6 +29,8 @@ export interface RunSettings {
   fullRefresh?: boolean;
   /** Load even when a partition shrinks by more than its table's maxShrink (`--allow-shrink`). */
   allowShrink?: boolean;
+  /** Rows a chunked stage holds in one group (its memory budget; a larger day is kept on disk); default 500,000. */
+  groupRows?: number;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
   /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */

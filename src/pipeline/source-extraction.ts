@@ -8,7 +8,7 @@ import { Agent } from "undici";
 import type { PartitionWindow } from "../core/dates.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
-import { continueFrom, emptyFrameOf, extractPartition, laterMark, type ExtractOptions, type ExtractResult } from "../extract/index.ts";
+import { continueFrom, emptyFrameOf, extractPartition, laterMark, type ChunkSink, type ExtractOptions, type ExtractResult } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import type { SourceMark } from "../load/source-state.ts";
 import { combineListings, inPool, listingsOf, sumResults, type LandedListing, type ListingPlan } from "./child-listings.ts";
@@ -38,16 +38,16 @@ export interface ExtractionScope {
   stored: () => Promise<SourceMark[]>;
 }
 
-/** Extracts a top-level source, or a child source over its parents' records. */
-export async function extractSource(source: SourceSpec, scope: ExtractionScope, parents: pl.DataFrame | undefined): Promise<SourceExtract> {
+/** Extracts a top-level source, or a child source over its parents' records; `chunks` streams a top-level source's rows there. */
+export async function extractSource(source: SourceSpec, scope: ExtractionScope, parents: pl.DataFrame | undefined, chunks?: ChunkSink): Promise<SourceExtract> {
   const marks = source.incremental && !scope.settings.fullRefresh ? (await scope.stored()).filter((m) => m.source === source.name) : [];
-  if (!source.parent) return extractTopLevel(source, scope, marks.find((m) => m.key === "")?.value);
+  if (!source.parent) return extractTopLevel(source, scope, marks.find((m) => m.key === "")?.value, chunks);
   return extractChildren(source, scope, parents, marks);
 }
 
-async function extractTopLevel(source: SourceSpec, scope: ExtractionScope, stored: string | undefined): Promise<SourceExtract> {
+async function extractTopLevel(source: SourceSpec, scope: ExtractionScope, stored: string | undefined, chunks: ChunkSink | undefined): Promise<SourceExtract> {
   const from = continueFrom(source, stored);
-  const result = await extractPartition(source, { ...extractOptions(scope), from });
+  const result = await extractPartition(source, { ...extractOptions(scope), from, ...(chunks ? { chunks } : {}) });
   const mark = laterMark(source, stored, result.mark);
   return {
     frame: result.frame,

@@ -51,6 +51,11 @@ export function partitionFilter(schema: FrameSchema, context: ValidationContext)
   return pl.col("dt").eq(pl.lit(new Date(`${context.window.dt}T00:00:00Z`)).cast(pl.Date));
 }
 
+/** The name under which the select of sums computes a table check's value (check i's newest value, its fresh flag, or its aggregate); validate-chunks.ts supplies them too. */
+export function tableScalarName(what: "newest" | "fresh" | "aggregate", i: number, helper: string): string {
+  return `${helper}${what === "newest" ? "t" : what === "fresh" ? "ok" : "a"}${i}`;
+}
+
 /** Plans a table-level check (index i makes its helper names unique). */
 export function planTableCheck(check: CheckSpec, i: number, scope: TableScope): TablePlan {
   const finish = (find: (at: ScalarAt, rows: number) => Finding, exprs: pl.Expr[] = []): TablePlan => ({
@@ -68,7 +73,7 @@ export function planTableCheck(check: CheckSpec, i: number, scope: TableScope): 
     case "volume":
       return finish((_, rows) => volumeFinding(check, rows, scope.context));
     case "aggregate": {
-      const name = `${scope.helper}a${i}`;
+      const name = tableScalarName("aggregate", i, scope.helper);
       return finish((at) => aggregateFinding(check, numberOrNull(at(name)), scope.context), [aggregateExpr(check, scope, new ParamResolver(check, scope.context, scope.table)).alias(name)]);
     }
     case "presence":
@@ -104,8 +109,8 @@ function boundsFinding(observed: number, min: number | undefined, max: number | 
 }
 
 function freshnessPlan(check: FreshnessCheck & CheckSpec, i: number, scope: TableScope, finish: (find: (at: ScalarAt) => Finding, exprs: pl.Expr[]) => TablePlan): TablePlan {
-  const newest = `${scope.helper}t${i}`;
-  const fresh = `${scope.helper}ok${i}`;
+  const newest = tableScalarName("newest", i, scope.helper);
+  const fresh = tableScalarName("fresh", i, scope.helper);
   const reference = check.relativeTo === "now" ? (scope.context.now ?? new Date()) : scope.context.window.end;
   const threshold = new Date(reference.getTime() - check.maxAgeHours * 3_600_000);
   const max = pl.col(check.column).max();

@@ -1,0 +1,140 @@
+/**
+ * The chunked machinery (ChunkedFrame, StreamCollector, ChunkedValidation, the spill store): the
+ * same results as one frame, bit for bit, whether rows are held in memory or kept on disk in small
+ * groups; spilled files never outlive their run (the events job end to end: chunked-events.test.ts).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import pl from "nodejs-polars";
+import { dayWindow } from "../src/core/dates.ts";
+import { ConfigError } from "../src/core/errors.ts";
+import { ChunkedFrame, type ChunkContext } from "../src/pipeline/chunked-frame.ts";
+import { runPartition } from "../src/pipeline/index.ts";
+import { JobCatalog } from "../src/pipeline/job-catalog.ts";
+import { SpillStore } from "../src/pipeline/spill-store.ts";
+import { StreamCollector } from "../src/pipeline/stream-collector.ts";
+import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
+import { defineSuite, validate, type Suite } from "../src/validate/index.ts";
+import { ChunkedValidation } from "../src/validate/validate-chunks.ts";
+import { makeEventDays, startContractServer } from "./fixtures/contract-server.ts";
+import { tempDataDir } from "./support/dirs.ts";
+import { assertFramesEqual } from "./support/frames.ts";
+import { testRunSettings } from "./support/settings.ts";
+
+const { get: getJob } = await JobCatalog.load(BUILTIN_JOBS_DIR);
+const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19"];
+
+/** A frame of dirty rows as the extract stage gives them (_page/_row/_error), for comparing chunked and whole validation. */
+function dirtyFrame(n: number): pl.DataFrame {
+  const day = Date.parse("2026-11-20T00:00:00Z");
+  const rows = Array.from({ length: n }, (_, i) => ({
+    event_id: i % 97 === 5 ? null : `e-${i % 331 === 0 ? 7 : i % 150}`,
+    user_id: i % 89 === 3 ? null : i % 71 === 2 ? -i : i % 40,
+    ts: new Date(day + ((i * 7919) % 86_400) * 1000 + (i % 113 === 1 ? 86_400_000 : 0)),
+    amount: i % 61 === 4 ? -1.5 : i / 3,
+    _page: 1 + Math.floor(i / 100),
+    _row: i % 100,
+    _error: i % 157 === 9 ? `amount: expected number, got string "x${i}"` : null,
+  }));
+  return pl.DataFrame(rows).withColumns(pl.col("ts").cast(pl.Datetime("us", "UTC")), pl.col("_page").cast(pl.Int32), pl.col("_row").cast(pl.Int32), pl.col("user_id").cast(pl.Int64));
+}
+
+const richSuite: Suite = defineSuite({
+  table: { name: "events", key: ["event_id"] },
+  checks: [
+    { name: "event_id: not_null", kind: "not_null", column: "event_id" },
+    { name: "user_id: > 0", kind: "compare", column: "user_id", op: "gt", value: 0, allowance: 0.001 },
+    { name: "ts: in the day", kind: "between", column: "ts", min: (c) => c.window.start, max: (c) => c.window.end, closed: "left" },
+    { name: "amount: >= 0", kind: "compare", column: "amount", op: "ge", value: 0, severity: "warn" },
+    { name: "event_id: unique", kind: "unique", columns: ["event_id"], severity: "warn" },
+    { name: "user and event: unique", kind: "unique", columns: ["user_id", "event_id"], onFail: "block" },
+    { name: "users exist", kind: "foreign_key", column: "user_id", references: "users.user_id", severity: "warn" },
+    { name: "rows: at least 10", kind: "row_count", min: 10 },
+    { name: "ts: fresh", kind: "freshness", column: "ts", maxAgeHours: 2 },
+    { name: "amount: Float64", kind: "dtype", column: "amount", dtype: pl.Float64 },
+  ],
+});
+
+/** Validates `frame` in chunks of `rows`, its unique checks on key groups collected through a spill store with budget `budget`. */
+async function validateInChunks(frame: pl.DataFrame, suite: Suite, rows: number, chunks: ChunkContext) {
+  const validation = new ChunkedValidation(suite, { window: dayWindow("2026-11-20") });
+  const keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(chunks, "keys", check.columns[0] ?? null) }));
+  const valid: pl.DataFrame[] = [];
+  const quarantined: pl.DataFrame[] = [];
+  for (let offset = 0; offset < frame.height; offset += rows) {
+    const chunk = frame.slice(offset, rows);
+    for (const k of keys) await k.collector.add(chunk.select(...validation.keyColumns(k.check, chunk.columns)));
+    const out = validation.chunk(chunk);
+    valid.push(out.valid);
+    quarantined.push(out.quarantined);
+  }
+  for (const k of keys) {
+    const groups = k.collector.finish(true);
+    assert.ok(groups.groups.length > 1 && !groups.inMemory, "the key groups were spilled into several groups");
+    for (let g = 0; g < groups.groups.length; g++) validation.keyGroup(k.check, (await groups.readGroup(g)).sort(["_page", "_row"]), g);
+  }
+  return { ...validation.finish(), valid: pl.concat(valid), quarantined: pl.concat(quarantined) };
+}
+
+test("validation in chunks reports exactly what validate() reports for the whole frame: counts, allowances, samples, reasons, table-level checks", async (t) => {
+  const frame = dirtyFrame(1200);
+  const whole = validate(frame, richSuite, { window: dayWindow("2026-11-20") });
+  const dataDir = await tempDataDir(t);
+  const chunks: ChunkContext = { store: SpillStore.forRun(dataDir, "events", "2026-11-20", "r1"), groupRows: 500, signal: new AbortController().signal };
+  const chunked = await validateInChunks(frame, richSuite, 400, chunks);
+  assert.deepEqual(chunked.results, whole.results);
+  assert.deepEqual(chunked.blocked, whole.blocked);
+  assert.ok(whole.blocked.some((r) => r.check === "user_id: > 0") && whole.blocked.some((r) => r.check === "user and event: unique"), "an allowance and a blocking unique check are exceeded");
+  assert.ok(whole.results.some((r) => r.check === "users exist" && r.detail?.startsWith("skipped")), "a foreign key without references is skipped");
+  assertFramesEqual(chunked.valid, whole.valid);
+  assertFramesEqual(chunked.quarantined, whole.quarantined);
+  await chunks.store.remove();
+  assert.equal(existsSync(path.join(dataDir, "spill")), false);
+});
+
+test("a unique check that quarantines cannot run in chunks, and says what to do instead", () => {
+  const suite = defineSuite({ table: { name: "events", key: ["event_id"] }, checks: [{ name: "event_id: unique", kind: "unique", columns: ["event_id"] }] });
+  assert.throws(() => new ChunkedValidation(suite, { window: dayWindow("2026-11-20") }), (error: unknown) => error instanceof ConfigError && /cannot run on a partition validated in chunks/.test(error.message) && /onFail/.test(error.hint ?? ""));
+});
+
+test("a chunked frame regrouped by ranges of a column holds each value in one group, in ascending order, with the lake window's rows of its range", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const chunks: ChunkContext = { store: SpillStore.forRun(dataDir, "events", "2026-11-20", "r2"), groupRows: 300, signal: new AbortController().signal };
+  const rows = pl.DataFrame({ user_id: Array.from({ length: 1000 }, (_, i) => (i * 7919) % 301), n: Array.from({ length: 1000 }, (_, i) => i) }).withColumns(pl.col("user_id").cast(pl.Int64));
+  const collector = new StreamCollector(chunks, "rows", "n");
+  for (let offset = 0; offset < rows.height; offset += 500) await collector.add(rows.slice(offset, 500));
+  const spilled = collector.finish(true);
+  assert.equal(spilled.inMemory, false);
+  const lakeFile = path.join(dataDir, "neighbour.parquet");
+  pl.DataFrame({ user_id: [0, 150, 300, 1000], n: [-1, -2, -3, -4] }).withColumns(pl.col("user_id").cast(pl.Int64)).writeParquet(lakeFile);
+  const grouped = await spilled.regroup("user_id", { files: [{ file: lakeFile, rows: 4 }] });
+  assert.ok(grouped.groups.length >= 4, `${grouped.groups.length} groups for 1004 rows at 300 per group`);
+  const frames: pl.DataFrame[] = [];
+  for (let g = 0; g < grouped.groups.length; g++) frames.push(await grouped.groupFrame(g));
+  const users = frames.map((f) => f.getColumn("user_id").toArray() as number[]);
+  for (let g = 1; g < users.length; g++) assert.ok(Math.max(...(users[g - 1] ?? [])) < Math.min(...(users[g] ?? [])), `group ${g} starts above group ${g - 1}`);
+  assertFramesEqual(pl.concat(frames), pl.concat([rows, pl.DataFrame({ user_id: [0, 150, 300, 1000], n: [-1, -2, -3, -4] }).withColumns(pl.col("user_id").cast(pl.Int64))]), { sortBy: ["n"] });
+  const doubled = await grouped.mapGroups((f) => f.withColumns(pl.col("n").mul(2)));
+  assert.equal(doubled.inMemory, false, "outputs of spilled groups are spilled");
+  assert.equal(doubled.height, 1004);
+  const small = ChunkedFrame.fromFrames(chunks, [rows.head(10)]);
+  const kept = await small.groupMap("user_id", (f) => f.filter(pl.col("n").gt(4)));
+  assert.equal(kept.inMemory, true, "a frame that fits stays in memory");
+  assert.deepEqual((await kept.collect()).getColumn("n").toArray(), [5, 6, 7, 8, 9]);
+});
+
+test("a run's spilled files are gone when it ends, and a killed run's leftovers go with the next run of the partition", async (t) => {
+  const days = makeEventDays(43, [DAYS[0] as string], 200);
+  const server = await startContractServer({ days });
+  t.after(() => server.close());
+  const dataDir = await tempDataDir(t);
+  const leftover = path.join(dataDir, "spill", "events", DAYS[0] as string, "events-killed-run");
+  await mkdir(path.join(leftover, "0001-valid"), { recursive: true });
+  await writeFile(path.join(leftover, "0001-valid", "g00000-p0000000.ipc"), "half a file");
+  const outcome = await runPartition(getJob("events"), DAYS[0] as string, { ...testRunSettings(dataDir, server.url), groupRows: 100 });
+  assert.equal(outcome.status, "succeeded", outcome.error ?? "");
+  assert.equal(existsSync(path.join(dataDir, "spill")), false, "the spill tree is removed");
+});
