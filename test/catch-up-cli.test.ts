@@ -20,8 +20,7 @@ import { startLateApi } from "./fixtures/late-api.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { runSluice } from "./support/sluice.ts";
 import { testRunSettings } from "./support/settings.ts";
-
-const EVENTS_PER_DAY = 100;
+import { EVENTS_PER_DAY_ANY_DATE } from "./support/events.ts";
 
 /** Runs `days` of the events job in this process, as earlier nights would have. */
 async function loadNights(dataDir: string, apiUrl: string, days: string[]): Promise<void> {
@@ -45,7 +44,7 @@ async function ledger(dataDir: string): Promise<{ runs: Record<string, string[]>
 test("a catch-up after five missed nights runs exactly those five plus the lookback, and names the gap it leaves", async (t) => {
   const today = formatDay(new Date());
   const day = (n: number): string => addDays(today, -n);
-  const api = await startDemoApi({ eventsPerDay: EVENTS_PER_DAY, seed: 7 });
+  const api = await startDemoApi({ eventsPerDay: EVENTS_PER_DAY_ANY_DATE, seed: 7 });
   t.after(() => api.close());
   const dataDir = await tempDataDir(t);
   // Nights 9 and 6 days ago ran; 8 and 7 never did (a gap before the last success); the last five nights were missed.

@@ -12,6 +12,7 @@ import { startDemoApi } from "../src/demo-api/index.ts";
 import { planCatchUp, type CatchUpInput, type PartitionLastStatus } from "../src/pipeline/catch-up.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { runSluice } from "./support/sluice.ts";
+import { EVENTS_PER_DAY_ANY_DATE } from "./support/events.ts";
 
 const TODAY = "2026-11-20";
 
@@ -135,7 +136,7 @@ test("a catch-up whose day fails exits 1 and runs the failed day again next time
   const today = formatDay(new Date());
   const failing = addDays(today, -1);
   let fail = true;
-  const api = await startDemoApi({ eventsPerDay: 100, seed: 8 });
+  const api = await startDemoApi({ eventsPerDay: EVENTS_PER_DAY_ANY_DATE, seed: 8 });
   t.after(() => api.close());
   // In front of the demo API: yesterday answers 404 until told otherwise.
   const proxy = createServer((req, res) => {

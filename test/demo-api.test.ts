@@ -3,6 +3,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { allUsers, dayEvents, FAULT_KINDS, startDemoApi, type DemoApi, type DemoApiOptions } from "../src/demo-api/index.ts";
 import { cleanEventTexts } from "../src/demo-api/day-listing.ts";
+import { resolveDataset } from "../src/demo-api/dataset.ts";
+import { generateEvents } from "../src/demo-api/event-generation.ts";
+import { DIRTY_EVENT_KINDS } from "../src/demo-api/vocabulary.ts";
+import { DEFAULT_ALLOWANCE } from "../src/validate/check-types.ts";
+import { EVENTS_PER_DAY_ANY_DATE } from "./support/events.ts";
 import { EVENT_TYPES as CONTRACT_EVENT_TYPES, PLANS as CONTRACT_PLANS } from "../jobs/sources.ts";
 
 const D = "2026-11-20";
@@ -126,6 +131,19 @@ test("the same seed gives the same day and a different seed a different one", ()
   assert.notDeepEqual(a.slice(0, 50), c.slice(0, 50));
   assert.notDeepEqual(a, dayEvents({ seed: 7, eventsPerDay: 3000 }, D_NEXT));
   assert.deepEqual(allUsers({ seed: 7, eventsPerDay: 3000 }), allUsers({ seed: 7, eventsPerDay: 3000 }));
+});
+
+test("a day of the size date-relative tests use stays inside the decode allowance on every day of 2026-2030, even if every dirty record failed to decode", () => {
+  const first = Math.round(Date.parse("2026-01-01T00:00:00Z") / 86_400_000);
+  for (const seed of [4, 7]) {
+    const ds = resolveDataset({ seed, eventsPerDay: EVENTS_PER_DAY_ANY_DATE });
+    for (let day = first; day < first + 5 * 365; day++) {
+      const n = generateEvents(ds, day).n;
+      assert.ok(DIRTY_EVENT_KINDS.length <= n * DEFAULT_ALLOWANCE, `seed ${seed}, ${new Date(day * 86_400_000).toISOString().slice(0, 10)}: ${n} events`);
+    }
+  }
+  const small = resolveDataset({ seed: 4, eventsPerDay: 100 });
+  assert.ok(generateEvents(small, Math.round(Date.parse("2026-11-30T00:00:00Z") / 86_400_000)).n * DEFAULT_ALLOWANCE < DIRTY_EVENT_KINDS.length, "the guard can fail: a day of 100 is too small");
 });
 
 test("a cursor walk returns exactly dayEvents() in order, whatever the page size", async (t) => {

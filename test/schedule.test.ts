@@ -34,6 +34,7 @@ import {
 import { FAST_TUNING, cleanups, spawnWorker } from "./fixtures/queue-processes.ts";
 import { redisForFile, redisUnavailable, startRedis } from "./fixtures/redis.ts";
 import { tempDataDir } from "./support/dirs.ts";
+import { EVENTS_PER_DAY_ANY_DATE } from "./support/events.ts";
 
 const skip = redisUnavailable();
 const EVERY_SECOND = "* * * * * *";
@@ -214,7 +215,7 @@ test("a per-second schedule fires catch-ups on a worker: each day runs once, lan
   const defer = cleanups(t);
   const server = await startRedis();
   defer(() => server.stop());
-  const api = await startDemoApi({ eventsPerDay: 100, seed: 4 });
+  const api = await startDemoApi({ eventsPerDay: EVENTS_PER_DAY_ANY_DATE, seed: 4 });
   defer(() => api.close());
   const dataDir = await tempDataDir(t);
   const loader = await startLoader({ queueUrl: server.url, dataDir, log: silentLogger(), signal: new AbortController().signal, tuning: FAST_TUNING });
