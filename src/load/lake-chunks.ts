@@ -48,8 +48,8 @@ export async function writeLakePartitionFromIpc(dataDir: string, table: string, 
   return writeLakePartitionStreamed(dataDir, table, dt, rows, parts.schema, revision);
 }
 
-/** Fields the contract does not declare (record-columns' _extra). */
-const EXTRA_COLUMN = "_extra";
+/** Fields the contract does not declare (record-columns' _extra): a frame without them loads nulls there. */
+export const EXTRA_COLUMN = "_extra";
 
 /** A frame with no rows and the given columns and types. */
 export function emptyFrame(schema: Record<string, pl.DataType>, columns: readonly string[]): pl.DataFrame {

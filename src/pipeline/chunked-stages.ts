@@ -13,7 +13,7 @@ import { MemoryPacer, reclaimMemory, releaseMemory } from "../core/memory.ts";
 import type { ChunkSink, DecodedChunk } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { corruptPartition, lakePartitionPath, listLakePartitions, type LakeRevision } from "../load/lake.ts";
-import { writeLakePartitionFromIpc, writeLakePartitionFromParts, type LakeParts } from "../load/lake-chunks.ts";
+import { EXTRA_COLUMN, writeLakePartitionFromIpc, writeLakePartitionFromParts, type LakeParts } from "../load/lake-chunks.ts";
 import type { PartitionLoad, TableSpec } from "../load/types.ts";
 import { ChunkedValidation, SEQ_COLUMN } from "../validate/validate-chunks.ts";
 import { PAGE_COLUMN, ROW_COLUMN, type CheckReport, type FieldPresence, type Suite, type ValidationContext } from "../validate/index.ts";
@@ -190,7 +190,7 @@ export class ChunkedStages {
    */
   private async writeLakeFromPieces(table: TableSpec, frame: ChunkedFrame, files: string[], dts: readonly string[], preview: boolean, revision: LakeRevision): Promise<{ loads: PartitionLoad[]; rowsOfDay: number }> {
     const columns = table.columns.map((c) => c.name);
-    const schema = Object.fromEntries(columns.map((c) => [c, frame.schema[c] ?? (c === EXTRA_COLUMN ? pl.Utf8 : pl.Null)]));
+    const schema = lakeSchema(frame, columns);
     const loads: PartitionLoad[] = [];
     let rowsOfDay = 0;
     for (const dt of table.partitioned ? [...dts] : [this.port.dt]) {
@@ -219,7 +219,7 @@ export class ChunkedStages {
       for (const [d, slice] of splitByIndex(await frame.groupFrame(g), dayIndex)) if (d >= 0) await collector.add(d, conformed(slice, columns));
       if (!frame.inMemory) await releaseMemory();
     }
-    const split = collector.build({ kind: "none" }, Object.fromEntries(columns.map((c) => [c, frame.schema[c] ?? (c === EXTRA_COLUMN ? pl.Utf8 : pl.Null)])));
+    const split = collector.build({ kind: "none" }, lakeSchema(frame, columns));
     return days.map((dt, d) => {
       const group = split.groups[d] ?? { parts: [], rows: 0 };
       const frames = group.parts.flatMap((p) => (p.kind === "frame" ? [p.frame] : []));
@@ -247,8 +247,10 @@ function countRows(scans: pl.LazyDataFrame[], where: pl.Expr | null): number {
   return counts.reduce((n: number, c) => n + Number(c ?? 0), 0);
 }
 
-/** Fields the contract does not declare (record-columns' _extra): a frame without them loads nulls there. */
-const EXTRA_COLUMN = "_extra";
+/** The types of a table's columns in the lake: the frame's, else Utf8 for a missing `_extra` and Null for other missing ones. */
+function lakeSchema(frame: ChunkedFrame, columns: readonly string[]): Record<string, pl.DataType> {
+  return Object.fromEntries(columns.map((c) => [c, frame.schema[c] ?? (c === EXTRA_COLUMN ? pl.Utf8 : pl.Null)]));
+}
 
 /** The table's columns of a slice; a table that keeps unknown fields gets a null `_extra` from a slice without one. */
 function conformed(slice: pl.DataFrame, columns: readonly string[]): pl.DataFrame {
