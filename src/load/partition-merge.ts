@@ -44,7 +44,7 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
     const reported = shrink ? { checks: [shrink.check], ...(shrink.warning ? { warnings: [shrink.warning] } : {}) } : {};
     return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted, ...reported };
   } finally {
-    await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
+    await dropStage(conn, stage);
     await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(`${stage}_deleted`)}`);
   }
 }
@@ -97,21 +97,38 @@ function guardShrink(spec: TableSpec, dt: string, counts: ChangeCounts, context:
   });
 }
 
-/** Copies the lake file into temp table `stage`, every column cast to the type it has in the table. */
+/**
+ * Stages the lake file as `stage`, every column cast to the type it has in the table: a temp view
+ * over the file (a large day's copy would exceed the load's memory limit and spill to disk; reading
+ * the Parquet file again is cheaper), or a temp table when tombstones are taken out of it. Every
+ * cast that may fail runs here, so a file the table cannot take fails as a SchemaError before
+ * anything is written.
+ */
 async function stagePartition(conn: DuckDBConnection, stage: string, load: PartitionLoad, targetTypes: Map<string, string>, context: ErrorContext): Promise<void> {
   const spec = load.table;
   const fileTypes = await parquetColumns(conn, load.parquetPath, context);
   const select = spec.columns.map((c) => stagingExpr(c, load, fileTypes, targetTypes, context)).join(",\n       ");
-  await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(stage)}`);
+  const kind = spec.deleteWhen ? "TABLE" : "VIEW";
+  const converted = spec.columns.filter((c) => ![undefined, "NULL", targetTypes.get(c.name) ?? c.type].includes(fileTypes.get(c.name))).map((c) => `count(${ident(c.name)})`);
+  await dropStage(conn, stage);
   try {
-    await conn.run(`CREATE TEMP TABLE ${ident(stage)} AS SELECT ${select} FROM read_parquet(${literal(literalFilePattern(load.parquetPath))})`);
+    await conn.run(`CREATE TEMP ${kind} ${ident(stage)} AS SELECT ${select} FROM read_parquet(${literal(literalFilePattern(load.parquetPath))})`);
+    if (kind === "VIEW" && converted.length > 0) await conn.run(`SELECT ${converted.join(", ")} FROM ${ident(stage)}`);
   } catch (error) {
+    await dropStage(conn, stage).catch(() => undefined);
     throw new SchemaError(`could not read ${load.parquetPath} as table ${spec.name}: ${(error as Error).message}`, {
       cause: error,
       context,
       hint: "the lake file does not match the table's declared column types; fix the transform's output types",
     });
   }
+}
+
+/** Drops the staging view or table `stage` (whichever exists). */
+async function dropStage(conn: DuckDBConnection, stage: string): Promise<void> {
+  const r = await conn.runAndReadAll(`SELECT table_type FROM information_schema.tables WHERE table_catalog = 'temp' AND table_name = $1`, [stage]);
+  const type = r.getRows()[0]?.[0];
+  if (type !== undefined) await conn.run(`DROP ${type === "VIEW" ? "VIEW" : "TABLE"} temp.main.${ident(stage)}`);
 }
 
 /** Column name -> type of a lake file's columns as DuckDB reads them ("NULL" for an all-null column). */

@@ -140,9 +140,12 @@ export class ChunkedFrame {
     return new ChunkedFrame(this.ctx, merged, this.grouping, this.schema, this.inOrder);
   }
 
-  /** Keeps the rows where `predicate` holds, group by group. */
+  /**
+   * Keeps the rows where `predicate` holds, group by group; small groups (e.g. the sessions of a
+   * day's groups of users) are coalesced up to the budget first, since each group pass has a fixed cost.
+   */
   filter(predicate: pl.Expr): Promise<ChunkedFrame> {
-    return this.mapGroups((frame) => frame.filter(predicate), "filter");
+    return this.coalesce(this.inMemory ? wholeRowsOf(this.ctx) : this.ctx.groupRows).mapGroups((frame) => frame.filter(predicate), "filter");
   }
 
   /** The first `n` rows (of the first groups). */

@@ -13,7 +13,7 @@ import { MemoryPacer, reclaimMemory, releaseMemory } from "../core/memory.ts";
 import type { ChunkSink, DecodedChunk } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import { corruptPartition, lakePartitionPath, listLakePartitions, type LakeRevision } from "../load/lake.ts";
-import { writeLakePartitionFromParts, type LakeParts } from "../load/lake-chunks.ts";
+import { EXTRA_COLUMN, writeLakePartitionFromIpc, writeLakePartitionFromParts, type LakeParts } from "../load/lake-chunks.ts";
 import type { PartitionLoad, TableSpec } from "../load/types.ts";
 import { ChunkedValidation, SEQ_COLUMN } from "../validate/validate-chunks.ts";
 import { PAGE_COLUMN, ROW_COLUMN, type CheckReport, type FieldPresence, type Suite, type ValidationContext } from "../validate/index.ts";
@@ -137,7 +137,7 @@ export class ChunkedStages {
       if (g > 0) await releaseMemory();
       const frame = await keys.readGroup(g);
       const order = frame.columns.includes(SEQ_COLUMN) ? [SEQ_COLUMN] : [PAGE_COLUMN, ROW_COLUMN].filter((c) => frame.columns.includes(c));
-      validation.keyGroup(check, order.length > 0 && (!keys.inMemory || !keys.inOrder) ? frame.sort(order) : frame, g);
+      validation.keyGroup(check, frame, g, order.length > 0 && (!keys.inMemory || !keys.inOrder) ? order : []);
     }
   }
 
@@ -165,6 +165,13 @@ export class ChunkedStages {
     const loads: PartitionLoad[] = [];
     let rowsLoaded = 0;
     for (const out of outputs) {
+      const pieces = isDataFrame(out.frame) ? null : ipcPieces(out.frame);
+      if (pieces) {
+        const written = await this.writeLakeFromPieces(out.table, out.frame as ChunkedFrame, pieces, out.dts, preview, revision);
+        loads.push(...written.loads);
+        if (out.table.name === mainTable) rowsLoaded = written.rowsOfDay;
+        continue;
+      }
       const byDay = await this.splitByDay(out.table, out.frame, out.dts);
       if (out.table.name === mainTable) rowsLoaded = byDay.find((p) => p.dt === this.port.dt)?.rows ?? 0;
       if (preview) continue;
@@ -175,6 +182,30 @@ export class ChunkedStages {
       }
     }
     return { loads, rowsLoaded };
+  }
+
+  /**
+   * A spilled table written to the lake straight from its IPC pieces: one streamed, filtered read
+   * of the pieces per partition (splitting the rows by day first would write and read them twice).
+   */
+  private async writeLakeFromPieces(table: TableSpec, frame: ChunkedFrame, files: string[], dts: readonly string[], preview: boolean, revision: LakeRevision): Promise<{ loads: PartitionLoad[]; rowsOfDay: number }> {
+    const columns = table.columns.map((c) => c.name);
+    const schema = lakeSchema(frame, columns);
+    const loads: PartitionLoad[] = [];
+    let rowsOfDay = 0;
+    for (const dt of table.partitioned ? [...dts] : [this.port.dt]) {
+      const where = table.partitioned ? pl.col("dt").cast(pl.Utf8).eq(pl.lit(dt)) : null;
+      if (preview) {
+        if (dt === this.port.dt) rowsOfDay = countRows(files.map((f) => pl.scanIPC(f)), where);
+        continue;
+      }
+      const parquetPath = await writeLakePartitionFromIpc(this.port.dataDir, table.name, dt, { files, where, schema, columns }, revision);
+      loads.push({ table, dt, parquetPath });
+      if (dt === this.port.dt) rowsOfDay = countRows([pl.scanParquet(parquetPath, { hivePartitioning: false })], null);
+      failpoint("lake.partial");
+      await releaseMemory();
+    }
+    return { loads, rowsOfDay };
   }
 
   /** A table's rows split into its partitions (unpartitioned tables: everything in the run's day). */
@@ -188,7 +219,7 @@ export class ChunkedStages {
       for (const [d, slice] of splitByIndex(await frame.groupFrame(g), dayIndex)) if (d >= 0) await collector.add(d, conformed(slice, columns));
       if (!frame.inMemory) await releaseMemory();
     }
-    const split = collector.build({ kind: "none" }, Object.fromEntries(columns.map((c) => [c, frame.schema[c] ?? (c === EXTRA_COLUMN ? pl.Utf8 : pl.Null)])));
+    const split = collector.build({ kind: "none" }, lakeSchema(frame, columns));
     return days.map((dt, d) => {
       const group = split.groups[d] ?? { parts: [], rows: 0 };
       const frames = group.parts.flatMap((p) => (p.kind === "frame" ? [p.frame] : []));
@@ -198,8 +229,28 @@ export class ChunkedStages {
   }
 }
 
-/** Fields the contract does not declare (record-columns' _extra): a frame without them loads nulls there. */
-const EXTRA_COLUMN = "_extra";
+/**
+ * The spilled IPC pieces of a frame, in order, when the lake can be written by scanning them: every
+ * part a piece, no helper columns to sort by, no key=value segment in their paths (a lazy IPC scan
+ * takes those for columns). Null otherwise.
+ */
+function ipcPieces(frame: ChunkedFrame): string[] | null {
+  const parts = frame.groups.flatMap((g) => g.parts);
+  if (parts.length === 0 || ORDER_COLUMNS.some((c) => c in frame.schema)) return null;
+  const files = parts.flatMap((p) => (p.kind === "file" && p.file.endsWith(".ipc") && !p.file.split(/[\\/]/).some((s) => s.includes("=")) ? [p.file] : []));
+  return files.length === parts.length ? files : null;
+}
+
+/** Rows of the scans together where `where` holds. */
+function countRows(scans: pl.LazyDataFrame[], where: pl.Expr | null): number {
+  const counts = scans.map((s) => (where ? s.filter(where) : s).select(pl.len()).collectSync().getColumn("len").get(0));
+  return counts.reduce((n: number, c) => n + Number(c ?? 0), 0);
+}
+
+/** The types of a table's columns in the lake: the frame's, else Utf8 for a missing `_extra` and Null for other missing ones. */
+function lakeSchema(frame: ChunkedFrame, columns: readonly string[]): Record<string, pl.DataType> {
+  return Object.fromEntries(columns.map((c) => [c, frame.schema[c] ?? (c === EXTRA_COLUMN ? pl.Utf8 : pl.Null)]));
+}
 
 /** The table's columns of a slice; a table that keeps unknown fields gets a null `_extra` from a slice without one. */
 function conformed(slice: pl.DataFrame, columns: readonly string[]): pl.DataFrame {

@@ -19,7 +19,7 @@
 import pl from "nodejs-polars";
 import { ConfigError } from "../core/errors.ts";
 import { DECODE_CHECK, TABLE_LEVEL_KINDS, type AggregateCheck, type CheckSpec, type FieldPresence, type Suite, type UniqueCheck, type ValidationContext } from "./check-types.ts";
-import { ParamResolver } from "./row-checks.ts";
+import { compileRowCheck, ParamResolver } from "./row-checks.ts";
 import { partitionFilter, planTableCheck, tableScalarName } from "./table-checks.ts";
 import { grade, limitsOf } from "./thresholds.ts";
 import type { CheckReport, FailingSample } from "./types.ts";
@@ -115,11 +115,18 @@ export class ChunkedValidation {
     return [...new Set(wanted)];
   }
 
-  /** Runs a unique check on a key group: every row (of the partition) whose key values hash or fall there. */
-  keyGroup(check: UniqueSpec, frame: pl.DataFrame, group: number): void {
+  /**
+   * Runs a unique check on a key group: every row (of the partition) whose key values hash or fall
+   * there. With `order` (the group is not in partition order), only the failing rows are sorted by
+   * it, so that the samples are the group's first failures: every row of a duplicated key is in
+   * the group, so they fail alike, and sorting a few rows instead of the group saves most of the pass.
+   */
+  keyGroup(check: UniqueSpec, frame: pl.DataFrame, group: number, order: readonly string[] = []): void {
     const key = frame.columns.includes(SEQ_COLUMN) ? [...this.suite.key, SEQ_COLUMN] : this.suite.key;
-    const outcome = validate(frame, { ...this.suite, key, checks: [check] }, this.context);
-    for (const report of outcome.results) this.add(report, group);
+    const rows = order.length === 0 ? frame : frame.lazy().filter(compileRowCheck(check, frame.schema, this.context, this.suite.table)).sort([...order]).collectSync();
+    const outcome = validate(rows, { ...this.suite, key, checks: [check] }, this.context);
+    // graded on every row of the group, as a pass over the whole group would be
+    for (const report of outcome.results) this.add({ ...report, rows: frame.height }, group);
   }
 
   /** The partition's results in validate()'s order ("decodes" first when the rows came from a source), and the blocking ones. */
