@@ -7,7 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startDemoApi, type DemoApi } from "../src/demo-api/index.ts";
-import { query, withWarehouse } from "../src/load/warehouse.ts";
+import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
+import { WarehouseGate } from "../src/load/warehouse-gate.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import users from "../jobs/users.ts";
 import { tempDataDir } from "./support/dirs.ts";
@@ -30,6 +31,8 @@ async function marks(dataDir: string): Promise<unknown[][]> {
 async function runUsers(api: DemoApi, dataDir: string, dt: string, over: { fullRefresh?: boolean } = {}): Promise<void> {
   const outcome = await runPartition(users, dt, { ...testRunSettings(dataDir, api.url), ...over });
   assert.equal(outcome.status, "succeeded", outcome.error ?? "");
+  // The run's start keeps the file open for its load, and the load closes it: nothing is left open.
+  assert.equal(WarehouseGate.of(warehousePath(dataDir)).lingering, false, "a finished run left the warehouse open");
 }
 
 /** The users table a fresh full pull of the server's current state gives. */

@@ -2,8 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LockError } from "../src/core/errors.ts";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { ensureWarehouse, query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
-import { EVENTS, spawnChild } from "./fixtures/load.ts";
+import { WarehouseGate } from "../src/load/warehouse-gate.ts";
+import { EVENTS, ROOT, spawnChild } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
 const holdWarehouse = `
@@ -110,4 +113,62 @@ test("a warehouse query returns JSON-friendly values", async (t) => {
   assert.deepEqual(result.columns, ["small", "big", "us", "ms", "d", "dec", "list", "nothing"]);
   assert.equal(result.types[2], "TIMESTAMP WITH TIME ZONE");
   assert.deepEqual(result.rows, [[42, "9007199254740993", "2026-11-20T10:00:00.123456Z", "2026-11-20T08:00:00.000Z", "2026-11-20", "1.50", [1, 2], null]]);
+});
+
+/** Whether another process can open the warehouse file right now (one READ_ONLY attempt, no retry). */
+async function openableElsewhere(file: string): Promise<boolean> {
+  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
+    try { (await DuckDBInstance.create(process.env.WAREHOUSE, { access_mode: "READ_ONLY" })).closeSync(); process.stdout.write("opened"); }
+    catch (e) { if (!/lock/i.test(String(e))) throw e; process.stdout.write("locked"); }`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: file } });
+  assert.match(stdout, /^(opened|locked)$/);
+  return stdout === "opened";
+}
+
+/** True when the connection's instance has the in-memory database `scratch` attached (attachments live as long as the instance). */
+async function hasScratch(conn: Parameters<Parameters<typeof withWarehouse>[2]>[0]): Promise<boolean> {
+  return (await query(conn, "SELECT count(*) FROM duckdb_databases() WHERE database_name = 'scratch'")).rows[0]?.[0] === 1;
+}
+
+test("a write that lingers keeps the file open for this process's next write, which reuses the same instance and closes it", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const gate = WarehouseGate.of(warehousePath(dataDir));
+  await withWarehouse(dataDir, "write", async (conn) => {
+    await conn.run("CREATE TABLE marks (i INTEGER)");
+    await conn.run("INSERT INTO marks VALUES (1)");
+    await conn.run("ATTACH ':memory:' AS scratch");
+  }, { lingerMs: 60_000 });
+  assert.equal(gate.lingering, true);
+  assert.equal(await openableElsewhere(warehousePath(dataDir)), false, "another process waits while the file lingers");
+  const reused = await withWarehouse(dataDir, "write", async (conn) => {
+    await conn.run("INSERT INTO marks VALUES (2)");
+    return hasScratch(conn);
+  });
+  assert.equal(reused, true, "the second write ran on the lingering instance, not a fresh open");
+  assert.equal(gate.lingering, false, "a write without linger closes it");
+  assert.equal(await openableElsewhere(warehousePath(dataDir)), true);
+  const fresh = await withWarehouse(dataDir, "read", async (conn) => [await hasScratch(conn), (await query(conn, "SELECT sum(i) FROM marks")).rows[0]?.[0]]);
+  assert.deepEqual(fresh, [false, 3], "a later open is a new instance that reads both writes");
+});
+
+test("a lingering file is closed by its timer, by a read (which reads what was written), and never after a failed write", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const gate = WarehouseGate.of(warehousePath(dataDir));
+  await withWarehouse(dataDir, "write", (conn) => conn.run("CREATE TABLE marks AS SELECT 7 AS i"), { lingerMs: 300 });
+  assert.equal(gate.lingering, true);
+  const deadline = Date.now() + 10_000;
+  while (gate.lingering) {
+    assert.ok(Date.now() < deadline, "the linger timer never closed the file");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(await openableElsewhere(warehousePath(dataDir)), true, "closed by the timer");
+
+  await withWarehouse(dataDir, "write", (conn) => conn.run("INSERT INTO marks VALUES (8)"), { lingerMs: 60_000 });
+  const read = await withWarehouse(dataDir, "read", async (conn) => (await query(conn, "SELECT sum(i) FROM marks")).rows[0]?.[0]);
+  assert.equal(read, 15);
+  assert.equal(gate.lingering, false, "a read opens READ_ONLY after closing the lingering write instance");
+
+  await assert.rejects(withWarehouse(dataDir, "write", (conn) => conn.run("SELECT * FROM no_such_table"), { lingerMs: 60_000 }), /no_such_table/);
+  assert.equal(gate.lingering, false, "a failed write closes at once");
+  assert.equal(await openableElsewhere(warehousePath(dataDir)), true);
 });

@@ -32,6 +32,12 @@ export interface WarehouseOptions {
   waitMs?: number;
   /** Called once when we have to wait, so the CLI can say so. */
   onWait?: (message: string) => void;
+  /**
+   * After a write, keep the file open this long for this process's next write (a run's start and
+   * its load, a second apart or less in an incremental rerun, share one open and one checkpoint);
+   * other processes wait that much longer. Default 0: close at once.
+   */
+  lingerMs?: number;
 }
 
 /**
@@ -55,6 +61,8 @@ export class WarehouseGate {
   private static readonly heldHere = new AsyncLocalStorage<Set<string>>();
 
   private readonly access = new ReadersWriterGate();
+  /** A write instance kept open after a write that asked to linger, closed by its timer unless a write takes it first. */
+  private idle: { instance: DuckDBInstance; timer: NodeJS.Timeout } | undefined;
 
   private constructor(private readonly file: string) {}
 
@@ -84,17 +92,60 @@ export class WarehouseGate {
     // operations (a backfill's partitions take turns loading) is by design: nothing to say then.
     const release = await this.access.acquire(mode, { ...wait, onWait: () => undefined, timeoutError: () => ownBusyError(this.file, options.waitMs ?? DEFAULT_WAIT_MS) });
     try {
-      if (mode === "write") await mkdir(path.dirname(this.file), { recursive: true });
-      const target = mode === "read" && !existsSync(this.file) ? ":memory:" : this.file;
-      const instance = await openWithRetry(target, mode, wait);
+      const instance = await this.instanceFor(mode, wait);
+      let linger = 0;
       try {
-        return await this.runOnConnection(instance, fn, options.signal);
+        const result = await this.runOnConnection(instance, fn, options.signal);
+        linger = mode === "write" ? (options.lingerMs ?? 0) : 0;
+        return result;
       } finally {
-        instance.closeSync();
+        if (linger > 0) this.park(instance, linger);
+        else instance.closeSync();
       }
     } finally {
       release();
     }
+  }
+
+  /** True while a lingering write instance holds the file open. */
+  get lingering(): boolean {
+    return this.idle !== undefined;
+  }
+
+  /** Closes the lingering instance now, if any (at once: never two instances on one file in a process). */
+  closeIdle(): void {
+    const idle = this.idle;
+    if (!idle) return;
+    this.idle = undefined;
+    clearTimeout(idle.timer);
+    try {
+      idle.instance.closeSync();
+    } catch {
+      // Its data was committed (the WAL is durable); a failed close only skips the checkpoint.
+    }
+  }
+
+  /** The instance for one use under the gate: the lingering one for a write, else a fresh open. */
+  private async instanceFor(mode: AccessMode, wait: WaitPolicy): Promise<DuckDBInstance> {
+    if (mode === "write") {
+      const idle = this.idle;
+      if (idle) {
+        this.idle = undefined;
+        clearTimeout(idle.timer);
+        return idle.instance;
+      }
+      await mkdir(path.dirname(this.file), { recursive: true });
+    } else {
+      this.closeIdle();
+    }
+    const target = mode === "read" && !existsSync(this.file) ? ":memory:" : this.file;
+    return openWithRetry(target, mode, wait);
+  }
+
+  /** Keeps `instance` open for `ms` (the timer does not keep the process alive). */
+  private park(instance: DuckDBInstance, ms: number): void {
+    this.closeIdle();
+    this.idle = { instance, timer: setTimeout(() => this.closeIdle(), ms).unref() };
   }
 
   /** Runs `fn` on a fresh connection in UTC, interrupting its query when the signal aborts. */
