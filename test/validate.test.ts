@@ -505,13 +505,13 @@ test("every check is evaluated by one lazy query over the input, collected once"
           return wrapLazy(frame.lazy());
         };
       }
-      if (typeof prop === "string" && !["schema", "columns", "height"].includes(prop)) record.otherAccess.add(prop);
+      if (typeof prop === "string" && !["schema", "dtypes", "columns", "height"].includes(prop)) record.otherAccess.add(prop);
       return value;
     },
   });
   const users = ints("user_id", range(50));
   const outcome = validate(spied, eventsSuite, { ...ctx, foreignKeys: { "users.user_id": users } });
-  assert.deepEqual([...record.otherAccess], [], "validate reads the input only through frame.lazy() (and its schema)");
+  assert.deepEqual([...record.otherAccess], [], "validate reads the input only through frame.lazy() (and its column names and types)");
   assert.equal(record.lazyCalls, 1);
   assert.equal(record.collects, 1);
   const plan = record.plans[0] ?? "";

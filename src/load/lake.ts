@@ -14,6 +14,7 @@ import path from "node:path";
 import pl from "nodejs-polars";
 import { CorruptFileError, SchemaError, SluiceError, StorageError } from "../core/errors.ts";
 import { removeStaleTemps, replaceAtomically } from "../core/fs.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 
 const DATA_FILE = "data.parquet";
 /** A temp file of a live process this old is abandoned too (a writer never takes this long). */
@@ -56,7 +57,7 @@ export function literalFilePattern(file: string): string {
 
 /** Atomically writes (or replaces) one partition of a table; returns the Parquet path. `revision` keeps the file it replaces. */
 export async function writeLakePartition(dataDir: string, table: string, dt: string, frame: pl.DataFrame, revision?: LakeRevision): Promise<string> {
-  const exprs = parquetNormalization(frame.schema, table);
+  const exprs = parquetNormalization(schemaOf(frame), table);
   const normalized = exprs.length === 0 ? frame : frame.withColumns(...exprs);
   return replacePartition(dataDir, table, dt, (temp) => normalized.writeParquet(temp, { compression: "zstd" }), revision);
 }

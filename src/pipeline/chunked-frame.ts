@@ -15,6 +15,7 @@ import { MemoryPacer, releaseMemory } from "../core/memory.ts";
 import { emptyFrame } from "../load/lake-chunks.ts";
 import { isDataFrame } from "./frames.ts";
 import { pieceName, type SpillStore } from "./spill-store.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 
 /** Columns carrying a streamed row's landed page and position (extract's _page/_row survive validation under these names). */
 export const ORDER_COLUMNS = ["__sluice_o_page", "__sluice_o_row"] as const;
@@ -73,7 +74,7 @@ export class ChunkedFrame {
   static fromFrames(ctx: ChunkContext, frames: pl.DataFrame[], schema?: Record<string, pl.DataType>): ChunkedFrame {
     const parts: Part[] = frames.map((frame) => ({ kind: "frame", frame, rows: frame.height }));
     const rows = parts.reduce((n, p) => n + p.rows, 0);
-    return new ChunkedFrame(ctx, [{ parts, rows }], { kind: "none" }, schema ?? frames[0]?.schema ?? {});
+    return new ChunkedFrame(ctx, [{ parts, rows }], { kind: "none" }, schema ?? (frames[0] ? schemaOf(frames[0]) : {}));
   }
 
   /** Rows in all groups (lake parts counted whole). */
@@ -257,7 +258,7 @@ export class OutputCollector {
 
   /** Adds one frame to group `group`. */
   async add(group: number, frame: pl.DataFrame, spill = !this.inMemory): Promise<void> {
-    this.schema ??= frame.schema;
+    this.schema ??= schemaOf(frame);
     if (frame.height === 0) return;
     if (!spill) {
       this.frames[group]?.push(frame);
@@ -276,7 +277,7 @@ export class OutputCollector {
 
   /** Splits `frame` by `index` (a group number per row) and adds each slice to its group. */
   async addSplit(frame: pl.DataFrame, index: pl.Expr, spill: boolean): Promise<void> {
-    this.schema ??= frame.schema;
+    this.schema ??= schemaOf(frame);
     if (this.frames.length === 1) return this.add(0, frame, spill);
     for (const [group, slice] of splitByIndex(frame, index)) await this.add(group, slice, spill);
   }

@@ -5,6 +5,7 @@ import type { QuarantineRow, RunRecord } from "../load/types.ts";
 import type { CheckResult } from "../validate/types.ts";
 import { jsonRows } from "./frames.ts";
 import type { PartitionOutcome, PartitionStatus, StepRecord } from "./outcome.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 
 const HEAD_ROWS = 5;
 
@@ -64,7 +65,7 @@ export class RunState {
     const full: StepRecord = {
       ...step,
       rows: frame?.height ?? 0,
-      schema: frame ? Object.entries(frame.schema).map(([name, dtype]) => [name, String(dtype)]) : [],
+      schema: frame ? Object.entries(schemaOf(frame)).map(([name, dtype]) => [name, String(dtype)]) : [],
       head: frame ? jsonRows(frame.head(HEAD_ROWS)) : [],
     };
     this.steps.push(full);

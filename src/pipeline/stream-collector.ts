@@ -7,6 +7,7 @@
 import pl from "nodejs-polars";
 import { ChunkedFrame, splitByIndex, wholeRowsOf, type ChunkContext, type Group } from "./chunked-frame.ts";
 import { pieceName } from "./spill-store.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 
 /** Hash buckets of a spilled stream; groups are runs of whole buckets, so a day may reach about this many budgets. */
 export const HASH_BUCKETS = 32;
@@ -31,7 +32,7 @@ export class StreamCollector {
 
   /** Adds the next chunk (in stream order). */
   async add(frame: pl.DataFrame): Promise<void> {
-    this.schema ??= frame.schema;
+    this.schema ??= schemaOf(frame);
     if (this.buckets === null && this.heldRows + frame.height <= wholeRowsOf(this.ctx)) {
       this.held.push(frame);
       this.heldRows += frame.height;

@@ -24,6 +24,7 @@ import { partitionFilter, planTableCheck, tableScalarName } from "./table-checks
 import { grade, limitsOf } from "./thresholds.ts";
 import type { CheckReport, FailingSample } from "./types.ts";
 import { ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN, validate } from "./validate.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 
 /** A column a key frame may carry: the row's position in the partition, to order samples of rows that have no landed page. */
 export const SEQ_COLUMN = "__sluice_seq";
@@ -100,7 +101,7 @@ export class ChunkedValidation {
   chunk(frame: pl.DataFrame): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
     if (this.wholeOutcome) throw new Error("chunk() after whole(): the partition was validated at once");
     const outcome = validate(frame, this.rowSuite, this.context);
-    if (this.chunks === 0) this.schema = frame.schema;
+    if (this.chunks === 0) this.schema = schemaOf(frame);
     this.decodes ||= frame.columns.includes(ERROR_COLUMN);
     const seq = this.chunks++;
     this.rows += frame.height;
@@ -123,7 +124,7 @@ export class ChunkedValidation {
    */
   keyGroup(check: UniqueSpec, frame: pl.DataFrame, group: number, order: readonly string[] = []): void {
     const key = frame.columns.includes(SEQ_COLUMN) ? [...this.suite.key, SEQ_COLUMN] : this.suite.key;
-    const rows = order.length === 0 ? frame : frame.lazy().filter(compileRowCheck(check, frame.schema, this.context, this.suite.table)).sort([...order]).collectSync();
+    const rows = order.length === 0 ? frame : frame.lazy().filter(compileRowCheck(check, schemaOf(frame), this.context, this.suite.table)).sort([...order]).collectSync();
     const outcome = validate(rows, { ...this.suite, key, checks: [check] }, this.context);
     // graded on every row of the group, as a pass over the whole group would be
     for (const report of outcome.results) this.add({ ...report, rows: frame.height }, group);
@@ -187,9 +188,10 @@ export class ChunkedValidation {
 
   /** Adds one chunk's partials: its partition rows, each freshness check's newest value, each aggregate's sums. */
   private measureTables(frame: pl.DataFrame): void {
-    const inPartition = partitionFilter(frame.schema, this.context);
+    const schema = schemaOf(frame);
+    const inPartition = partitionFilter(schema, this.context);
     const exprs: pl.Expr[] = inPartition ? [inPartition.sum().alias(`${HELPER}rows`)] : [];
-    const scope = { table: this.suite.table, schema: frame.schema, context: this.context, inPartition, helper: HELPER };
+    const scope = { table: this.suite.table, schema, context: this.context, inPartition, helper: HELPER };
     this.suite.checks.forEach((check, i) => {
       if (check.kind === "freshness") exprs.push(...planTableCheck(check, i, scope).exprs);
       if (check.kind === "aggregate") exprs.push(...aggregatePartials(check, i, scope.inPartition, new ParamResolver(check, this.context, this.suite.table)));

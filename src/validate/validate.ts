@@ -24,6 +24,7 @@ import { compileRowCheck, firstLine, type RowPlan } from "./row-checks.ts";
 import { partitionFilter, planTableCheck, type ScalarAt, type TablePlan } from "./table-checks.ts";
 import { limitsOf } from "./thresholds.ts";
 import type { CheckReport } from "./types.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 
 export { describeBlocked } from "./results.ts";
 
@@ -120,7 +121,7 @@ function checkFrame(frame: pl.DataFrame, suite: Suite): void {
 
 /** Compiles every check against the frame's schema: row plans (foreign keys as joins), table plans, skips. */
 function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationContext): Compiled {
-  const schema = frame.schema;
+  const schema = schemaOf(frame);
   const plans: RowPlan[] = [];
   const tables: TablePlan[] = [];
   const skipped = new Map<CheckSpec, CheckReport>();
