@@ -25,6 +25,7 @@ import { partitionFilter, planTableCheck, type ScalarAt, type TablePlan } from "
 import { limitsOf } from "./thresholds.ts";
 import type { CheckReport } from "./types.ts";
 import { schemaOf } from "../core/frame-schema.ts";
+import { aliasOnce, exprOnce } from "./expr-memo.ts";
 
 export { describeBlocked } from "./results.ts";
 
@@ -132,7 +133,7 @@ function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationCont
     plans.push({
       check: null, name: DECODE_CHECK, severity: "error", onFail: "quarantine", description: "the record decoded into the table's columns and types",
       limits: limitsOf({ severity: "error", onFail: "quarantine", allowance: suite.decodeAllowance }),
-      columns: [ERROR_COLUMN], fail: pl.col(ERROR_COLUMN).isNotNull(), flag: `${HELPER}f0`, valueColumns: [ERROR_COLUMN],
+      columns: [ERROR_COLUMN], fail: exprOnce("decode-fail", () => pl.col(ERROR_COLUMN).isNotNull()), flag: `${HELPER}f0`, valueColumns: [ERROR_COLUMN],
     });
   }
   const inPartition = partitionFilter(schema, context);
@@ -195,14 +196,17 @@ function runPass(frame: pl.DataFrame, compiled: Compiled, table: string): Pass {
   const { plans, tables, inPartition } = compiled;
   // pl.col([...]) selects several columns in one expression node: nodejs-polars allocates a heavy
   // JS object per node (~0.8 ms of CPU here), so multi-column nodes keep the overhead flat.
-  const anyOf = (list: RowPlan[]) => (list.length ? pl.anyHorizontal(pl.col(list.map((p) => p.flag))) : pl.lit(false));
+  const anyOf = (list: RowPlan[], name: string) => {
+    const flags = list.map((p) => p.flag);
+    return exprOnce(`any|${name}|${flags.join(",")}`, () => (flags.length ? pl.anyHorizontal(pl.col(flags)) : pl.lit(false)).alias(name));
+  };
   let query = frame.lazy();
   for (const { join } of plans) {
     if (join) query = query.join(join.right, { leftOn: join.leftOn, rightOn: join.rightOn, how: "left", maintainOrder: "left", coalesce: true });
   }
   query = query
-    .withColumns(...plans.map((p) => p.fail.alias(p.flag)))
-    .withColumns(anyOf(plans.filter(quarantines)).alias(QUARANTINE), anyOf(plans).alias(ANY_FAILED));
+    .withColumns(...plans.map((p) => aliasOnce(p.fail, p.flag)))
+    .withColumns(anyOf(plans.filter(quarantines), QUARANTINE), anyOf(plans, ANY_FAILED));
   let flagged: pl.DataFrame;
   try {
     flagged = query.collectSync();
@@ -211,7 +215,7 @@ function runPass(frame: pl.DataFrame, compiled: Compiled, table: string): Pass {
   }
   const markers = plans.flatMap((p) => (p.join ? [p.join.marker] : []));
   const counted = [...plans.map((p) => p.flag), QUARANTINE];
-  const sums = [pl.col(counted).sum(), ...(inPartition ? [inPartition.sum().alias(PARTITION_ROWS)] : []), ...tables.flatMap((t) => t.exprs)];
+  const sums = [exprOnce(`sum|${counted.join(",")}`, () => pl.col(counted).sum()), ...(inPartition ? [inPartition.sum().alias(PARTITION_ROWS)] : []), ...tables.flatMap((t) => t.exprs)];
   let scalars: Record<string, unknown>;
   try {
     scalars = flagged.lazy().select(...sums).collectSync().toRecords()[0] ?? {};
