@@ -2,7 +2,8 @@
  * The way into the warehouse file, `<dataDir>/warehouse.duckdb`.
  *
  * A process holding the file read-write locks out every other process, READ_ONLY openers included.
- * So nothing keeps it open: withWarehouse opens, does one short thing and closes. Inside this
+ * So nothing keeps it open: withWarehouse opens, does one short thing and closes (a run's start
+ * may keep it up to half a second for its own load: `lingerMs`). Inside this
  * process a readers/writer gate serializes the users of a file; across processes every opener
  * retries lock conflicts with backoff until its wait runs out.
  */
