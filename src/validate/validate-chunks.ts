@@ -18,6 +18,7 @@
  */
 import pl from "nodejs-polars";
 import { ConfigError } from "../core/errors.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 import { DECODE_CHECK, TABLE_LEVEL_KINDS, type AggregateCheck, type CheckSpec, type FieldPresence, type Suite, type UniqueCheck, type ValidationContext } from "./check-types.ts";
 import { compileRowCheck, ParamResolver } from "./row-checks.ts";
 import { partitionFilter, planTableCheck, tableScalarName } from "./table-checks.ts";
@@ -59,6 +60,7 @@ export class ChunkedValidation {
   private wholeOutcome: { results: CheckReport[]; blocked: CheckReport[] } | null = null;
   private rows = 0;
   private chunks = 0;
+  private partialExprs: { signature: string; exprs: pl.Expr[] } | null = null;
   private decodes = false;
 
   private context: ValidationContext;
@@ -82,6 +84,7 @@ export class ChunkedValidation {
   /** The extraction's presence counts, known once it ended (presence checks are judged in finish). */
   withPresence(presence: FieldPresence): void {
     this.context = { ...this.context, presence };
+    this.partialExprs = null;
   }
 
   /**
@@ -100,7 +103,7 @@ export class ChunkedValidation {
   chunk(frame: pl.DataFrame): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
     if (this.wholeOutcome) throw new Error("chunk() after whole(): the partition was validated at once");
     const outcome = validate(frame, this.rowSuite, this.context);
-    if (this.chunks === 0) this.schema = frame.schema;
+    if (this.chunks === 0) this.schema = schemaOf(frame);
     this.decodes ||= frame.columns.includes(ERROR_COLUMN);
     const seq = this.chunks++;
     this.rows += frame.height;
@@ -123,7 +126,7 @@ export class ChunkedValidation {
    */
   keyGroup(check: UniqueSpec, frame: pl.DataFrame, group: number, order: readonly string[] = []): void {
     const key = frame.columns.includes(SEQ_COLUMN) ? [...this.suite.key, SEQ_COLUMN] : this.suite.key;
-    const rows = order.length === 0 ? frame : frame.lazy().filter(compileRowCheck(check, frame.schema, this.context, this.suite.table)).sort([...order]).collectSync();
+    const rows = order.length === 0 ? frame : frame.lazy().filter(compileRowCheck(check, schemaOf(frame), this.context, this.suite.table)).sort([...order]).collectSync();
     const outcome = validate(rows, { ...this.suite, key, checks: [check] }, this.context);
     // graded on every row of the group, as a pass over the whole group would be
     for (const report of outcome.results) this.add({ ...report, rows: frame.height }, group);
@@ -185,15 +188,24 @@ export class ChunkedValidation {
     }
   }
 
-  /** Adds one chunk's partials: its partition rows, each freshness check's newest value, each aggregate's sums. */
-  private measureTables(frame: pl.DataFrame): void {
-    const inPartition = partitionFilter(frame.schema, this.context);
+  /** The expressions of a chunk's partials, built once per schema (each Polars expression node costs ~1 ms of JS). */
+  private tableExprs(schema: Record<string, pl.DataType>): pl.Expr[] {
+    const signature = Object.entries(schema).map(([c, t]) => `${c}:${String(t)}`).join("|");
+    if (this.partialExprs?.signature === signature) return this.partialExprs.exprs;
+    const inPartition = partitionFilter(schema, this.context);
     const exprs: pl.Expr[] = inPartition ? [inPartition.sum().alias(`${HELPER}rows`)] : [];
-    const scope = { table: this.suite.table, schema: frame.schema, context: this.context, inPartition, helper: HELPER };
+    const scope = { table: this.suite.table, schema, context: this.context, inPartition, helper: HELPER };
     this.suite.checks.forEach((check, i) => {
       if (check.kind === "freshness") exprs.push(...planTableCheck(check, i, scope).exprs);
       if (check.kind === "aggregate") exprs.push(...aggregatePartials(check, i, scope.inPartition, new ParamResolver(check, this.context, this.suite.table)));
     });
+    this.partialExprs = { signature, exprs };
+    return exprs;
+  }
+
+  /** Adds one chunk's partials: its partition rows, each freshness check's newest value, each aggregate's sums. */
+  private measureTables(frame: pl.DataFrame): void {
+    const exprs = this.tableExprs(schemaOf(frame));
     if (exprs.length === 0) return;
     const row = frame.lazy().select(...exprs).collectSync().toRecords()[0] ?? {};
     const num = (name: string) => Number(row[name] ?? 0);

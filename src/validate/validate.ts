@@ -16,6 +16,7 @@
  */
 import pl from "nodejs-polars";
 import { ConfigError, SchemaError } from "../core/errors.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 import { DECODE_CHECK, TABLE_LEVEL_KINDS, type CheckSpec, type Suite, type ValidationContext } from "./check-types.ts";
 import { dtypeName } from "./describe.ts";
 import { planForeignKey } from "./foreign-keys.ts";
@@ -120,7 +121,7 @@ function checkFrame(frame: pl.DataFrame, suite: Suite): void {
 
 /** Compiles every check against the frame's schema: row plans (foreign keys as joins), table plans, skips. */
 function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationContext): Compiled {
-  const schema = frame.schema;
+  const schema = schemaOf(frame);
   const plans: RowPlan[] = [];
   const tables: TablePlan[] = [];
   const skipped = new Map<CheckSpec, CheckReport>();
