@@ -24,7 +24,7 @@ import { compileRowCheck, ParamResolver } from "./row-checks.ts";
 import { partitionFilter, planTableCheck, tableScalarName } from "./table-checks.ts";
 import { grade, limitsOf } from "./thresholds.ts";
 import type { CheckReport, FailingSample } from "./types.ts";
-import { ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN, validate } from "./validate.ts";
+import { ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN, validate, type RowCheckCache } from "./validate.ts";
 
 /** A column a key frame may carry: the row's position in the partition, to order samples of rows that have no landed page. */
 export const SEQ_COLUMN = "__sluice_seq";
@@ -61,6 +61,8 @@ export class ChunkedValidation {
   private rows = 0;
   private chunks = 0;
   private partialExprs: { signature: string; exprs: pl.Expr[] } | null = null;
+  /** Row checks compiled for this context (every chunk shares it). */
+  private readonly rowChecks: RowCheckCache = new Map();
   private decodes = false;
 
   private context: ValidationContext;
@@ -102,13 +104,14 @@ export class ChunkedValidation {
   /** Runs the row checks on one chunk: its rows that load and its quarantined rows (with _reason), as validate() gives them. */
   chunk(frame: pl.DataFrame): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
     if (this.wholeOutcome) throw new Error("chunk() after whole(): the partition was validated at once");
-    const outcome = validate(frame, this.rowSuite, this.context);
-    if (this.chunks === 0) this.schema = schemaOf(frame);
+    const schema = schemaOf(frame);
+    const outcome = validate(frame, this.rowSuite, this.context, { rowChecks: this.rowChecks, schema });
+    if (this.chunks === 0) this.schema = schema;
     this.decodes ||= frame.columns.includes(ERROR_COLUMN);
     const seq = this.chunks++;
     this.rows += frame.height;
     for (const report of outcome.results) this.add(report, seq);
-    this.measureTables(frame);
+    this.measureTables(frame, schema);
     return { valid: outcome.valid, quarantined: outcome.quarantined };
   }
 
@@ -204,8 +207,8 @@ export class ChunkedValidation {
   }
 
   /** Adds one chunk's partials: its partition rows, each freshness check's newest value, each aggregate's sums. */
-  private measureTables(frame: pl.DataFrame): void {
-    const exprs = this.tableExprs(schemaOf(frame));
+  private measureTables(frame: pl.DataFrame, schema: Record<string, pl.DataType>): void {
+    const exprs = this.tableExprs(schema);
     if (exprs.length === 0) return;
     const row = frame.lazy().select(...exprs).collectSync().toRecords()[0] ?? {};
     const num = (name: string) => Number(row[name] ?? 0);
