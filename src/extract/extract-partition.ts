@@ -92,7 +92,7 @@ export interface ExtractResult {
 
 /** Undecoded pages held at most (besides the `concurrency` in flight): the memory bound. */
 export function queueCapacity(policy: RequestPolicy): number {
-  return Math.max(4, 2 * policy.concurrency);
+  return Math.max(2, policy.concurrency);
 }
 
 /** Extracts one partition of a source: every record exactly once, landed raw, decoded into a DataFrame. */

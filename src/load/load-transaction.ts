@@ -43,6 +43,10 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
   await ensureSluiceSchema(conn);
   // A day of any size loads in bounded memory: beyond this DuckDB spills to <warehouse>.tmp.
   await conn.run(`SET memory_limit = '${LOAD_MEMORY_LIMIT}'`);
+  // Inserts may store rows in any order (tables are sets; readers that need an order ask for it):
+  // an order-preserving parallel insert of a 10M-event day made the checkpoint at close take 5-7 s
+  // and the file 400 MB, against 0.1 s and 240 MB (same rows, less memory).
+  await conn.run("SET preserve_insertion_order = false");
   await conn.run("BEGIN TRANSACTION");
   try {
     for (const [index, load] of tx.loads.entries()) {

@@ -18,13 +18,13 @@
  */
 import pl from "nodejs-polars";
 import { ConfigError } from "../core/errors.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 import { DECODE_CHECK, TABLE_LEVEL_KINDS, type AggregateCheck, type CheckSpec, type FieldPresence, type Suite, type UniqueCheck, type ValidationContext } from "./check-types.ts";
 import { compileRowCheck, ParamResolver } from "./row-checks.ts";
 import { partitionFilter, planTableCheck, tableScalarName } from "./table-checks.ts";
 import { grade, limitsOf } from "./thresholds.ts";
 import type { CheckReport, FailingSample } from "./types.ts";
-import { ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN, validate } from "./validate.ts";
-import { schemaOf } from "../core/frame-schema.ts";
+import { ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN, validate, type RowCheckCache } from "./validate.ts";
 
 /** A column a key frame may carry: the row's position in the partition, to order samples of rows that have no landed page. */
 export const SEQ_COLUMN = "__sluice_seq";
@@ -60,6 +60,9 @@ export class ChunkedValidation {
   private wholeOutcome: { results: CheckReport[]; blocked: CheckReport[] } | null = null;
   private rows = 0;
   private chunks = 0;
+  private partialExprs: { signature: string; exprs: pl.Expr[] } | null = null;
+  /** Row checks compiled for this context (every chunk shares it). */
+  private readonly rowChecks: RowCheckCache = new Map();
   private decodes = false;
 
   private context: ValidationContext;
@@ -83,6 +86,7 @@ export class ChunkedValidation {
   /** The extraction's presence counts, known once it ended (presence checks are judged in finish). */
   withPresence(presence: FieldPresence): void {
     this.context = { ...this.context, presence };
+    this.partialExprs = null;
   }
 
   /**
@@ -100,13 +104,14 @@ export class ChunkedValidation {
   /** Runs the row checks on one chunk: its rows that load and its quarantined rows (with _reason), as validate() gives them. */
   chunk(frame: pl.DataFrame): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
     if (this.wholeOutcome) throw new Error("chunk() after whole(): the partition was validated at once");
-    const outcome = validate(frame, this.rowSuite, this.context);
-    if (this.chunks === 0) this.schema = schemaOf(frame);
+    const schema = schemaOf(frame);
+    const outcome = validate(frame, this.rowSuite, this.context, { rowChecks: this.rowChecks, schema });
+    if (this.chunks === 0) this.schema = schema;
     this.decodes ||= frame.columns.includes(ERROR_COLUMN);
     const seq = this.chunks++;
     this.rows += frame.height;
     for (const report of outcome.results) this.add(report, seq);
-    this.measureTables(frame);
+    this.measureTables(frame, schema);
     return { valid: outcome.valid, quarantined: outcome.quarantined };
   }
 
@@ -186,9 +191,10 @@ export class ChunkedValidation {
     }
   }
 
-  /** Adds one chunk's partials: its partition rows, each freshness check's newest value, each aggregate's sums. */
-  private measureTables(frame: pl.DataFrame): void {
-    const schema = schemaOf(frame);
+  /** The expressions of a chunk's partials, built once per schema (each Polars expression node costs ~1 ms of JS). */
+  private tableExprs(schema: Record<string, pl.DataType>): pl.Expr[] {
+    const signature = Object.entries(schema).map(([c, t]) => `${c}:${String(t)}`).join("|");
+    if (this.partialExprs?.signature === signature) return this.partialExprs.exprs;
     const inPartition = partitionFilter(schema, this.context);
     const exprs: pl.Expr[] = inPartition ? [inPartition.sum().alias(`${HELPER}rows`)] : [];
     const scope = { table: this.suite.table, schema, context: this.context, inPartition, helper: HELPER };
@@ -196,6 +202,13 @@ export class ChunkedValidation {
       if (check.kind === "freshness") exprs.push(...planTableCheck(check, i, scope).exprs);
       if (check.kind === "aggregate") exprs.push(...aggregatePartials(check, i, scope.inPartition, new ParamResolver(check, this.context, this.suite.table)));
     });
+    this.partialExprs = { signature, exprs };
+    return exprs;
+  }
+
+  /** Adds one chunk's partials: its partition rows, each freshness check's newest value, each aggregate's sums. */
+  private measureTables(frame: pl.DataFrame, schema: Record<string, pl.DataType>): void {
+    const exprs = this.tableExprs(schema);
     if (exprs.length === 0) return;
     const row = frame.lazy().select(...exprs).collectSync().toRecords()[0] ?? {};
     const num = (name: string) => Number(row[name] ?? 0);

@@ -67,10 +67,24 @@ interface Pass {
   scalarAt: ScalarAt;
 }
 
+/**
+ * Compiled row checks of one validation context, by check and column schema: chunks of a partition
+ * share their context, so even checks whose expressions depend on it compile once for them all.
+ */
+export type RowCheckCache = Map<CheckSpec, Map<string, pl.Expr>>;
+
+/** What a caller validating many frames (the chunks of a partition) already has. */
+export interface ValidateOptions {
+  /** Compiled row checks of this same context. */
+  rowChecks?: RowCheckCache;
+  /** The frame's schema (nodejs-polars' frame.schema builds a Series per column, ~1 ms each). */
+  schema?: Record<string, pl.DataType>;
+}
+
 /** Validates a partition's frame against a suite; see ValidationOutcome. */
-export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationContext): ValidationOutcome {
+export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationContext, options: ValidateOptions = {}): ValidationOutcome {
   checkFrame(frame, suite);
-  const compiled = compileSuite(frame, suite, context);
+  const compiled = compileSuite(frame, suite, context, options);
   const pass = runPass(frame, compiled, suite.table);
   const { flagged, helpers, scalarAt } = pass;
   const has = (c: string) => flagged.columns.includes(c);
@@ -92,9 +106,7 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
     ? flagged.drop(notLoaded) // nothing to remove: no copy
     : flagged.lazy().filter(pl.col(QUARANTINE).not()).drop(notLoaded).collectSync();
   // Reasons only from checks that failed somewhere (fewer expressions to build).
-  const reasons = failingPlans.filter(quarantines).map((p) =>
-    pl.when(pl.col(p.flag)).then(p.check ? pl.lit(p.name) : pl.col(ERROR_COLUMN)).otherwise(pl.lit(null)),
-  );
+  const reasons = failingPlans.filter(quarantines).map(reasonOf);
   const quarantined = failing
     .lazy()
     .filter(pl.col(QUARANTINE))
@@ -121,8 +133,8 @@ function checkFrame(frame: pl.DataFrame, suite: Suite): void {
 }
 
 /** Compiles every check against the frame's schema: row plans (foreign keys as joins), table plans, skips. */
-function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationContext): Compiled {
-  const schema = schemaOf(frame);
+function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationContext, options: ValidateOptions): Compiled {
+  const schema = options.schema ?? schemaOf(frame);
   const plans: RowPlan[] = [];
   const tables: TablePlan[] = [];
   const skipped = new Map<CheckSpec, CheckReport>();
@@ -147,7 +159,7 @@ function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationCont
     const fk = check.kind === "foreign_key" ? planForeignKey(check, i, schema, context, suite.table, HELPER) : { kind: "values" as const };
     if (fk.kind === "skipped") skipped.set(check, skippedReport(base, suite.table, frame.height, fk.detail));
     else if (fk.kind === "join") plans.push({ ...base, fail: fk.fail.fillNull(false), join: fk.join });
-    else plans.push({ ...base, fail: rowCheckFail(check, frame.columns, schema, context, suite.table) });
+    else plans.push({ ...base, fail: rowCheckFail(check, frame.columns, schema, context, suite.table, options.rowChecks) });
   });
   return { plans, tables, skipped, inPartition };
 }
@@ -161,12 +173,13 @@ function compileSuite(frame: pl.DataFrame, suite: Suite, context: ValidationCont
 const compiledRowChecks = new WeakMap<CheckSpec, Map<string, pl.Expr>>();
 
 /** The check's per-row failure flag (null counts as a pass), compiled once per column schema when it can be. */
-function rowCheckFail(check: CheckSpec, columns: string[], schema: pl.DataFrame["schema"], context: ValidationContext, table: string): pl.Expr {
+function rowCheckFail(check: CheckSpec, columns: string[], schema: pl.DataFrame["schema"], context: ValidationContext, table: string, cache?: RowCheckCache): pl.Expr {
   const compile = () => notDecodeNulled(check, columns, compileRowCheck(check, schema, context, table).fillNull(false));
-  if (!contextFree(check)) return compile();
+  const store = contextFree(check) ? compiledRowChecks : cache;
+  if (!store) return compile();
   const signature = [columns.includes(ERROR_COLUMN), ...check.columns.map((c) => `${c}:${String(schema[c])}`)].join("|");
-  let bySchema = compiledRowChecks.get(check);
-  if (!bySchema) compiledRowChecks.set(check, (bySchema = new Map()));
+  let bySchema = store.get(check);
+  if (!bySchema) store.set(check, (bySchema = new Map()));
   let fail = bySchema.get(signature);
   if (!fail) bySchema.set(signature, (fail = compile()));
   return fail;
@@ -185,6 +198,14 @@ function notDecodeNulled(check: CheckSpec, columns: string[], fail: pl.Expr): pl
   if (check.kind !== "not_null" || !columns.includes(ERROR_COLUMN)) return fail;
   const pattern = `^(?:[^:\\s]+\\.)?${check.column.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `;
   return fail.and(pl.col(ERROR_COLUMN).str.contains(pattern).fillNull(false).not());
+}
+
+/**
+ * A failing plan's reason expression (its name, or the decode error), by flag and name: a chunked
+ * partition validates chunk after chunk with the same plans, and each expression node costs ~1 ms of JS.
+ */
+function reasonOf(p: RowPlan): pl.Expr {
+  return exprOnce(`reason|${p.flag}\u0000${p.check ? p.name : ""}`, () => pl.when(pl.col(p.flag)).then(p.check ? pl.lit(p.name) : pl.col(ERROR_COLUMN)).otherwise(pl.lit(null)));
 }
 
 function quarantines(p: RowPlan): boolean {
