@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import { schemaOf } from "../src/core/frame-schema.ts";
-import { aliasOnce, exprOnce } from "../src/validate/expr-memo.ts";
+import { aliasOnce, exprOnce } from "../src/core/expr-memo.ts";
 
 test("schemaOf gives the same names, order and dtypes as frame.schema, nested and zoned types included", () => {
   const frame = pl

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
+import { WarehouseGate } from "../src/load/warehouse-gate.ts";
 import { runBackfill } from "../src/pipeline/backfill.ts";
 import { defineJob } from "../src/pipeline/job.ts";
 import { runPartition } from "../src/pipeline/index.ts";
@@ -123,6 +124,8 @@ test("a blocking check fails the run, names the check and values, and leaves the
   const outcome = await runPartition(strict, DAYS[0] as string, settingsFor(dataDir, server.url));
   assert.equal(outcome.status, "failed");
   assert.match(outcome.error ?? "", /event_type: never logout/);
+  // The run's start kept the warehouse open for its load; recording the failure took it over and closed it.
+  assert.equal(WarehouseGate.of(warehousePath(dataDir)).lingering, false, "a failed run left the warehouse open");
   assert.match(outcome.error ?? "", /logout/);
   assert.equal(existsSync(path.join(dataDir, "lake", "events")), false, "nothing reached the lake");
   const state = await withWarehouse(dataDir, "read", async (conn) => ({

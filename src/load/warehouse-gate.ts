@@ -114,7 +114,7 @@ export class WarehouseGate {
   }
 
   /** Closes the lingering instance now, if any (at once: never two instances on one file in a process). */
-  closeIdle(): void {
+  private closeIdle(): void {
     const idle = this.idle;
     if (!idle) return;
     this.idle = undefined;

@@ -21,6 +21,7 @@ import { ChunkedFrame, ORDER_COLUMNS, OutputCollector, splitByIndex, wholeRowsOf
 import { isDataFrame } from "./frames.ts";
 import type { LandedListing } from "./child-listings.ts";
 import { StreamCollector } from "./stream-collector.ts";
+import { exprOnce } from "../core/expr-memo.ts";
 
 /** Rows of one group when neither the settings nor SLUICE_GROUP_ROWS say otherwise (peak memory follows it). */
 export const DEFAULT_GROUP_ROWS = 500_000;
@@ -341,8 +342,5 @@ class StreamValidation {
 
 /** The chunk with its landed page and row copied into ORDER_COLUMNS (validation drops _page and _row from the rows that load). */
 function withOrderColumns(frame: pl.DataFrame): pl.DataFrame {
-  orderCopies ??= [pl.col(PAGE_COLUMN).alias(ORDER_COLUMNS[0]), pl.col(ROW_COLUMN).alias(ORDER_COLUMNS[1])];
-  return frame.withColumns(...orderCopies);
+  return frame.withColumns(exprOnce("order-page", () => pl.col(PAGE_COLUMN).alias(ORDER_COLUMNS[0])), exprOnce("order-row", () => pl.col(ROW_COLUMN).alias(ORDER_COLUMNS[1])));
 }
-/** withOrderColumns' expressions, built once (each Polars expression node costs ~1 ms of JS). */
-let orderCopies: pl.Expr[] | undefined;

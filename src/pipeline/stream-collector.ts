@@ -7,6 +7,7 @@
 import pl from "nodejs-polars";
 import { ChunkedFrame, splitByIndex, wholeRowsOf, type ChunkContext, type Group } from "./chunked-frame.ts";
 import { pieceName } from "./spill-store.ts";
+import { exprOnce } from "../core/expr-memo.ts";
 import { schemaOf } from "../core/frame-schema.ts";
 
 /** Hash buckets of a spilled stream; groups are runs of whole buckets, so a day may reach about this many budgets. */
@@ -20,8 +21,6 @@ export class StreamCollector {
   private buckets: Array<Array<{ file: string; rows: number }>> | null = null;
   private dir: Promise<string> | null = null;
   private chunks = 0;
-  /** The bucket of each row (built once: each Polars expression node costs ~1 ms of JS). */
-  private bucket: pl.Expr | null = null;
 
   constructor(
     private readonly ctx: ChunkContext,
@@ -92,8 +91,9 @@ export class StreamCollector {
       this.buckets?.push([{ file, rows: frame.height }]);
       return;
     }
-    this.bucket ??= pl.col(this.column).hash(11, 23, 37, 41).cast(pl.UInt64).rem(pl.lit(HASH_BUCKETS).cast(pl.UInt64)).cast(pl.Int32);
-    for (const [b, slice] of splitByIndex(frame, this.bucket)) {
+    const column = this.column;
+    const bucket = exprOnce(`bucket|${column}`, () => pl.col(column).hash(11, 23, 37, 41).cast(pl.UInt64).rem(pl.lit(HASH_BUCKETS).cast(pl.UInt64)).cast(pl.Int32));
+    for (const [b, slice] of splitByIndex(frame, bucket)) {
       const file = `${dir}/${pieceName(b, chunk)}`;
       slice.writeIPC(file);
       this.buckets?.[b]?.push({ file, rows: slice.height });

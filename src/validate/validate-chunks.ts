@@ -86,7 +86,9 @@ export class ChunkedValidation {
   /** The extraction's presence counts, known once it ended (presence checks are judged in finish). */
   withPresence(presence: FieldPresence): void {
     this.context = { ...this.context, presence };
+    // what was built for the old context
     this.partialExprs = null;
+    this.rowChecks.clear();
   }
 
   /**

@@ -25,7 +25,7 @@ import { partitionFilter, planTableCheck, type ScalarAt, type TablePlan } from "
 import { limitsOf } from "./thresholds.ts";
 import type { CheckReport } from "./types.ts";
 import { schemaOf } from "../core/frame-schema.ts";
-import { aliasOnce, exprOnce } from "./expr-memo.ts";
+import { aliasOnce, exprOnce } from "../core/expr-memo.ts";
 
 export { describeBlocked } from "./results.ts";
 
