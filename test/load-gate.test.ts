@@ -151,6 +151,15 @@ test("a write that lingers keeps the file open for this process's next write, wh
   assert.deepEqual(fresh, [false, 3], "a later open is a new instance that reads both writes");
 });
 
+test("a lingering write hands its connection, with what it set up, to this process's next write; a fresh open gets a fresh one", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const hasMarker = async (conn: Parameters<Parameters<typeof withWarehouse>[2]>[0]): Promise<boolean> =>
+    Number((await query(conn, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'session_marker'")).rows[0]?.[0]) === 1;
+  await withWarehouse(dataDir, "write", (conn) => conn.run("CREATE TEMP TABLE session_marker AS SELECT 1 AS x"), { lingerMs: 60_000 });
+  assert.equal(await withWarehouse(dataDir, "write", hasMarker), true, "the next write ran on the same connection");
+  assert.equal(await withWarehouse(dataDir, "write", hasMarker), false, "after a close, a new connection starts clean");
+});
+
 test("a lingering file is closed by its timer, by a read (which reads what was written), and never after a failed write", async (t) => {
   const dataDir = await tempDataDir(t);
   const gate = WarehouseGate.of(warehousePath(dataDir));

@@ -152,3 +152,30 @@ test("a load killed mid-transaction leaves the warehouse as it was", async (t) =
   await exited;
   assert.deepEqual(await snapshot(dataDir), before);
 });
+
+/** A partitioned table with a narrowing cast (the file's BIGINT read as INTEGER): a value past INTEGER fails only when read. */
+const COUNTS = { name: "counts", key: ["id"], partitioned: true, columns: [{ name: "id", type: "BIGINT" }, { name: "n", type: "INTEGER" }, { name: "dt", type: "DATE" }] };
+
+/** Loads one counts partition; `rows` given (as the engine gives it) stages a small file as a copy, absent as a view over the file. */
+async function loadCounts(dataDir: string, runId: string, ids: number[], ns: number[], staged: "copy" | "view") {
+  const frame = pl.DataFrame({ id: pl.Series("id", ids, pl.Int64), n: pl.Series("n", ns, pl.Int64) });
+  const parquetPath = await writeLakePartition(dataDir, "counts", "2026-11-20", frame);
+  const load = { table: COUNTS, dt: "2026-11-20", parquetPath, ...(staged === "copy" ? { rows: frame.height } : {}) };
+  return withWarehouse(dataDir, "write", (conn) => loadPartitions(conn, { run: runRecord(runId, "2026-11-20", "succeeded", "counts"), loads: [load], quarantine: { rows: [] }, checks: [] }));
+}
+
+test("a small partition staged as a copy and one staged as a view over its file load the same rows with the same counts, and both refuse a value the table cannot take", async (t) => {
+  const results: Record<string, unknown[]> = {};
+  for (const staged of ["copy", "view"] as const) {
+    const dataDir = await tempDataDir(t);
+    const first = await loadCounts(dataDir, "run-1", [1, 2, 3], [10, 20, 30], staged);
+    const second = await loadCounts(dataDir, "run-2", [2, 3, 4], [20, 31, 40], staged);
+    const table = await rows(dataDir, "SELECT id, n FROM counts ORDER BY id");
+    await assert.rejects(loadCounts(dataDir, "run-3", [5], [2 ** 40], staged), (e: unknown) => e instanceof SchemaError && /could not read .* as table counts/.test(e.message), `${staged}: the out-of-range value is refused as a SchemaError`);
+    assert.deepEqual(await rows(dataDir, "SELECT id, n FROM counts ORDER BY id"), table, `${staged}: the refused load changed nothing`);
+    assert.deepEqual(await rows(dataDir, "SELECT run_id FROM sluice.runs ORDER BY run_id"), [["run-1"], ["run-2"]], `${staged}: the refused load recorded no run`);
+    results[staged] = [first, second, table];
+  }
+  assert.deepEqual(results["copy"], [{ inserted: 3, updated: 0, deleted: 0 }, { inserted: 1, updated: 1, deleted: 1 }, [[2, 20], [3, 31], [4, 40]]]);
+  assert.deepEqual(results["view"], results["copy"]);
+});

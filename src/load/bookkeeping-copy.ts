@@ -8,6 +8,8 @@
  * (a job's requested days), `state/job=<job>/data.parquet` (its incremental marks). Each file is rewritten whole and atomically (temp file, fsync, rename)
  * by the warehouse session that changed its rows, right after the change: a copy lags the warehouse
  * only if the process dies between the two, and the next write of that partition brings it level.
+ * One exception: a run's 'running' row is copied with its outcome (or, if the process dies, when the
+ * next run marks it abandoned), as that copy would be replaced a moment later.
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -20,7 +22,6 @@ import { literal } from "./sql-values.ts";
 
 /** Bookkeeping tables copied per job and partition day. */
 export const PER_PARTITION_TABLES = ["runs", "quarantine", "checks"] as const;
-export type PerPartitionTable = (typeof PER_PARTITION_TABLES)[number];
 
 /** Bookkeeping tables copied per job: requested days and incremental marks. */
 export const PER_JOB_TABLES = ["requests", "state"] as const;
@@ -45,25 +46,18 @@ export function bookkeepingGlob(table: string): string {
   return (PER_JOB_TABLES as readonly string[]).includes(table) ? `lake/${BOOKKEEPING_DIR}/${table}/*/data.parquet` : `lake/${BOOKKEEPING_DIR}/${table}/*/*/data.parquet`;
 }
 
-/**
- * Copies the runs, quarantine and checks rows of each (job, dt) to the lake, one file per table and
- * key; `tables` narrows it to those the caller changed (a started run changes only its runs row).
- */
-export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[], tables: readonly PerPartitionTable[] = PER_PARTITION_TABLES): Promise<void> {
+/** Copies the runs, quarantine and checks rows of each (job, dt) to the lake, one file per table and key, and the marks of `marksOf`. */
+export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[], options: { marksOf?: string } = {}): Promise<void> {
   await copyAllOnce(conn, dataDir);
-  await copyPartitions(conn, dataDir, keys, tables);
+  const copies = partitionCopies(dataDir, keys);
+  if (options.marksOf !== undefined) copies.push(...(await jobTableCopies(conn, dataDir, "state", [options.marksOf])));
+  await copyAll(conn, copies);
 }
 
 /** Copies every requested day of `job` to the lake (one file per job). */
 export async function copyRequests(conn: DuckDBConnection, dataDir: string, job: string): Promise<void> {
   await copyAllOnce(conn, dataDir);
-  await copyJobTable(conn, dataDir, "requests", job);
-}
-
-/** Copies the incremental marks of `job` (sluice.state) to the lake (one file per job). */
-export async function copyMarks(conn: DuckDBConnection, dataDir: string, job: string): Promise<void> {
-  await copyAllOnce(conn, dataDir);
-  await copyJobTable(conn, dataDir, "state", job);
+  await copyAll(conn, await jobTableCopies(conn, dataDir, "requests", [job]));
 }
 
 /**
@@ -77,37 +71,60 @@ async function copyAllOnce(conn: DuckDBConnection, dataDir: string): Promise<voi
   const keys = await conn.runAndReadAll(
     `SELECT DISTINCT job, strftime(dt, '%Y-%m-%d') FROM (${PER_PARTITION_TABLES.map((t) => `SELECT job, dt FROM sluice.${t}`).join(" UNION ALL ")}) WHERE dt IS NOT NULL`,
   );
-  await copyPartitions(conn, dataDir, keys.getRows().map((r) => ({ job: String(r[0]), dt: String(r[1]) })));
+  const copies = partitionCopies(dataDir, keys.getRows().map((r) => ({ job: String(r[0]), dt: String(r[1]) })));
   for (const table of PER_JOB_TABLES) {
     if (!(await tableExists(conn, "sluice", table))) continue;
     const jobs = await conn.runAndReadAll(`SELECT DISTINCT job FROM sluice.${table}`);
-    for (const row of jobs.getRows()) await copyJobTable(conn, dataDir, table, String(row[0]));
+    copies.push(...(await jobTableCopies(conn, dataDir, table, jobs.getRows().map((row) => String(row[0])))));
   }
+  await copyAll(conn, copies);
   // Made last: a copy killed halfway is done again.
   await mkdir(done, { recursive: true });
 }
 
-async function copyPartitions(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[], tables: readonly PerPartitionTable[] = PER_PARTITION_TABLES): Promise<void> {
+/** One bookkeeping file to rewrite: the rows of `select`. */
+interface Copy {
+  select: string;
+  file: string;
+}
+
+function partitionCopies(dataDir: string, keys: readonly PartitionKey[]): Copy[] {
+  const copies: Copy[] = [];
   const seen = new Set<string>();
   for (const { job, dt } of keys) {
     if (!JOB_RE.test(job) || !DT_RE.test(dt) || seen.has(`${job}/${dt}`)) continue;
     seen.add(`${job}/${dt}`);
-    for (const table of tables) {
+    for (const table of PER_PARTITION_TABLES) {
       const file = path.join(bookkeepingDir(dataDir), table, `job=${job}`, `dt=${dt}`, "data.parquet");
-      await copyRows(conn, `SELECT * FROM sluice.${table} WHERE job = ${literal(job)} AND dt = DATE ${literal(dt)}`, file);
+      copies.push({ select: `SELECT * FROM sluice.${table} WHERE job = ${literal(job)} AND dt = DATE ${literal(dt)}`, file });
     }
   }
+  return copies;
 }
 
-async function copyJobTable(conn: DuckDBConnection, dataDir: string, table: PerJobTable, job: string): Promise<void> {
-  if (!JOB_RE.test(job) || !(await tableExists(conn, "sluice", table))) return;
-  const file = path.join(bookkeepingDir(dataDir), table, `job=${job}`, "data.parquet");
-  await copyRows(conn, `SELECT * FROM sluice.${table} WHERE job = ${literal(job)}`, file);
+async function jobTableCopies(conn: DuckDBConnection, dataDir: string, table: PerJobTable, jobs: readonly string[]): Promise<Copy[]> {
+  if (!(await tableExists(conn, "sluice", table))) return [];
+  return jobs.filter((job) => JOB_RE.test(job)).map((job) => ({ select: `SELECT * FROM sluice.${table} WHERE job = ${literal(job)}`, file: path.join(bookkeepingDir(dataDir), table, `job=${job}`, "data.parquet") }));
 }
 
-/** Writes the rows of `select` to `file` as Parquet, atomically and durably. */
-async function copyRows(conn: DuckDBConnection, select: string, file: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  // COPY ... TO writes the path as given (no glob), unlike read_parquet.
-  await replaceAtomically(file, (temp) => conn.run(`COPY (${select}) TO ${literal(temp)} (FORMAT parquet)`).then(() => undefined), { durable: true });
+/**
+ * Writes each copy as Parquet, atomically and durably. The COPY statements run one at a time (one
+ * connection), while the fsyncs and renames of the files already written overlap the next COPY.
+ */
+async function copyAll(conn: DuckDBConnection, copies: readonly Copy[]): Promise<void> {
+  let tail: Promise<unknown> = Promise.resolve();
+  const oneAtATime = (sql: string): Promise<void> => {
+    const next = tail.then(() => conn.run(sql));
+    tail = next.catch(() => undefined);
+    return next.then(() => undefined);
+  };
+  const results = await Promise.allSettled(
+    copies.map(async ({ select, file }) => {
+      await mkdir(path.dirname(file), { recursive: true });
+      // COPY ... TO writes the path as given (no glob), unlike read_parquet.
+      await replaceAtomically(file, (temp) => oneAtATime(`COPY (${select}) TO ${literal(temp)} (FORMAT parquet)`), { durable: true });
+    }),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }

@@ -32,7 +32,8 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
   const context = { job, table: spec.name, partition: load.dt, stage: "load" };
   const targetTypes = await prepareTable(conn, spec, context);
   const stage = `__sluice_stage_${index}`;
-  await stagePartition(conn, stage, load, targetTypes, context);
+  const kind = stageKind(load);
+  await stagePartition(conn, stage, kind, load, targetTypes, context);
   try {
     await checkStagedKeys(conn, stage, spec, load.dt, context);
     const tombstones = await takeTombstones(conn, stage, spec);
@@ -44,8 +45,8 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
     const reported = shrink ? { checks: [shrink.check], ...(shrink.warning ? { warnings: [shrink.warning] } : {}) } : {};
     return { inserted: counts.inserted, updated: counts.updated, deleted: counts.deleted + deleted, ...reported };
   } finally {
-    await dropStage(conn, stage, stageKind(spec));
-    await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(`${stage}_deleted`)}`);
+    await dropStage(conn, stage, kind);
+    if (spec.deleteWhen) await conn.run(`DROP TABLE IF EXISTS temp.main.${ident(`${stage}_deleted`)}`);
   }
 }
 
@@ -100,19 +101,18 @@ function guardShrink(spec: TableSpec, dt: string, counts: ChangeCounts, context:
 /**
  * Stages the lake file as `stage`, every column cast to the type it has in the table: a temp view
  * over the file (a large day's copy would exceed the load's memory limit and spill to disk; reading
- * the Parquet file again is cheaper), or a temp table when tombstones are taken out of it. Every
- * cast that may fail runs here, so a file the table cannot take fails as a SchemaError before
- * anything is written.
+ * the Parquet file again is cheaper), or a temp table when it is small (read once instead of at
+ * every step) or tombstones are taken out of it. Every cast that may fail runs here, so a file the
+ * table cannot take fails as a SchemaError before anything is written.
  */
-async function stagePartition(conn: DuckDBConnection, stage: string, load: PartitionLoad, targetTypes: Map<string, string>, context: ErrorContext): Promise<void> {
+async function stagePartition(conn: DuckDBConnection, stage: string, kind: StageKind, load: PartitionLoad, targetTypes: Map<string, string>, context: ErrorContext): Promise<void> {
   const spec = load.table;
   const fileTypes = await parquetColumns(conn, load.parquetPath, context);
   const select = spec.columns.map((c) => stagingExpr(c, load, fileTypes, targetTypes, context)).join(",\n       ");
-  const kind = stageKind(spec);
   const converted = spec.columns.filter((c) => ![undefined, "NULL", targetTypes.get(c.name) ?? c.type].includes(fileTypes.get(c.name))).map((c) => `count(${ident(c.name)})`);
-  await dropStage(conn, stage, kind);
   try {
-    await conn.run(`CREATE TEMP ${kind} ${ident(stage)} AS SELECT ${select} FROM read_parquet(${literal(literalFilePattern(load.parquetPath))})`);
+    // OR REPLACE: a stage a failed load left on this connection (its drop failed too) is taken over.
+    await conn.run(`CREATE OR REPLACE TEMP ${kind} ${ident(stage)} AS SELECT ${select} FROM read_parquet(${literal(literalFilePattern(load.parquetPath))})`);
     if (kind === "VIEW" && converted.length > 0) await conn.run(`SELECT ${converted.join(", ")} FROM ${ident(stage)}`);
   } catch (error) {
     await dropStage(conn, stage, kind).catch(() => undefined);
@@ -124,13 +124,18 @@ async function stagePartition(conn: DuckDBConnection, stage: string, load: Parti
   }
 }
 
-/** What a table's partitions are staged as: a view over the lake file, or a table when tombstones are taken out of it. */
-function stageKind(spec: TableSpec): "VIEW" | "TABLE" {
-  return spec.deleteWhen ? "TABLE" : "VIEW";
+type StageKind = "VIEW" | "TABLE";
+
+/** Partitions of up to this many rows are staged as a temp table: a copy that small costs less than reading the file at every step. */
+const SMALL_STAGE_ROWS = 50_000;
+
+/** What a partition is staged as: a view over the lake file, or a table when it is small or tombstones are taken out of it. */
+function stageKind(load: PartitionLoad): StageKind {
+  return load.table.deleteWhen || (load.rows !== undefined && load.rows <= SMALL_STAGE_ROWS) ? "TABLE" : "VIEW";
 }
 
 /** Drops the staging view or table `stage` if it exists (no information_schema lookup: ~5 ms each, twice per load). */
-async function dropStage(conn: DuckDBConnection, stage: string, kind: "VIEW" | "TABLE"): Promise<void> {
+async function dropStage(conn: DuckDBConnection, stage: string, kind: StageKind): Promise<void> {
   await conn.run(`DROP ${kind} IF EXISTS temp.main.${ident(stage)}`);
 }
 

@@ -41,6 +41,16 @@ export async function recordRun(conn: DuckDBConnection, run: RunRecord): Promise
   await upsertRun(conn, run);
 }
 
+/** Records a run that has just started: its row is new (a fresh run id), so a plain INSERT. */
+export async function recordStartedRun(conn: DuckDBConnection, run: RunRecord): Promise<void> {
+  await ensureSluiceSchema(conn);
+  await conn.run(
+    `INSERT INTO sluice.runs (run_id, job, dt, status, started_at, finished_at, rows_in, rows_loaded, rows_quarantined, error)
+     VALUES ($1, $2, CAST($3 AS DATE), $4, CAST($5 AS TIMESTAMPTZ), CAST($6 AS TIMESTAMPTZ), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS BIGINT), CAST($10 AS VARCHAR))`,
+    runValues(run),
+  );
+}
+
 /** Marks 'running' rows whose process is gone as 'abandoned'; returns how many. */
 export async function markAbandonedRuns(conn: DuckDBConnection, isStillRunning: (runId: string) => boolean): Promise<number> {
   return (await markAbandoned(conn, isStillRunning)).length;
@@ -328,17 +338,11 @@ export async function upsertRun(conn: DuckDBConnection, run: RunRecord): Promise
        rows_in = s.rows_in, rows_loaded = s.rows_loaded, rows_quarantined = s.rows_quarantined, error = s.error
      WHEN NOT MATCHED THEN INSERT (run_id, job, dt, status, started_at, finished_at, rows_in, rows_loaded, rows_quarantined, error)
        VALUES (s.run_id, s.job, s.dt, s.status, s.started_at, s.finished_at, s.rows_in, s.rows_loaded, s.rows_quarantined, s.error)`,
-    [
-      run.runId,
-      run.job,
-      run.dt,
-      run.status,
-      run.startedAt.toISOString(),
-      run.finishedAt ? run.finishedAt.toISOString() : null,
-      run.rowsIn,
-      run.rowsLoaded,
-      run.rowsQuarantined,
-      run.error,
-    ],
+    runValues(run),
   );
+}
+
+/** The parameters $1..$10 of a runs row. */
+function runValues(run: RunRecord): Array<string | number | null> {
+  return [run.runId, run.job, run.dt, run.status, run.startedAt.toISOString(), run.finishedAt ? run.finishedAt.toISOString() : null, run.rowsIn, run.rowsLoaded, run.rowsQuarantined, run.error];
 }

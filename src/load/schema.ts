@@ -64,7 +64,8 @@ export async function ensureSluiceSchema(conn: DuckDBConnection): Promise<void> 
   // Once per connection: a run's open asks from several places, and each check costs catalog queries.
   // Never called inside a transaction, so what it created is committed and stays.
   if (sluiceSchemaEnsured.has(conn)) return;
-  for (const ddl of SLUICE_DDL) await conn.run(ddl);
+  // One call: DuckDB runs the statements in order, without a round trip each.
+  await conn.run(SLUICE_DDL.join(";\n"));
   const names = new Set((await columnsOf(conn, "sluice", "checks")).keys());
   for (const [name, type] of CHECKS_ADDED_COLUMNS) {
     if (!names.has(name)) await conn.run(`ALTER TABLE sluice.checks ADD COLUMN ${ident(name)} ${type}`);
@@ -74,6 +75,9 @@ export async function ensureSluiceSchema(conn: DuckDBConnection): Promise<void> 
 
 /** Connections whose bookkeeping schema is known to be current. */
 const sluiceSchemaEnsured = new WeakSet<DuckDBConnection>();
+
+/** Lake views known to be current, per connection (a run's start and its load share one: checked once). */
+const lakeViewsChecked = new WeakMap<DuckDBConnection, Set<string>>();
 
 /** True when sluice.checks has `column` (a warehouse not yet evolved lacks the newer ones). */
 export async function checksHaveColumn(conn: DuckDBConnection, column: string): Promise<boolean> {
@@ -198,11 +202,18 @@ async function evolveSchema(conn: DuckDBConnection, spec: TableSpec, specTypes: 
  * the view stays as it was. Views pick up new partitions by themselves, so this is rarely needed.
  */
 export async function ensureLakeView(conn: DuckDBConnection, table: string): Promise<string | null> {
+  const known = lakeViewsChecked.get(conn) ?? new Set<string>();
+  lakeViewsChecked.set(conn, known);
+  if (known.has(table)) return null;
   const glob = literal(lakeTableGlob(table));
   const current = await conn.runAndReadAll("SELECT sql FROM duckdb_views() WHERE schema_name = 'lake' AND view_name = $1", [table]);
-  if (String(current.getRows()[0]?.[0] ?? "").includes(glob)) return null;
+  if (String(current.getRows()[0]?.[0] ?? "").includes(glob)) {
+    known.add(table);
+    return null;
+  }
   try {
     await conn.run(`CREATE OR REPLACE VIEW lake.${ident(table)} AS SELECT * FROM read_parquet(${glob}, hive_partitioning = true, union_by_name = true)`);
+    known.add(table);
     return null;
   } catch (error) {
     return `view lake.${table} could not be created: ${(error as Error).message.split("\n")[0]}`;

@@ -48,6 +48,8 @@ export interface PartitionLoad {
   parquetPath: string;
   /** Unpartitioned tables: the load replaces the whole table (a full refresh), instead of upserting. */
   replaceAll?: boolean;
+  /** Rows in the file, when the writer knows them (small partitions are staged as a copy). */
+  rows?: number;
 }
 
 /** A record that did not make it into its table, and why. */

@@ -62,8 +62,8 @@ export class WarehouseGate {
   private static readonly heldHere = new AsyncLocalStorage<Set<string>>();
 
   private readonly access = new ReadersWriterGate();
-  /** A write instance kept open after a write that asked to linger, closed by its timer unless a write takes it first. */
-  private idle: { instance: DuckDBInstance; timer: NodeJS.Timeout } | undefined;
+  /** A write session kept open after a write that asked to linger, closed by its timer unless a write takes it first. */
+  private idle: (Session & { timer: NodeJS.Timeout }) | undefined;
 
   private constructor(private readonly file: string) {}
 
@@ -93,15 +93,15 @@ export class WarehouseGate {
     // operations (a backfill's partitions take turns loading) is by design: nothing to say then.
     const release = await this.access.acquire(mode, { ...wait, onWait: () => undefined, timeoutError: () => ownBusyError(this.file, options.waitMs ?? DEFAULT_WAIT_MS) });
     try {
-      const instance = await this.instanceFor(mode, wait);
+      const { instance, conn } = await this.sessionFor(mode, wait);
       let linger = 0;
       try {
-        const result = await this.runOnConnection(instance, fn, options.signal);
+        const result = await this.runOnConnection(conn, fn, options.signal);
         linger = mode === "write" ? (options.lingerMs ?? 0) : 0;
         return result;
       } finally {
-        if (linger > 0) this.park(instance, linger);
-        else instance.closeSync();
+        if (linger > 0) this.park({ instance, conn }, linger);
+        else closeSession({ instance, conn });
       }
     } finally {
       release();
@@ -120,56 +120,71 @@ export class WarehouseGate {
     this.idle = undefined;
     clearTimeout(idle.timer);
     try {
-      idle.instance.closeSync();
+      closeSession(idle);
     } catch {
       // Its data was committed (the WAL is durable); a failed close only skips the checkpoint.
     }
   }
 
-  /** The instance for one use under the gate: the lingering one for a write, else a fresh open. */
-  private async instanceFor(mode: AccessMode, wait: WaitPolicy): Promise<DuckDBInstance> {
+  /**
+   * The instance and connection for one use under the gate: the lingering session for a write (its
+   * connection already set up, and what it learned of the schema still true), else a fresh open.
+   */
+  private async sessionFor(mode: AccessMode, wait: WaitPolicy): Promise<Session> {
     if (mode === "write") {
       const idle = this.idle;
       if (idle) {
         this.idle = undefined;
         clearTimeout(idle.timer);
-        return idle.instance;
+        return { instance: idle.instance, conn: idle.conn };
       }
       await mkdir(path.dirname(this.file), { recursive: true });
     } else {
       this.closeIdle();
     }
     const target = mode === "read" && !existsSync(this.file) ? ":memory:" : this.file;
-    return openWithRetry(target, mode, wait);
+    const instance = await openWithRetry(target, mode, wait);
+    try {
+      return { instance, conn: await this.connect(instance) };
+    } catch (error) {
+      instance.closeSync();
+      throw error;
+    }
   }
 
-  /** Keeps `instance` open for `ms` (the timer does not keep the process alive). */
-  private park(instance: DuckDBInstance, ms: number): void {
-    this.closeIdle();
-    this.idle = { instance, timer: setTimeout(() => this.closeIdle(), ms).unref() };
-  }
-
-  /** Runs `fn` on a fresh connection in UTC, interrupting its query when the signal aborts. */
-  private async runOnConnection<T>(instance: DuckDBInstance, fn: (conn: DuckDBConnection) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  /** A connection in UTC whose relative paths resolve in the data dir. */
+  private async connect(instance: DuckDBInstance): Promise<DuckDBConnection> {
     const conn = await instance.connect();
     try {
       // Naive timestamps and casts of timestamp strings mean UTC, whatever the machine's zone.
       await conn.run("SET TimeZone = 'UTC'");
       // Lake views and lake paths are relative to the data dir: a copied or moved data dir reads its own lake.
       await conn.run(`SET file_search_path = ${literal(path.dirname(this.file))}`);
-      const onAbort = (): void => conn.interrupt();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        const held = new Set(WarehouseGate.heldHere.getStore() ?? []).add(this.file);
-        return await WarehouseGate.heldHere.run(held, () => fn(conn));
-      } catch (error) {
-        if (signal?.aborted && !(error instanceof SluiceError)) throw new CancelledError("cancelled while using the warehouse", { cause: error });
-        throw error;
-      } finally {
-        signal?.removeEventListener("abort", onAbort);
-      }
-    } finally {
+      return conn;
+    } catch (error) {
       conn.closeSync();
+      throw error;
+    }
+  }
+
+  /** Keeps a session open for `ms` (the timer does not keep the process alive). */
+  private park(session: Session, ms: number): void {
+    this.closeIdle();
+    this.idle = { ...session, timer: setTimeout(() => this.closeIdle(), ms).unref() };
+  }
+
+  /** Runs `fn` on `conn`, interrupting its query when the signal aborts. */
+  private async runOnConnection<T>(conn: DuckDBConnection, fn: (conn: DuckDBConnection) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const onAbort = (): void => conn.interrupt();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const held = new Set(WarehouseGate.heldHere.getStore() ?? []).add(this.file);
+      return await WarehouseGate.heldHere.run(held, () => fn(conn));
+    } catch (error) {
+      if (signal?.aborted && !(error instanceof SluiceError)) throw new CancelledError("cancelled while using the warehouse", { cause: error });
+      throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -187,6 +202,21 @@ export class WarehouseGate {
       },
       timeoutError: () => busyError(this.file, waitMs),
     };
+  }
+}
+
+/** An open warehouse: its instance and the one connection this process uses on it. */
+interface Session {
+  instance: DuckDBInstance;
+  conn: DuckDBConnection;
+}
+
+/** Closes the connection, then the instance (which checkpoints a written file). */
+function closeSession(session: Session): void {
+  try {
+    session.conn.closeSync();
+  } finally {
+    session.instance.closeSync();
   }
 }
 

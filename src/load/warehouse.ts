@@ -18,6 +18,7 @@ export {
   readCheckResults,
   readPartitionStatus,
   recordRun,
+  recordStartedRun,
   type CheckResultFilter,
   type CheckResultRow,
   type PartitionCheck,

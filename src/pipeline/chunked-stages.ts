@@ -177,7 +177,7 @@ export class ChunkedStages {
       if (out.table.name === mainTable) rowsLoaded = byDay.find((p) => p.dt === this.port.dt)?.rows ?? 0;
       if (preview) continue;
       for (const part of byDay) {
-        loads.push({ table: out.table, dt: part.dt, parquetPath: await writeLakePartitionFromParts(this.port.dataDir, out.table.name, part.dt, part, revision) });
+        loads.push({ table: out.table, dt: part.dt, rows: part.rows, parquetPath: await writeLakePartitionFromParts(this.port.dataDir, out.table.name, part.dt, part, revision) });
         failpoint("lake.partial");
         await releaseMemory();
       }

@@ -301,7 +301,7 @@ export class Context implements JobContext {
       for (const [dt, frame] of [...out.parts.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         const rows = await this.withEarlierPulls(out.table, dt, conform(frame, columns));
         const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows, revision);
-        loads.push({ table: out.table, dt, parquetPath });
+        loads.push({ table: out.table, dt, parquetPath, rows: rows.height });
         failpoint("lake.partial");
       }
       out.parts.clear();

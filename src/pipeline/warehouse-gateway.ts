@@ -7,7 +7,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { copyMarks, copyPartitionBookkeeping, type PartitionKey, type PerPartitionTable } from "../load/bookkeeping-copy.ts";
+import { copyPartitionBookkeeping, type PartitionKey } from "../load/bookkeeping-copy.ts";
 import { isLockHeld } from "../load/locks.ts";
 import { markAbandoned } from "../load/run-ledger.ts";
 import { readMarks, type SourceMark } from "../load/source-state.ts";
@@ -20,6 +20,7 @@ import {
   emptyHistory,
   readCheckHistory,
   recordRun,
+  recordStartedRun,
   warehousePath,
   withWarehouse,
   type DuckDBConnection,
@@ -67,10 +68,9 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
           const healed = await healAbandonedRuns(conn, dataDir, options.log);
           const deferred = await recordDeferredRuns(conn, dataDir);
           if (deferred.length > 0) options.log.info({ deferred: deferred.length }, "recorded runs that ended while the warehouse was busy");
-          await recordRun(conn, run);
+          await recordStartedRun(conn, run);
+          // This run's own 'running' row goes to the lake with its outcome (a copy of a row about to change).
           await copyBookkeeping(conn, dataDir, [...healed, ...deferred], options.log);
-          // This run changed only its own runs row.
-          await copyBookkeeping(conn, dataDir, [{ job: run.job, dt: run.dt }], options.log, { tables: ["runs"] });
           return { marks: await readMarks(conn, run.job) };
         },
         { ...wait, lingerMs: START_LINGER_MS },
@@ -130,11 +130,10 @@ function keysOf(tx: LoadTransaction): PartitionKey[] {
  * load/bookkeeping-copy.ts). The warehouse write it follows has committed: a failure here is a
  * warning, never the run's failure.
  */
-async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger, what: { marksOf?: string; tables?: PerPartitionTable[] } = {}): Promise<void> {
+async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger, what: { marksOf?: string } = {}): Promise<void> {
   if (keys.length === 0 && what.marksOf === undefined) return;
   try {
-    await copyPartitionBookkeeping(conn, dataDir, keys, what.tables);
-    if (what.marksOf !== undefined) await copyMarks(conn, dataDir, what.marksOf);
+    await copyPartitionBookkeeping(conn, dataDir, keys, what);
   } catch (error) {
     log.warn({ stage: "warehouse", err: formatError(error) }, "could not copy the bookkeeping to the lake (lake/_sluice); the next run of these partitions copies it again");
   }
