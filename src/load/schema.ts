@@ -48,7 +48,7 @@ export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[
   for (const table of tables) {
     checkSpec(table);
     const types = await canonicalTypes(conn, table);
-    await createTable(conn, table, types);
+    await createTable(conn, table, types, true);
   }
   const problems: string[] = [];
   for (const table of tables) {
@@ -154,10 +154,17 @@ function checkSpec(table: TableSpec): void {
   if (table.partitioned && !names.has("dt")) fail("is partitioned, so it needs a dt DATE column");
 }
 
-async function createTable(conn: DuckDBConnection, table: TableSpec, types: Map<string, string>): Promise<void> {
+async function createTable(conn: DuckDBConnection, table: TableSpec, types: Map<string, string>, outsideTransaction = false): Promise<void> {
+  const known = tablesCreated.get(conn) ?? new Set<string>();
+  if (known.has(table.name)) return;
   const cols = table.columns.map((c) => `${ident(c.name)} ${types.get(c.name) ?? c.type}`).join(", ");
   await conn.run(`CREATE TABLE IF NOT EXISTS main.${ident(table.name)} (${cols})`);
+  // A creation inside a transaction is undone by its rollback: only remember committed ones.
+  if (outsideTransaction) tablesCreated.set(conn, known.add(table.name));
 }
+
+/** Tables known to exist, per connection: a run's start creates them, and its load on the same connection need not ask again. */
+const tablesCreated = new WeakMap<DuckDBConnection, Set<string>>();
 
 /**
  * Brings the table's columns in line with the spec: adds missing (nullable) columns, widens a
