@@ -1,5 +1,6 @@
 /** Small frame helpers the engine shares: duck-typing, JSON-friendly rows, splitting by day. */
 import pl from "nodejs-polars";
+import { DAY_MS, FIRST_DAY, LAST_DAY, formatDay } from "../core/dates.ts";
 
 /** nodejs-polars' DataFrame is a factory, so `instanceof pl.DataFrame` is always false: duck-type it. */
 export function isDataFrame(value: unknown): value is pl.DataFrame {
@@ -21,9 +22,24 @@ export function jsonRows(frame: pl.DataFrame): Array<Record<string, unknown>> {
 export function splitByDt(frame: pl.DataFrame, dts: readonly string[]): Map<string, pl.DataFrame> {
   const partitions = new Map<string, pl.DataFrame>();
   if (dts.length === 1 && frame.height === 0) return partitions.set(dts[0] as string, frame);
+  // A Date column is compared by its day number (what it stores): printing a million dates as text
+  // to compare them costs ~25x more, and the rows kept are the same.
+  const days = frame.schema["dt"]?.variant === "Date" ? dts.map(epochDay) : [];
+  if (days.length > 0 && days.every((d) => d !== null)) {
+    const stored = pl.col("dt").cast(pl.Int32);
+    dts.forEach((dt, i) => partitions.set(dt, frame.filter(stored.eq(pl.lit(days[i]!).cast(pl.Int32)))));
+    return partitions;
+  }
   const keyed = frame.withColumns(pl.col("dt").cast(pl.Utf8).alias("__dt"));
   for (const dt of dts) partitions.set(dt, keyed.filter(pl.col("__dt").eq(pl.lit(dt))).drop("__dt"));
   return partitions;
+}
+
+/** Days since 1970-01-01 of a YYYY-MM-DD day Sluice partitions (a Date column's stored value); null for any other text. */
+export function epochDay(dt: string): number | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(dt) || dt < FIRST_DAY || dt > LAST_DAY) return null;
+  const ms = Date.parse(`${dt}T00:00:00Z`);
+  return Number.isNaN(ms) || formatDay(new Date(ms)) !== dt ? null : ms / DAY_MS;
 }
 
 /** How listRows names and keeps columns. */
