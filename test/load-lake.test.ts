@@ -10,7 +10,7 @@ import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { assertFramesEqual } from "./support/frames.ts";
-import { epochDay, splitByDt } from "../src/pipeline/frames.ts";
+import { dtIs, epochDay, splitByDt } from "../src/pipeline/frames.ts";
 
 test("a lake partition is written atomically: only data.parquet remains, and a rerun replaces it", async (t) => {
   const dataDir = await tempDataDir(t);
@@ -129,4 +129,7 @@ test("splitting by day compares a Date column by its stored day: the rows of com
   for (const odd of ["2025-11-31", "2025-1-20"]) assert.equal(splitByDt(frame, ["2025-11-20", odd]).get(odd)!.height, asText(odd).height);
   assert.equal(epochDay("2025-11-20"), 20412);
   assert.equal(epochDay("2025-02-29"), null);
+  // the same expression on a text dt column compares text
+  const text = frame.withColumns(pl.col("dt").cast(pl.Utf8));
+  assert.deepEqual(text.filter(dtIs("2025-11-20", text.schema["dt"])).getColumn("id").toArray(), [0, 3, 7]);
 });

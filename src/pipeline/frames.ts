@@ -22,17 +22,25 @@ export function jsonRows(frame: pl.DataFrame): Array<Record<string, unknown>> {
 export function splitByDt(frame: pl.DataFrame, dts: readonly string[]): Map<string, pl.DataFrame> {
   const partitions = new Map<string, pl.DataFrame>();
   if (dts.length === 1 && frame.height === 0) return partitions.set(dts[0] as string, frame);
-  // A Date column is compared by its day number (what it stores): printing a million dates as text
-  // to compare them costs ~25x more, and the rows kept are the same.
-  const days = frame.schema["dt"]?.variant === "Date" ? dts.map(epochDay) : [];
-  if (days.length > 0 && days.every((d) => d !== null)) {
-    const stored = pl.col("dt").cast(pl.Int32);
-    dts.forEach((dt, i) => partitions.set(dt, frame.filter(stored.eq(pl.lit(days[i]!).cast(pl.Int32)))));
+  const dtype = frame.schema["dt"];
+  if (dtype?.variant === "Date") {
+    for (const dt of dts) partitions.set(dt, frame.filter(dtIs(dt, dtype)));
     return partitions;
   }
   const keyed = frame.withColumns(pl.col("dt").cast(pl.Utf8).alias("__dt"));
   for (const dt of dts) partitions.set(dt, keyed.filter(pl.col("__dt").eq(pl.lit(dt))).drop("__dt"));
   return partitions;
+}
+
+/**
+ * `dt` is the day `dt` (a YYYY-MM-DD string), for a `dt` column of type `dtype`. A Date column is
+ * compared by the day number it stores: the same rows as comparing it printed as text, without
+ * printing a date per row (~25x cheaper at 1M rows). Other types, and text that is not such a day,
+ * are compared as text.
+ */
+export function dtIs(dt: string, dtype: pl.DataType | undefined): pl.Expr {
+  const day = dtype?.variant === "Date" ? epochDay(dt) : null;
+  return day === null ? pl.col("dt").cast(pl.Utf8).eq(pl.lit(dt)) : pl.col("dt").cast(pl.Int32).eq(pl.lit(day).cast(pl.Int32));
 }
 
 /** Days since 1970-01-01 of a YYYY-MM-DD day Sluice partitions (a Date column's stored value); null for any other text. */
