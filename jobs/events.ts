@@ -45,6 +45,9 @@ export default defineJob({
   charts: eventsCharts,
 });
 
+/** The first row of each event_id. */
+const FIRST_COPY = pl.col("event_id").isFirstDistinct();
+
 /**
  * Steps 1 to 3a, streamed: pages are validated chunk by chunk as they land, and a day larger than
  * the memory budget is kept on disk in groups (see ChunkedFrame), so any day fits.
@@ -58,17 +61,16 @@ async function validDayEvents(ctx: JobContext): Promise<ChunkedFrame> {
   const valid = await ctx.validate(raw, eventsSuite);
 
   // 3a. Transform: one row per event_id (the API delivers at least once), group of event_ids by group;
-  //     fields the contract does not declare ride along in _extra.
-  return ctx.step("deduplicate events", () =>
-    valid.groupMap("event_id", (events) => events.select(...SESSION_INPUT_COLUMNS, "_extra").unique({ subset: ["event_id"], keep: "first", maintainOrder: true })),
-  );
+  //     fields the contract does not declare ride along in _extra. The first copy of each, in order
+  //     (what unique keep "first" with maintainOrder keeps, at half its cost).
+  return ctx.step("deduplicate events", () => valid.groupMap("event_id", (events) => events.select(...SESSION_INPUT_COLUMNS, "_extra").filter(FIRST_COPY)));
 }
 
 /** Sessions of one group of users (their events of the day and the neighbouring days); each event's _extra joins back by event_id. */
 async function sessionize(ctx: JobContext, window: pl.DataFrame): Promise<{ events: pl.DataFrame; sessions: pl.DataFrame }> {
   const sessionized = await collectSessionized(window.lazy(), DEFAULT_SESSION_RULES, ctx.signal);
   // Sessionization keeps the columns it knows.
-  const events = sessionized.events.join(window.select("event_id", "_extra").unique({ subset: ["event_id"], keep: "first" }), { on: "event_id", how: "left" });
+  const events = sessionized.events.join(window.select("event_id", "_extra").filter(FIRST_COPY), { on: "event_id", how: "left" });
   return { events, sessions: sessionized.sessions };
 }
 

@@ -8,6 +8,8 @@ import { batchesToFrame, columnsFromSchema, decodeRecords, deriveColumns } from 
 import { registerLooseObjects } from "../src/extract/index.ts";
 import { daysFromCivil, parseRfc3339, rfc3339ToMicros } from "../src/extract/timestamp.ts";
 import { eventSchema } from "./fixtures/fault-server.ts";
+import { concatBatches } from "../src/extract/batch-concat.ts";
+import { seededRandom } from "../src/core/random.ts";
 
 
 function frameOf(records: unknown[], schema: z.ZodObject = eventSchema, pageNo = 1): { frame: pl.DataFrame; drift: Set<string> } {
@@ -283,4 +285,32 @@ test("the decoder keeps multi-byte UTF-8 strings intact across a whole page", ()
     schema,
   );
   assert.deepEqual(frame.getColumn("s").toArray(), strings);
+});
+
+test("batches of any sizes join into one contiguous batch holding exactly the rows, nulls and bits of each", () => {
+  const schema = z.object({ s: z.string(), i: z.int(), f: z.number(), b: z.boolean(), t: z.iso.datetime({ offset: true }), o: z.object({ x: z.string() }).nullish() });
+  const columns = columnsFromSchema(schema);
+  const rand = seededRandom(14);
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(rand() * values.length)] as T;
+  const record = () => ({
+    s: pick(["a", "ünï", "🎉", "", null, 7]),
+    i: pick([1, -(2 ** 53) + 1, 2 ** 40, null, "x"]),
+    f: pick([0.5, -1e300, null, true]),
+    b: pick([true, false, null, 1]),
+    t: pick(["2026-11-20T00:00:00Z", "2026-11-20T23:59:59.999999+05:30", "nope", null]),
+    ...(rand() < 0.3 ? {} : { o: pick([{ x: "é" }, null, { x: 3 }]) }),
+  });
+  for (const sizes of [[8, 16, 0, 8], [1, 7, 13, 8, 3], [1000, 999, 1, 24], [0, 0], [5]]) {
+    const batches = sizes.map((n, p) => decodeRecords(Array.from({ length: n }, record), columns, p + 1));
+    const joined = batchesToFrame(batches, columns);
+    const expected = pl.concat(batches.map((b) => batchesToFrame([b], columns)));
+    assert.deepEqual(joined.dtypes.map(String), expected.dtypes.map(String));
+    assert.deepEqual(joined.toRecords(), expected.toRecords(), `sizes ${sizes.join(",")}`);
+    if (batches.length > 1) assert.equal(concatBatches(batches, batches[0]!.schema)?.numRows, joined.height);
+  }
+  // a list column is not flat: its batches are kept as they are
+  const listColumns = columnsFromSchema(z.object({ items: z.array(z.object({ n: z.int() })) }));
+  const lists = [decodeRecords([{ items: [{ n: 1 }] }], listColumns, 1), decodeRecords([{ items: [] }], listColumns, 2)];
+  assert.equal(concatBatches(lists, lists[0]!.schema), null);
+  assert.deepEqual(batchesToFrame(lists, listColumns).getColumn("_page").toArray(), [1, 2]);
 });

@@ -111,3 +111,17 @@ test("isProcessAlive is true for this process and false for a pid that cannot ex
   assert.equal(isProcessAlive(process.pid), true);
   assert.equal(isProcessAlive(2147483646), false);
 });
+
+test("writers of one target at once each get their own temp file, named with our pid", async (t) => {
+  const dir = await tempDataDir(t);
+  const target = path.join(dir, "data.parquet");
+  const temps: string[] = [];
+  const write = async (temp: string) => {
+    temps.push(path.basename(temp));
+    await writeFile(temp, temp);
+  };
+  await Promise.all(Array.from({ length: 50 }, () => replaceAtomically(target, write, { durable: false })));
+  assert.equal(new Set(temps).size, 50);
+  for (const temp of temps) assert.match(temp, OUR_TEMP);
+  assert.deepEqual(await readdir(dir), ["data.parquet"]);
+});

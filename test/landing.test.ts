@@ -34,6 +34,19 @@ test("record spans say null when the body is not the declared shape, so the call
   assert.equal(recordSpans('{"data": ["unterminated]}', ["data"]), null);
 });
 
+test("record spans through a row stop there: the same spans as a whole scan, the text after them unread", () => {
+  const records = [{ a: 'x "}' }, [1, { b: "]" }], "s\\", null, { c: 3 }];
+  const text = JSON.stringify({ data: records, next_cursor: "c" });
+  const whole = recordSpans(text, ["data"]);
+  assert.equal(whole?.length, records.length);
+  for (let row = 0; row < records.length; row++) assert.deepEqual(recordSpans(text, ["data"], row), whole?.slice(0, row + 1));
+  assert.deepEqual(recordSpans(text, ["data"], 99), whole, "a row past the end: every span");
+  // the text after the row is not read: a broken tail does not matter, and a whole scan notices it
+  const broken = `${text.slice(0, whole![1]![1])},{"unterminated`;
+  assert.deepEqual(recordSpans(broken, ["data"], 1), whole?.slice(0, 2));
+  assert.equal(recordSpans(broken, ["data"]), null);
+});
+
 test("record spans agree with JSON.parse on random pages", () => {
   const rand = seededRandom(99);
   const word = () => ["a", '"', "\\", "]", "}", ",", "é", " ", "{", "["][Math.floor(rand() * 10)] as string;

@@ -10,6 +10,7 @@ import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { assertFramesEqual } from "./support/frames.ts";
+import { dtIs, epochDay, splitByDt } from "../src/pipeline/frames.ts";
 
 test("a lake partition is written atomically: only data.parquet remains, and a rerun replaces it", async (t) => {
   const dataDir = await tempDataDir(t);
@@ -112,4 +113,23 @@ test("lake partitions are listed sorted, read back concatenated, and missing one
   assert.ok(got);
   const expected = pl.concat([eventsFrame("2026-11-20", eventRows([1, 2])), eventsFrame("2026-11-22", eventRows([5]))]);
   assertFramesEqual(got, expected, { sortBy: ["event_id"] });
+});
+
+test("splitting by day compares a Date column by its stored day: the rows of comparing it as text, in order, nulls and other days left out", () => {
+  const days = [20412, null, 20413, 20412, -719162, 2932896, 20411, 20412];
+  const frame = pl.DataFrame({ id: [0, 1, 2, 3, 4, 5, 6, 7], dt: pl.Series("dt", days, pl.Int32).cast(pl.Date) });
+  const asText = (dt: string) => frame.filter(pl.col("dt").cast(pl.Utf8).eq(pl.lit(dt)));
+  const dts = ["2025-11-20", "2025-11-21", "0001-01-01", "9999-12-30", "2025-11-25"];
+  const parts = splitByDt(frame, dts);
+  assert.deepEqual([...parts.keys()], dts);
+  for (const dt of dts) assertFramesEqual(parts.get(dt)!, asText(dt));
+  assert.deepEqual(parts.get("2025-11-20")!.getColumn("id").toArray(), [0, 3, 7]);
+  assert.equal(parts.get("2025-11-25")!.height, 0);
+  // a day that is not a real YYYY-MM-DD matches nothing, exactly as the text comparison says
+  for (const odd of ["2025-11-31", "2025-1-20"]) assert.equal(splitByDt(frame, ["2025-11-20", odd]).get(odd)!.height, asText(odd).height);
+  assert.equal(epochDay("2025-11-20"), 20412);
+  assert.equal(epochDay("2025-02-29"), null);
+  // the same expression on a text dt column compares text
+  const text = frame.withColumns(pl.col("dt").cast(pl.Utf8));
+  assert.deepEqual(text.filter(dtIs("2025-11-20", text.schema["dt"])).getColumn("id").toArray(), [0, 3, 7]);
 });

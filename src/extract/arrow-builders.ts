@@ -53,17 +53,14 @@ export function putInt64(i32: Int32Array, row: number, v: number): void {
 /** Builds an Arrow Utf8 Data from strings (undefined = null) in one UTF-8 encode of the whole column. */
 export function utf8Data(strings: ReadonlyArray<string | undefined>, n: number, validity: Uint8Array | null, valid: number): Data<Utf8> {
   const offsets = new Int32Array(n + 1);
-  const parts: string[] = [];
   let chars = 0;
   for (let i = 0; i < n; i++) {
     const s = strings[i];
-    if (s !== undefined) {
-      parts.push(s);
-      chars += s.length;
-    }
+    if (s !== undefined) chars += s.length;
     offsets[i + 1] = chars;
   }
-  const joined = parts.join("");
+  // join reads a hole or undefined as "": the nulls take no bytes
+  const joined = strings.length === n ? strings.join("") : strings.slice(0, n).join("");
   const bytes = Buffer.from(joined, "utf8");
   if (bytes.length !== chars) {
     // non-ASCII somewhere: byte offsets differ from char offsets

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { SluiceError } from "../core/errors.ts";
 import { pathKeys, type JsonPath } from "./json-path.ts";
+import { closingQuote } from "./json-text.ts";
 import { pageFileName, recordsOf, type RecordsLocation } from "./landing.ts";
 
 /**
@@ -21,18 +22,20 @@ export async function readLandedRecords(landingDir: string, at: RecordsLocation 
     else byPage.set(r.page, [i]);
   });
   const out = new Array<string>(refs.length);
-  for (const [page, indexes] of byPage) {
+  const pages = [...byPage];
+  // the next file is read while this one is scanned
+  let reading = pages.length > 0 ? readLandedPage(landingDir, pages[0]![0]) : undefined;
+  for (let p = 0; p < pages.length; p++) {
+    const [page, indexes] = pages[p]!;
     const file = path.join(landingDir, pageFileName(page));
-    let body: Buffer;
-    try {
-      body = await readFile(file);
-    } catch (cause) {
-      throw new SluiceError(`landed page ${page} is missing (${file})`, { cause, hint: "re-extract the partition (--refetch)" });
-    }
+    const body = await reading!;
+    reading = p + 1 < pages.length ? readLandedPage(landingDir, pages[p + 1]![0]) : undefined;
     // A few records of a page are wanted: slice their exact text out with a scanner (no objects
-    // built), and fall back to a full parse only when the scanner cannot follow the body.
+    // built, and no further than the last row wanted), and fall back to a full parse only when the
+    // scanner cannot follow the body.
     const text = body.toString("utf8").replace(/^\uFEFF/, "");
-    const spans = where.single ? null : recordSpans(text, pathKeys(where.path));
+    const lastRow = indexes.reduce((max, i) => Math.max(max, refs[i]!.row), -1);
+    const spans = where.single ? null : recordSpans(text, pathKeys(where.path), lastRow);
     const parsed = spans ? null : recordsOf(text, where);
     if (!spans && !parsed) throw new SluiceError(`landed page ${file} holds no records at ${JSON.stringify(where.path)}`);
     const count = spans ? spans.length : (parsed?.records.length ?? 0);
@@ -48,11 +51,23 @@ export async function readLandedRecords(landingDir: string, at: RecordsLocation 
   return out;
 }
 
+/** A landed page's bytes; a SluiceError naming the file when it is missing (never an unhandled rejection). */
+function readLandedPage(landingDir: string, page: number): Promise<Buffer> {
+  const file = path.join(landingDir, pageFileName(page));
+  const read = readFile(file).catch((cause: unknown) => {
+    throw new SluiceError(`landed page ${page} is missing (${file})`, { cause, hint: "re-extract the partition (--refetch)" });
+  });
+  read.catch(() => undefined);
+  return read;
+}
+
 /**
  * Start and end offsets of each element of the array at `path` in a JSON text, found by scanning
  * (strings and nesting aware) instead of parsing; null when the text is not shaped as expected.
+ * With `throughRow`, the scan stops once that element (0-based) is found: the spans then end there
+ * and the rest of the text is not looked at.
  */
-export function recordSpans(text: string, path: readonly string[]): Array<[number, number]> | null {
+export function recordSpans(text: string, path: readonly string[], throughRow = Infinity): Array<[number, number]> | null {
   try {
     let i = skipWs(text, 0);
     for (const key of path) {
@@ -68,6 +83,7 @@ export function recordSpans(text: string, path: readonly string[]): Array<[numbe
       i = skipValue(text, i);
       if (i < 0) return null;
       spans.push([start, i]);
+      if (spans.length > throughRow) return spans;
       i = skipWs(text, i);
       const c = text.charCodeAt(i);
       if (c === 0x5d) return spans;
@@ -89,12 +105,8 @@ function skipWs(text: string, i: number): number {
 
 /** Index just past the string starting at i (a quote), or -1. */
 function skipString(text: string, i: number): number {
-  for (i++; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c /* \ */) i++;
-    else if (c === 0x22 /* " */) return i + 1;
-  }
-  return -1;
+  const end = closingQuote(text, i);
+  return end < 0 ? -1 : end + 1;
 }
 
 /** Index just past the JSON value starting at i, or -1. */

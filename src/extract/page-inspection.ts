@@ -10,6 +10,7 @@
 import { isUtf8 } from "node:buffer";
 import { typeIssue, type DecodeIssue } from "./decode-issue.ts";
 import { pathKeys, type JsonPath } from "./json-path.ts";
+import { closingQuote } from "./json-text.ts";
 
 /** Findings of one page, by record row. */
 export interface PageFindings {
@@ -144,14 +145,7 @@ function quickScan(s: string): { duplicate: boolean; longIntegers: string[] } {
 
 /** The index of the quote closing the string opened at `i` (or the text's length). */
 function stringEnd(s: string, i: number): number {
-  // indexOf runs natively; a quote preceded by an odd number of backslashes is escaped.
-  let j = s.indexOf('"', i + 1);
-  while (j > 0 && s.charCodeAt(j - 1) === 0x5c) {
-    let k = j - 1;
-    while (s.charCodeAt(k) === 0x5c) k--;
-    if ((j - 1 - k) % 2 === 0) break;
-    j = s.indexOf('"', j + 1);
-  }
+  const j = closingQuote(s, i);
   return j < 0 ? s.length : j;
 }
 

@@ -25,6 +25,7 @@ import {
   rowNumbers,
   type Builder,
 } from "./arrow-builders.ts";
+import { concatBatches } from "./batch-concat.ts";
 import { formatDecodeIssue, timestampIssue, typeIssue, type DecodeIssue } from "./decode-issue.ts";
 import { EXTRA_COLUMN, arrowSchema, type ColumnKind, type ColumnSpec, type JsonShape } from "./record-columns.ts";
 import { integerIssue, pageFindings, type PageFindings } from "./page-inspection.ts";
@@ -320,7 +321,9 @@ export function emptyBatch(columns: readonly ColumnSpec[]): RecordBatch {
 
 /** Batches (all with the schema of `columns`) into a Polars DataFrame through Arrow IPC (file format). */
 export function batchesToFrame(batches: readonly RecordBatch[], columns: readonly ColumnSpec[]): pl.DataFrame {
-  const table = new Table(batches.length > 0 ? batches : [emptyBatch(columns)]);
+  // one contiguous batch when the columns allow it: IPC and Polars' read then cost about a copy
+  const one = batches.length > 1 ? concatBatches(batches, batches[0]!.schema) : null;
+  const table = new Table(one ? [one] : batches.length > 0 ? batches : [emptyBatch(columns)]);
   const ipc = tableToIPC(table, "file");
   // readIPC wants the IPC *file* format (a stream fails with InvalidFooter)
   return pl.readIPC(Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength));

@@ -18,7 +18,7 @@ import type { PartitionLoad, TableSpec } from "../load/types.ts";
 import { ChunkedValidation, SEQ_COLUMN } from "../validate/validate-chunks.ts";
 import { PAGE_COLUMN, ROW_COLUMN, type CheckReport, type FieldPresence, type Suite, type ValidationContext } from "../validate/index.ts";
 import { ChunkedFrame, ORDER_COLUMNS, OutputCollector, splitByIndex, wholeRowsOf, type ChunkContext, type LakeWindowFiles } from "./chunked-frame.ts";
-import { isDataFrame } from "./frames.ts";
+import { dtIs, isDataFrame } from "./frames.ts";
 import type { LandedListing } from "./child-listings.ts";
 import { StreamCollector } from "./stream-collector.ts";
 import { exprOnce } from "../core/expr-memo.ts";
@@ -195,7 +195,7 @@ export class ChunkedStages {
     const loads: PartitionLoad[] = [];
     let rowsOfDay = 0;
     for (const dt of table.partitioned ? [...dts] : [this.port.dt]) {
-      const where = table.partitioned ? pl.col("dt").cast(pl.Utf8).eq(pl.lit(dt)) : null;
+      const where = table.partitioned ? dtIs(dt, schema["dt"]) : null;
       if (preview) {
         if (dt === this.port.dt) rowsOfDay = countRows(files.map((f) => pl.scanIPC(f)), where);
         continue;
@@ -215,7 +215,7 @@ export class ChunkedStages {
     const days = table.partitioned ? [...dts] : [this.port.dt];
     const columns = table.columns.map((c) => c.name);
     const collector = new OutputCollector(this.port.chunks, `lake-${table.name}`, frame.inMemory, days.length, "parquet");
-    const dayIndex = table.partitioned ? dayIndexExpr(days) : pl.lit(0).cast(pl.Int32);
+    const dayIndex = table.partitioned ? dayIndexExpr(days, frame.schema["dt"]) : pl.lit(0).cast(pl.Int32);
     for (let g = 0; g < frame.groups.length; g++) {
       for (const [d, slice] of splitByIndex(await frame.groupFrame(g), dayIndex)) if (d >= 0) await collector.add(d, conformed(slice, columns));
       if (!frame.inMemory) await releaseMemory();
@@ -260,11 +260,10 @@ function conformed(slice: pl.DataFrame, columns: readonly string[]): pl.DataFram
 }
 
 /** Per row, the index of its dt among `days`, or -1 (rows of other days are not written). */
-function dayIndexExpr(days: readonly string[]): pl.Expr {
-  const dt = pl.col("dt").cast(pl.Utf8);
+function dayIndexExpr(days: readonly string[], dtype: pl.DataType | undefined): pl.Expr {
   let index: pl.Expr = pl.lit(-1).cast(pl.Int32);
   days.forEach((day, i) => {
-    index = pl.when(dt.eq(pl.lit(day))).then(pl.lit(i).cast(pl.Int32)).otherwise(index);
+    index = pl.when(dtIs(day, dtype)).then(pl.lit(i).cast(pl.Int32)).otherwise(index);
   });
   return index;
 }

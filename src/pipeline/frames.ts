@@ -1,5 +1,6 @@
 /** Small frame helpers the engine shares: duck-typing, JSON-friendly rows, splitting by day. */
 import pl from "nodejs-polars";
+import { DAY_MS, FIRST_DAY, LAST_DAY, formatDay } from "../core/dates.ts";
 
 /** nodejs-polars' DataFrame is a factory, so `instanceof pl.DataFrame` is always false: duck-type it. */
 export function isDataFrame(value: unknown): value is pl.DataFrame {
@@ -21,9 +22,32 @@ export function jsonRows(frame: pl.DataFrame): Array<Record<string, unknown>> {
 export function splitByDt(frame: pl.DataFrame, dts: readonly string[]): Map<string, pl.DataFrame> {
   const partitions = new Map<string, pl.DataFrame>();
   if (dts.length === 1 && frame.height === 0) return partitions.set(dts[0] as string, frame);
+  const dtype = frame.schema["dt"];
+  if (dtype?.variant === "Date") {
+    for (const dt of dts) partitions.set(dt, frame.filter(dtIs(dt, dtype)));
+    return partitions;
+  }
   const keyed = frame.withColumns(pl.col("dt").cast(pl.Utf8).alias("__dt"));
   for (const dt of dts) partitions.set(dt, keyed.filter(pl.col("__dt").eq(pl.lit(dt))).drop("__dt"));
   return partitions;
+}
+
+/**
+ * `dt` is the day `dt` (a YYYY-MM-DD string), for a `dt` column of type `dtype`. A Date column is
+ * compared by the day number it stores: the same rows as comparing it printed as text, without
+ * printing a date per row (~25x cheaper at 1M rows). Other types, and text that is not such a day,
+ * are compared as text.
+ */
+export function dtIs(dt: string, dtype: pl.DataType | undefined): pl.Expr {
+  const day = dtype?.variant === "Date" ? epochDay(dt) : null;
+  return day === null ? pl.col("dt").cast(pl.Utf8).eq(pl.lit(dt)) : pl.col("dt").cast(pl.Int32).eq(pl.lit(day).cast(pl.Int32));
+}
+
+/** Days since 1970-01-01 of a YYYY-MM-DD day Sluice partitions (a Date column's stored value); null for any other text. */
+export function epochDay(dt: string): number | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(dt) || dt < FIRST_DAY || dt > LAST_DAY) return null;
+  const ms = Date.parse(`${dt}T00:00:00Z`);
+  return Number.isNaN(ms) || formatDay(new Date(ms)) !== dt ? null : ms / DAY_MS;
 }
 
 /** How listRows names and keeps columns. */

@@ -1,0 +1,17 @@
+/** Small scanners over JSON text shared by the page inspection and the raw-record slicer. */
+
+/**
+ * The index of the quote closing the string whose opening quote is at `i`, or -1 when the text ends
+ * first. indexOf runs natively (much faster than a loop over char codes for typical short strings);
+ * a quote preceded by an odd number of backslashes is escaped and skipped.
+ */
+export function closingQuote(s: string, i: number): number {
+  let j = s.indexOf('"', i + 1);
+  while (j > 0 && s.charCodeAt(j - 1) === 0x5c) {
+    let k = j - 1;
+    while (s.charCodeAt(k) === 0x5c) k--;
+    if ((j - 1 - k) % 2 === 0) break;
+    j = s.indexOf('"', j + 1);
+  }
+  return j;
+}
