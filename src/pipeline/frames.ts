@@ -1,6 +1,7 @@
 /** Small frame helpers the engine shares: duck-typing, JSON-friendly rows, splitting by day. */
 import pl from "nodejs-polars";
 import { DAY_MS, FIRST_DAY, LAST_DAY, formatDay } from "../core/dates.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 
 /** nodejs-polars' DataFrame is a factory, so `instanceof pl.DataFrame` is always false: duck-type it. */
 export function isDataFrame(value: unknown): value is pl.DataFrame {
@@ -22,7 +23,7 @@ export function jsonRows(frame: pl.DataFrame): Array<Record<string, unknown>> {
 export function splitByDt(frame: pl.DataFrame, dts: readonly string[]): Map<string, pl.DataFrame> {
   const partitions = new Map<string, pl.DataFrame>();
   if (dts.length === 1 && frame.height === 0) return partitions.set(dts[0] as string, frame);
-  const dtype = frame.schema["dt"];
+  const dtype = schemaOf(frame)["dt"];
   if (dtype?.variant === "Date") {
     for (const dt of dts) partitions.set(dt, frame.filter(dtIs(dt, dtype)));
     return partitions;
