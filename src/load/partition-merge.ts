@@ -35,10 +35,10 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
   const kind = stageKind(load);
   await stagePartition(conn, stage, kind, load, targetTypes, context);
   try {
-    await checkStagedKeys(conn, stage, spec, load.dt, context);
+    const stagedRows = await checkStagedKeys(conn, stage, spec, load.dt, context);
     const tombstones = await takeTombstones(conn, stage, spec);
     const sql = mergeSql(stage, spec, load.dt, load.replaceAll === true);
-    const counts = await countChanges(conn, sql, spec);
+    const counts = await countChanges(conn, sql, spec, tombstones ? null : stagedRows);
     const shrink = guardShrink(spec, load.dt, counts, context, options.allowShrink === true);
     await applyChanges(conn, sql, spec, counts);
     const deleted = tombstones ? await deleteTombstones(conn, tombstones, spec) : 0;
@@ -176,7 +176,7 @@ function stagingExpr(column: ColumnSpec, load: PartitionLoad, fileTypes: Map<str
 }
 
 /** MERGE needs unique, non-null keys (else it inserts duplicates), and a partition only its own rows. */
-async function checkStagedKeys(conn: DuckDBConnection, stage: string, spec: TableSpec, dt: string, context: ErrorContext): Promise<void> {
+async function checkStagedKeys(conn: DuckDBConnection, stage: string, spec: TableSpec, dt: string, context: ErrorContext): Promise<number> {
   const keys = spec.key.map(ident);
   const distinct = keys.length === 1 ? `count(DISTINCT ${keys[0]})` : `count(DISTINCT (${keys.join(", ")}))`;
   const nullKey = keys.map((k) => `${k} IS NULL`).join(" OR ");
@@ -202,6 +202,7 @@ async function checkStagedKeys(conn: DuckDBConnection, stage: string, spec: Tabl
       hint: "split the frame by dt and materialize each partition separately",
     });
   }
+  return rows ?? 0;
 }
 
 /** The SQL pieces that counting and applying one partition's changes share. */
@@ -246,8 +247,16 @@ interface ChangeCounts extends LoadCounts {
   before: number;
 }
 
-/** Counts what the MERGE will do with two hash joins (far cheaper than MERGE ... RETURNING row by row). */
-async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec): Promise<ChangeCounts> {
+/**
+ * Counts what the MERGE will do with two hash joins (far cheaper than MERGE ... RETURNING row by row).
+ * A partition the table does not hold yet (the usual first load of a day) needs no join: every
+ * staged row is new. `stagedRows` is null when the stage changed after it was counted.
+ */
+async function countChanges(conn: DuckDBConnection, sql: MergeSql, spec: TableSpec, stagedRows: number | null): Promise<ChangeCounts> {
+  if (stagedRows !== null && sql.partition !== "false" && sql.partition !== "true") {
+    const held = await conn.runAndReadAll(`SELECT count(*) FROM ${sql.target} t WHERE ${sql.partition}`);
+    if (Number(held.getRows()[0]?.[0] ?? 0) === 0) return { inserted: stagedRows, updated: 0, deleted: 0, staged: stagedRows, before: 0 };
+  }
   const firstKey = ident(spec.key[0] as string);
   const plan = await conn.runAndReadAll(
     `SELECT count(*) FILTER (WHERE t.${firstKey} IS NULL), count(*) FILTER (WHERE t.${firstKey} IS NOT NULL AND ${sql.changed}), count(*)
