@@ -63,21 +63,38 @@ export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[
 export async function ensureSluiceSchema(conn: DuckDBConnection): Promise<void> {
   // Once per connection: a run's open asks from several places, and each check costs catalog queries.
   // Never called inside a transaction, so what it created is committed and stays.
-  if (sluiceSchemaEnsured.has(conn)) return;
+  const known = knownOn(conn);
+  if (known.sluiceSchema) return;
   // One call: DuckDB runs the statements in order, without a round trip each.
   await conn.run(SLUICE_DDL.join(";\n"));
   const names = new Set((await columnsOf(conn, "sluice", "checks")).keys());
   for (const [name, type] of CHECKS_ADDED_COLUMNS) {
     if (!names.has(name)) await conn.run(`ALTER TABLE sluice.checks ADD COLUMN ${ident(name)} ${type}`);
   }
-  sluiceSchemaEnsured.add(conn);
+  known.sluiceSchema = true;
 }
 
-/** Connections whose bookkeeping schema is known to be current. */
-const sluiceSchemaEnsured = new WeakSet<DuckDBConnection>();
+/**
+ * What a connection has learned of the catalog (a run's start and its load share one connection, so
+ * each is asked once per run): the bookkeeping schema is current, these tables exist, these lake
+ * views are current. Nothing in this process drops them while the connection is open.
+ */
+interface KnownCatalog {
+  sluiceSchema: boolean;
+  tables: Set<string>;
+  lakeViews: Set<string>;
+}
 
-/** Lake views known to be current, per connection (a run's start and its load share one: checked once). */
-const lakeViewsChecked = new WeakMap<DuckDBConnection, Set<string>>();
+const catalogs = new WeakMap<DuckDBConnection, KnownCatalog>();
+
+function knownOn(conn: DuckDBConnection): KnownCatalog {
+  let known = catalogs.get(conn);
+  if (!known) {
+    known = { sluiceSchema: false, tables: new Set(), lakeViews: new Set() };
+    catalogs.set(conn, known);
+  }
+  return known;
+}
 
 /** True when sluice.checks has `column` (a warehouse not yet evolved lacks the newer ones). */
 export async function checksHaveColumn(conn: DuckDBConnection, column: string): Promise<boolean> {
@@ -155,16 +172,13 @@ function checkSpec(table: TableSpec): void {
 }
 
 async function createTable(conn: DuckDBConnection, table: TableSpec, types: Map<string, string>, outsideTransaction = false): Promise<void> {
-  const known = tablesCreated.get(conn) ?? new Set<string>();
+  const known = knownOn(conn).tables;
   if (known.has(table.name)) return;
   const cols = table.columns.map((c) => `${ident(c.name)} ${types.get(c.name) ?? c.type}`).join(", ");
   await conn.run(`CREATE TABLE IF NOT EXISTS main.${ident(table.name)} (${cols})`);
   // A creation inside a transaction is undone by its rollback: only remember committed ones.
-  if (outsideTransaction) tablesCreated.set(conn, known.add(table.name));
+  if (outsideTransaction) known.add(table.name);
 }
-
-/** Tables known to exist, per connection: a run's start creates them, and its load on the same connection need not ask again. */
-const tablesCreated = new WeakMap<DuckDBConnection, Set<string>>();
 
 /**
  * Brings the table's columns in line with the spec: adds missing (nullable) columns, widens a
@@ -209,8 +223,7 @@ async function evolveSchema(conn: DuckDBConnection, spec: TableSpec, specTypes: 
  * the view stays as it was. Views pick up new partitions by themselves, so this is rarely needed.
  */
 export async function ensureLakeView(conn: DuckDBConnection, table: string): Promise<string | null> {
-  const known = lakeViewsChecked.get(conn) ?? new Set<string>();
-  lakeViewsChecked.set(conn, known);
+  const known = knownOn(conn).lakeViews;
   if (known.has(table)) return null;
   const glob = literal(lakeTableGlob(table));
   const current = await conn.runAndReadAll("SELECT sql FROM duckdb_views() WHERE schema_name = 'lake' AND view_name = $1", [table]);
