@@ -5,7 +5,7 @@
  */
 import pl from "nodejs-polars";
 import type { z } from "zod";
-import { addDays, defineJob, type ChunkedFrame, type JobContext, type LakeWindow, type TableOutput } from "../src/index.ts";
+import { addDays, defineJob, type ChunkedFrame, type JobContext, type LakeWindow, type LakeWindowFiles, type TableOutput } from "../src/index.ts";
 import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
@@ -38,9 +38,9 @@ export default defineJob({
   reads: { [EVENTS.name]: READS },
   async run(ctx) {
     // 1-3a. The day's events: extracted, validated, one row per event_id (in groups: any day fits in memory).
-    const today = await validDayEvents(ctx);
+    const { today, neighbours } = await validDayEvents(ctx);
     // 3b-4. Sessions around the day, then the load.
-    await ctx.materialize(await sessionsAround(ctx, today));
+    await ctx.materialize(await sessionsAround(ctx, today, neighbours));
   },
   charts: eventsCharts,
 });
@@ -52,7 +52,7 @@ const FIRST_COPY = pl.col("event_id").isFirstDistinct();
  * Steps 1 to 3a, streamed: pages are validated chunk by chunk as they land, and a day larger than
  * the memory budget is kept on disk in groups (see ChunkedFrame), so any day fits.
  */
-async function validDayEvents(ctx: JobContext): Promise<ChunkedFrame> {
+async function validDayEvents(ctx: JobContext): Promise<{ today: ChunkedFrame; neighbours: LakeWindowFiles }> {
   // 1. Extract: every page of the day's events, as typed columns (timestamps in UTC µs); copies of
   //    an event_id are kept in one group, for step 3a.
   const raw = ctx.stream(eventsSource, { groupBy: "event_id" });
@@ -60,10 +60,17 @@ async function validDayEvents(ctx: JobContext): Promise<ChunkedFrame> {
   // 2. Validate: records that break the contract go to sluice.quarantine with their raw record and a reason.
   const valid = await ctx.validate(raw, eventsSuite);
 
+  // The neighbouring days' events in the lake, that sessionization reads along (the engine holds the
+  // job's lock from here to the load).
+  const neighbours = await ctx.readWindow(EVENTS.name, { chunked: true });
+
   // 3a. Transform: one row per event_id (the API delivers at least once), group of event_ids by group;
   //     fields the contract does not declare ride along in _extra. The first copy of each, in order
-  //     (what unique keep "first" with maintainOrder keeps, at half its cost).
-  return ctx.step("deduplicate events", () => valid.groupMap("event_id", (events) => events.select(...SESSION_INPUT_COLUMNS, "_extra").filter(FIRST_COPY)));
+  //     (what unique keep "first" with maintainOrder keeps, at half its cost), collected straight
+  //     into the groups of users that step 3b takes with the neighbours.
+  const dedupe = (events: pl.DataFrame) => events.select(...SESSION_INPUT_COLUMNS, "_extra").filter(FIRST_COPY);
+  const today = await ctx.step("deduplicate events", () => valid.groupMap("event_id", dedupe, { into: { column: "user_id", with: neighbours } }));
+  return { today, neighbours };
 }
 
 /** Sessions of one group of users (their events of the day and the neighbouring days); each event's _extra joins back by event_id. */
@@ -77,10 +84,9 @@ async function sessionize(ctx: JobContext, window: pl.DataFrame): Promise<{ even
 }
 
 /** Steps 3b and 4: sessions over the day and its neighbours (read from the lake, never refetched). */
-async function sessionsAround(ctx: JobContext, today: ChunkedFrame): Promise<TableOutput[]> {
+async function sessionsAround(ctx: JobContext, today: ChunkedFrame, neighbours: LakeWindowFiles): Promise<TableOutput[]> {
   // 3b. Transform: sessions never cross users, so they are computed group of users by group, each
-  //     with the same users' events of the neighbouring days (the engine holds the job's lock from here to the load).
-  const neighbours = await ctx.readWindow(EVENTS.name, { chunked: true });
+  //     with the same users' events of the neighbouring days.
   const { events, sessions } = await ctx.step("sessionize", () => today.groupMap("user_id", (window) => sessionize(ctx, window), { with: neighbours }));
 
   // Rewrite D and the neighbouring days that exist in the lake: their sessions may have changed.

@@ -126,6 +126,46 @@ test("a chunked frame regrouped by ranges of a column holds each value in one gr
   assert.deepEqual((await kept.collect()).getColumn("n").toArray(), [5, 6, 7, 8, 9]);
 });
 
+test("a groupMap that collects its outputs into ranges of another column hands a later groupMap by that column its groups as they are, with the window's rows added", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const chunks: ChunkContext = { store: SpillStore.forRun(dataDir, "events", "2026-11-20", "r3"), groupRows: 300, signal: new AbortController().signal };
+  const int64 = (f: pl.DataFrame) => f.withColumns(pl.col("user_id").cast(pl.Int64));
+  const rows = int64(pl.DataFrame({ user_id: Array.from({ length: 1000 }, (_, i) => (i * 7919) % 301), n: Array.from({ length: 1000 }, (_, i) => i) }));
+  const collector = new StreamCollector(chunks, "rows", "n");
+  for (let offset = 0; offset < rows.height; offset += 500) await collector.add(rows.slice(offset, 500));
+  const spilled = collector.finish(true);
+  const lakeFile = path.join(dataDir, "neighbour.parquet");
+  const lakeRows = int64(pl.DataFrame({ user_id: [0, 150, 300, 1000], n: [-1, -2, -3, -4] }));
+  lakeRows.writeParquet(lakeFile);
+  const window = { files: [{ file: lakeFile, rows: 4 }] };
+  const dropThirds = (f: pl.DataFrame) => f.filter(pl.col("n").modulo(3).neq(0));
+
+  const collected = await spilled.groupMap("n", dropThirds, { into: { column: "user_id", with: window } });
+  assert.equal(collected.inMemory, false);
+  assert.ok(collected.groups.length >= 3, `${collected.groups.length} ranges for ~670 rows and the window at 300 per group`);
+  const grouped = await collected.regroup("user_id", window);
+  assert.equal(grouped.groups.length, collected.groups.length);
+  grouped.groups.forEach((group, g) => {
+    const own = group.parts.filter((p) => p.kind !== "lake");
+    assert.deepEqual(own, collected.groups[g]?.parts, `group ${g} keeps its collected files (nothing is split again)`);
+    assert.equal(group.parts.filter((p) => p.kind === "lake").length, 1, `group ${g} reads the window's rows of its range`);
+  });
+  const frames: pl.DataFrame[] = [];
+  for (let g = 0; g < grouped.groups.length; g++) frames.push(await grouped.groupFrame(g));
+  const users = frames.map((f) => f.getColumn("user_id").toArray() as number[]);
+  for (let g = 1; g < users.length; g++) assert.ok(Math.max(...(users[g - 1] ?? [])) < Math.min(...(users[g] ?? [])), `group ${g} starts above group ${g - 1}`);
+  // the same rows as the outputs regrouped afterwards, each exactly once
+  const afterwards = await (await spilled.groupMap("n", dropThirds)).regroup("user_id", window);
+  assertFramesEqual(pl.concat(frames), await afterwards.collect(), { sortBy: ["n"] });
+  assertFramesEqual(pl.concat(frames), pl.concat([dropThirds(rows), lakeRows]), { sortBy: ["n"] });
+
+  // merged groups no longer match the planned ranges: a regroup splits them again
+  const merged = await collected.coalesce(1_000_000).regroup("user_id", window);
+  assert.ok(merged.groups.length >= 3);
+  assertFramesEqual(await merged.collect(), pl.concat(frames), { sortBy: ["n"] });
+  await assert.rejects(spilled.groupMap("n", (f) => f.drop("user_id"), { into: { column: "user_id", with: window } }), (e: unknown) => e instanceof ConfigError && /cannot group the output by user_id/.test(e.message));
+});
+
 test("a run's spilled files are gone when it ends, and a killed run's leftovers go with the next run of the partition", async (t) => {
   const days = makeEventDays(43, [DAYS[0] as string], 200);
   const server = await startContractServer({ days });

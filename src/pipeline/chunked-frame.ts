@@ -34,8 +34,21 @@ export interface Group {
   rows: number;
 }
 
-/** How rows were assigned to groups: arrival order, a hash of a column, or ascending ranges of a column. */
-export type Grouping = { kind: "none" } | { kind: "hash"; column: string } | { kind: "range"; column: string };
+/**
+ * How rows were assigned to groups: arrival order, a hash of a column, or ascending ranges of a
+ * column. Ranges planned for a lake window (groupMap's `into`) keep their bounds and that window:
+ * a groupMap by the column with the same window then only adds the window's rows to each range.
+ */
+export type Grouping =
+  | { kind: "none" }
+  | { kind: "hash"; column: string }
+  | { kind: "range"; column: string; plan?: { bounds: readonly unknown[]; window: LakeWindowFiles | null } };
+
+/** Where groupMap's `into` collects its outputs: ascending ranges of `column`, sized for the day's rows plus the window's. */
+export interface RangeTarget {
+  column: string;
+  with?: LakeWindowFiles;
+}
 
 /** What every chunked operation needs: where to spill, the memory budget, cancellation. */
 export interface ChunkContext {
@@ -121,9 +134,36 @@ export class ChunkedFrame {
    * grouped by it), adds each range's rows of the lake window `with` (this frame's columns only),
    * then runs `fn` group by group.
    */
-  async groupMap<T extends pl.DataFrame | Record<string, pl.DataFrame>>(column: string, fn: GroupFn<T>, options: { with?: LakeWindowFiles } = {}): Promise<Chunked<T>> {
+  groupMap<T extends pl.DataFrame | Record<string, pl.DataFrame>>(column: string, fn: GroupFn<T>, options?: { with?: LakeWindowFiles }): Promise<Chunked<T>>;
+  /**
+   * With `into`: the outputs go straight into the ascending ranges of `into.column` that a later
+   * groupMap by that column (with that window) takes, instead of being written, read back and
+   * split again there: a day kept on disk is written once less.
+   */
+  groupMap(column: string, fn: GroupFn<pl.DataFrame>, options: { with?: LakeWindowFiles; into: RangeTarget }): Promise<ChunkedFrame>;
+  async groupMap<T extends pl.DataFrame | Record<string, pl.DataFrame>>(column: string, fn: GroupFn<T>, options: { with?: LakeWindowFiles; into?: RangeTarget } = {}): Promise<Chunked<T> | ChunkedFrame> {
     const grouped = await this.regroup(column, options.with);
+    if (options.into) return grouped.mapGroupsInto(fn as GroupFn<pl.DataFrame>, `by-${column}`, options.into);
     return grouped.mapGroups(fn, `by-${column}`);
+  }
+
+  /** mapGroups with the outputs split into the ranges of `into` as they come (see groupMap's `into`). */
+  private async mapGroupsInto(fn: GroupFn<pl.DataFrame>, name: string, into: RangeTarget): Promise<ChunkedFrame> {
+    if (!(into.column in this.schema)) throw new ConfigError(`cannot group by ${into.column}: the frame has no such column (it has ${this.columns.join(", ")})`);
+    // the ranges come from this frame's values: the outputs' rows are among them (a filter, a dedupe)
+    const bounds = await this.boundsFor(into.column, into.with);
+    // one range (a day that fits): nothing to split, the later groupMap takes the outputs as they are
+    if (bounds.length === 0) return this.mapGroups(fn, name);
+    const collector = new OutputCollector(this.ctx, name, this.inMemory, bounds.length + 1);
+    const index = rangeIndex(into.column, bounds, this.schema[into.column]);
+    for (let g = 0; g < this.groups.length; g++) {
+      throwIfAborted(this.ctx.signal);
+      if (g > 0) await releaseMemory();
+      const out = await fn(await this.groupFrame(g), g);
+      if (!out.columns.includes(into.column)) throw new ConfigError(`cannot group the output by ${into.column}: it has no such column (it has ${out.columns.join(", ")})`);
+      await collector.addSplit(out, index, !this.inMemory);
+    }
+    return collector.build({ kind: "range", column: into.column, plan: { bounds, window: into.with ?? null } });
   }
 
   /**
@@ -138,7 +178,9 @@ export class ChunkedFrame {
       if (last && last.rows + group.rows <= rows) merged[merged.length - 1] = { parts: [...last.parts, ...group.parts], rows: last.rows + group.rows };
       else merged.push(group);
     }
-    return new ChunkedFrame(this.ctx, merged, this.grouping, this.schema, this.inOrder);
+    // merged groups no longer match planned ranges one to one
+    const grouping = merged.length === this.groups.length ? this.grouping : unplanned(this.grouping);
+    return new ChunkedFrame(this.ctx, merged, grouping, this.schema, this.inOrder);
   }
 
   /**
@@ -182,19 +224,30 @@ export class ChunkedFrame {
   async regroup(column: string, window?: LakeWindowFiles): Promise<ChunkedFrame> {
     if (!window && this.grouping.kind !== "none" && this.grouping.column === column) return this;
     if (!(column in this.schema)) throw new ConfigError(`cannot group by ${column}: the frame has no such column (it has ${this.columns.join(", ")})`);
+    const plan = this.grouping.kind === "range" && this.grouping.column === column ? this.grouping.plan : undefined;
+    // already in the ranges planned for this window (groupMap's `into`): only the window's rows are added
+    if (plan && window && plan.window === window) return this.withWindow(column, plan.bounds, window);
+    const bounds = await this.boundsFor(column, window);
+    const grouped = bounds.length === 0 ? this.asOneGroup(column) : await this.splitByRanges(column, bounds);
+    return window ? grouped.withWindow(column, bounds, window) : grouped;
+  }
+
+  /** Bounds of ascending ranges of `column` such that each range, with the window's rows of it, fits the budget; none when one group does. */
+  private async boundsFor(column: string, window: LakeWindowFiles | undefined): Promise<unknown[]> {
     const windowRows = window?.files.reduce((n, f) => n + f.rows, 0) ?? 0;
     const total = this.height + windowRows;
     const wanted = this.inMemory && total <= wholeRowsOf(this.ctx) ? 1 : Math.ceil(total / this.ctx.groupRows);
-    const bounds = wanted > 1 ? await rangeBounds(this, column, wanted) : [];
+    return wanted > 1 ? rangeBounds(this, column, wanted) : [];
+  }
+
+  /** Each range group (by `bounds`) with the window's rows of its range added first, as one frame of the window would hold them. */
+  private withWindow(column: string, bounds: readonly unknown[], window: LakeWindowFiles): ChunkedFrame {
     const ranges = rangeExprs(column, bounds, this.schema[column]);
-    const grouped = bounds.length === 0 ? this.asOneGroup(column) : await this.splitByRanges(column, bounds);
-    if (!window) return grouped;
-    const groups = grouped.groups.map((group, i) => {
+    const groups = this.groups.map((group, i) => {
       const lake: Part[] = window.files.map((f) => ({ kind: "lake", file: f.file, rows: f.rows, columns: this.columns, filter: ranges[i] ?? null }));
-      // the neighbours first, then the day, as one frame of the window would hold them
       return { parts: [...lake, ...group.parts], rows: group.rows + lake.reduce((n, p) => n + p.rows, 0) };
     });
-    return new ChunkedFrame(this.ctx, groups, grouped.grouping, this.schema, this.inOrder);
+    return new ChunkedFrame(this.ctx, groups, { kind: "range", column }, this.schema, this.inOrder);
   }
 
   /** Every part in one group (as is: nothing is read or written). */
@@ -230,6 +283,11 @@ export class ChunkedFrame {
     const ordered = this.inOrder ? frame : frame.sort([...ORDER_COLUMNS]);
     return ordered.drop(helpers);
   }
+}
+
+/** The grouping without planned ranges (its groups were merged or changed). */
+function unplanned(grouping: Grouping): Grouping {
+  return grouping.kind === "range" ? { kind: "range", column: grouping.column } : grouping;
 }
 
 /** Rows a partition may have and still pass as one frame (ChunkContext.wholeRows). */
@@ -315,16 +373,13 @@ export function splitByIndex(frame: pl.DataFrame, index: pl.Expr): Array<[number
 
 /** Up to `groups - 1` ascending, distinct bounds of `column` that cut its values into groups of about equal rows. */
 async function rangeBounds(frame: ChunkedFrame, column: string, groups: number): Promise<unknown[]> {
-  const total = frame.height;
+  const parts = sampledParts(frame.groups.flatMap((g) => g.parts).filter((p) => p.kind !== "lake"));
   // a sample of about 100 values per group is plenty to balance the groups
-  const step = Math.max(1, Math.floor(total / (groups * 100)));
+  const step = Math.max(1, Math.floor(parts.reduce((n, p) => n + p.rows, 0) / (groups * 100)));
   const samples: pl.Series[] = [];
-  for (const group of frame.groups) {
-    for (const part of group.parts) {
-      if (part.kind === "lake") continue;
-      const values = part.kind === "frame" ? part.frame.getColumn(column) : pl.readIPC(part.file, { columns: [column] }).getColumn(column);
-      samples.push(values.dropNulls().gatherEvery(step));
-    }
+  for (const part of parts) {
+    const values = part.kind === "frame" ? part.frame.getColumn(column) : pl.readIPC(part.file, { columns: [column] }).getColumn(column);
+    samples.push(values.dropNulls().gatherEvery(step));
   }
   if (samples.length === 0) return [];
   const sorted = (samples.length === 1 ? (samples[0] as pl.Series) : pl.concat(samples)).sort().toArray() as unknown[];
@@ -334,6 +389,15 @@ async function rangeBounds(frame: ChunkedFrame, column: string, groups: number):
     if (value !== undefined && (bounds.length === 0 || compareValues(value, bounds.at(-1)) > 0)) bounds.push(value);
   }
   return bounds;
+}
+
+/** Parts a range sample reads: all of them, or as many spread evenly over them (a day's spill has ~1,000 small pieces, ~2.5 ms to open each). */
+const SAMPLED_PARTS = 64;
+
+/** Up to SAMPLED_PARTS of `parts`, spread evenly over them (over every bucket and every chunk of a spilled stream). */
+function sampledParts(parts: readonly Part[]): Part[] {
+  if (parts.length <= SAMPLED_PARTS) return [...parts];
+  return Array.from({ length: SAMPLED_PARTS }, (_, i) => parts[Math.floor((i * parts.length) / SAMPLED_PARTS)] as Part);
 }
 
 function compareValues(a: unknown, b: unknown): number {

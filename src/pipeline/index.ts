@@ -5,6 +5,6 @@ export { runPartition, type RunSettings } from "./run-partition.ts";
 export { notRun, type PartitionOutcome, type PartitionStatus, type StepRecord } from "./outcome.ts";
 export { runBackfill, type BackfillOptions, type BackfillProgress } from "./backfill.ts";
 export { jsonRows, listRows, type ListRowsOptions } from "./frames.ts";
-export { ChunkedFrame, type LakeWindowFiles } from "./chunked-frame.ts";
+export { ChunkedFrame, type LakeWindowFiles, type RangeTarget } from "./chunked-frame.ts";
 export { SourceStream, type StreamOptions } from "./chunked-stages.ts";
 export type { StepOutput } from "./step-record.ts";

@@ -14,7 +14,7 @@ import type { PartitionLoad, QuarantineRow, TableSpec } from "../load/types.ts";
 import { describeBlocked, validate, type CheckReport, type FieldPresence, type Suite, type ValidationContext } from "../validate/index.ts";
 import { checkInputs } from "./check-inputs.ts";
 import { ChunkedFrame, type LakeWindowFiles } from "./chunked-frame.ts";
-import { ChunkedStages, DEFAULT_GROUP_ROWS, SourceStream, WHOLE_GROUP_BUDGETS, type StreamOptions } from "./chunked-stages.ts";
+import { ChunkedStages, DEFAULT_GROUP_ROWS, DEFAULT_WHOLE_ROWS, SourceStream, WHOLE_GROUP_BUDGETS, type StreamOptions } from "./chunked-stages.ts";
 import { isDataFrame, jsonRows, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
@@ -330,12 +330,13 @@ export class Context implements JobContext {
   /** The stages of chunked partitions (created on first use). */
   private chunked(): ChunkedStages {
     const groupRows = this.settings.groupRows ?? DEFAULT_GROUP_ROWS;
+    const wholeRows = this.settings.groupRows ? WHOLE_GROUP_BUDGETS * groupRows : DEFAULT_WHOLE_ROWS;
     this.chunkedStages ??= new ChunkedStages({
       job: this.job,
       dt: this.dt,
       dataDir: this.dataDir,
       log: this.log,
-      chunks: { store: this.spill, groupRows, wholeRows: WHOLE_GROUP_BUDGETS * groupRows, signal: this.signal },
+      chunks: { store: this.spill, groupRows, wholeRows, signal: this.signal },
       extract: async (source, sink) => {
         const extracted = await this.extractWith(source, {}, sink);
         return { landed: this.landed.get(extracted), presence: this.presence.get(extracted) };

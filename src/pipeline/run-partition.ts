@@ -29,7 +29,7 @@ export interface RunSettings {
   fullRefresh?: boolean;
   /** Load even when a partition shrinks by more than its table's maxShrink (`--allow-shrink`). */
   allowShrink?: boolean;
-  /** Rows a chunked stage holds in one group (its memory budget; a larger day is kept on disk); default 500,000. */
+  /** Rows a chunked stage holds in one group (its memory budget; a day of over twice as many is kept on disk); default 350,000, and days of up to 1M rows pass whole. */
   groupRows?: number;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
