@@ -166,6 +166,25 @@ test("a groupMap that collects its outputs into ranges of another column hands a
   await assert.rejects(spilled.groupMap("n", (f) => f.drop("user_id"), { into: { column: "user_id", with: window } }), (e: unknown) => e instanceof ConfigError && /cannot group the output by user_id/.test(e.message));
 });
 
+test("a spilled day of more budgets than hash buckets is regrouped into groups of about a budget, copies of a value still meeting in one", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const chunks: ChunkContext = { store: SpillStore.forRun(dataDir, "events", "2026-11-20", "r4"), groupRows: 60, signal: new AbortController().signal };
+  // 6,000 rows in 32 buckets: ~190 rows a bucket, over three budgets; every key twice, far apart
+  const rows = pl.DataFrame({ k: Array.from({ length: 6000 }, (_, i) => `e-${i % 3000}`), n: Array.from({ length: 6000 }, (_, i) => i) });
+  const collector = new StreamCollector(chunks, "rows", "k");
+  for (let offset = 0; offset < rows.height; offset += 1000) await collector.add(rows.slice(offset, 1000));
+  const spilled = collector.finish(true);
+  assert.ok(Math.max(...spilled.groups.map((g) => g.rows)) > 3 * 60, "the buckets are over three budgets");
+  const grouped = await spilled.regroup("k");
+  assert.ok(grouped.groups.length > spilled.groups.length);
+  const largest = Math.max(...grouped.groups.map((g) => g.rows));
+  assert.ok(largest <= 1.5 * 60, `the largest group holds ${largest} rows`);
+  const firstCopies = await spilled.groupMap("k", (f) => f.filter(pl.col("k").isFirstDistinct()));
+  assertFramesEqual(await firstCopies.collect(), rows.head(3000), { sortBy: ["n"] });
+  const small = await collector.finish(true).regroup("k");
+  assert.equal(small.groups.length, grouped.groups.length, "the split is the same every time");
+});
+
 test("a run's spilled files are gone when it ends, and a killed run's leftovers go with the next run of the partition", async (t) => {
   const days = makeEventDays(43, [DAYS[0] as string], 200);
   const server = await startContractServer({ days });

@@ -222,7 +222,7 @@ export class ChunkedFrame {
 
   /** Regroups by ascending ranges of `column` so that each group (with the window's rows of its range) fits the budget. */
   async regroup(column: string, window?: LakeWindowFiles): Promise<ChunkedFrame> {
-    if (!window && this.grouping.kind !== "none" && this.grouping.column === column) return this;
+    if (!window && this.grouping.kind !== "none" && this.grouping.column === column) return this.grouping.kind === "hash" ? this.splitOversized(column) : this;
     if (!(column in this.schema)) throw new ConfigError(`cannot group by ${column}: the frame has no such column (it has ${this.columns.join(", ")})`);
     const plan = this.grouping.kind === "range" && this.grouping.column === column ? this.grouping.plan : undefined;
     // already in the ranges planned for this window (groupMap's `into`): only the window's rows are added
@@ -248,6 +248,33 @@ export class ChunkedFrame {
       return { parts: [...lake, ...group.parts], rows: group.rows + lake.reduce((n, p) => n + p.rows, 0) };
     });
     return new ChunkedFrame(this.ctx, groups, { kind: "range", column }, this.schema, this.inOrder);
+  }
+
+  /**
+   * Hash groups over the budget (a spilled stream has a fixed number of buckets, so a day of more
+   * budgets than buckets has larger ones) split by a second hash of the column, read a budget of
+   * rows at a time: equal values still meet in one group, and each group holds about a budget.
+   */
+  private async splitOversized(column: string): Promise<ChunkedFrame> {
+    const budget = this.ctx.groupRows;
+    if (this.inMemory || this.groups.every((g) => g.rows <= budget)) return this;
+    const groups: Group[] = [];
+    for (const group of this.groups) {
+      if (group.rows <= budget) {
+        groups.push(group);
+        continue;
+      }
+      const parts = Math.ceil(group.rows / budget);
+      const collector = new OutputCollector(this.ctx, `split-${column}`, false, parts);
+      const index = pl.col(column).hash(5, 7, 13, 17).cast(pl.UInt64).rem(pl.lit(parts).cast(pl.UInt64)).cast(pl.Int32);
+      for (const run of budgetRuns(group.parts, budget)) {
+        throwIfAborted(this.ctx.signal);
+        await collector.addSplit(concatParts(run), index, true);
+        await releaseMemory();
+      }
+      groups.push(...collector.build(this.grouping).groups);
+    }
+    return new ChunkedFrame(this.ctx, groups, this.grouping, this.schema, this.inOrder);
   }
 
   /** Every part in one group (as is: nothing is read or written). */
@@ -436,6 +463,23 @@ function partRuns(parts: readonly Part[]): Part[][] {
     const last = runs.at(-1);
     if (part.kind === "file" && last?.[0]?.kind === "file") last.push(part);
     else runs.push([part]);
+  }
+  return runs;
+}
+
+/** Consecutive parts in runs of at most `rows` rows (a part larger than that is a run of its own). */
+function budgetRuns(parts: readonly Part[], rows: number): Part[][] {
+  const runs: Part[][] = [];
+  let held = 0;
+  for (const part of parts) {
+    const last = runs.at(-1);
+    if (last && held + part.rows <= rows) {
+      last.push(part);
+      held += part.rows;
+    } else {
+      runs.push([part]);
+      held = part.rows;
+    }
   }
   return runs;
 }

@@ -25,8 +25,8 @@ import { exprOnce } from "../core/expr-memo.ts";
 
 /**
  * Rows of one group when neither the settings nor SLUICE_GROUP_ROWS say otherwise (peak memory
- * follows it: a 10M-event day peaked at ~960 MiB with groups of 500,000 rows, ~840 MiB with 350,000,
- * for ~5% more time).
+ * follows it: a 10M-event day peaked at 963-977 MiB with groups of 500,000 rows, 881-947 MiB with
+ * 350,000, in about the same time).
  */
 export const DEFAULT_GROUP_ROWS = 350_000;
 /** A partition of up to this many budgets of rows passes as one frame, when the budget is set (SLUICE_GROUP_ROWS, tests). */
