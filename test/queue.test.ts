@@ -72,13 +72,18 @@ test("status shows queued, active, retrying, failed and done partitions; BullMQ 
   const lock = await acquireLock(shared, `run-events-${lockedDay}`, { wait: false, owner: { runId: "test-holder" } });
 
   const notes: string[] = [];
-  const backfill = queued(server.url, shared, new AbortController().signal, { onNote: (m) => notes.push(m), tuning: { ...TUNING, backoffMs: 1_500 } });
+  // Aborted at cleanup: after a failed assertion the backfill must not keep polling a stopped Redis (the file would hang).
+  const stop = new AbortController();
+  defer(async () => stop.abort());
+  const backfill = queued(server.url, shared, stop.signal, { onNote: (m) => notes.push(m), tuning: { ...TUNING, backoffMs: 1_500 } });
+  backfill.catch(() => undefined);
   const waiting = await waitForStatus(server.url, (s) => s.counts.waiting === DAYS.length, "four queued partitions");
   assert.deepEqual(waiting.partitions.map((p) => [p.dt, p.state]).sort(), DAYS.map((dt) => [dt, "waiting"]));
   assert.deepEqual(waiting.workers, []);
 
   spawnWorker(defer, server.url, shared, proxyUrl);
-  const retrying = await waitForStatus(server.url, (s) => s.partitions.some((p) => p.dt === lockedDay && p.state === "delayed"), "the locked day waiting for its retry");
+  // a status read can see the task delayed a moment before its attempt shows (seen once under load): wait for both
+  const retrying = await waitForStatus(server.url, (s) => s.partitions.some((p) => p.dt === lockedDay && p.state === "delayed" && p.attemptsMade >= 1), "the locked day waiting for its retry");
   const entry = retrying.partitions.find((p) => p.dt === lockedDay);
   assert.equal(entry?.attemptsMade, 1);
   assert.match(entry?.error ?? "", /another run of events for .* is in progress/);
@@ -124,6 +129,9 @@ test("a standalone loader serves a backfill, a second loader is refused, and the
   defer(() => loader.close());
   await assert.rejects(startLoader({ queueUrl: server.url, dataDir: shared, log, signal: new AbortController().signal }), (e: unknown) => e instanceof UsageError && /another loader is already serving/.test(e.message));
   spawnWorker(defer, server.url, shared, api.url);
+  // Aborted at cleanup, so that a backfill outliving a failed test does not hang the file.
+  const stop = new AbortController();
+  defer(async () => stop.abort());
 
   const notes: string[] = [];
   const outcomes = await enqueueBackfill(
@@ -139,7 +147,7 @@ test("a standalone loader serves a backfill, a second loader is refused, and the
       // The standalone loader goes away after the first partition: the backfill must load the rest itself.
       onProgress: (p) => void (p.kind === "finish" && p.done === 1 ? loader.close() : undefined),
     },
-    { dataDir: shared, signal: new AbortController().signal, log, refetch: false, keepRaw: false },
+    { dataDir: shared, signal: stop.signal, log, refetch: false, keepRaw: false },
   );
   assert.deepEqual(outcomes.map((o) => o.status), ["succeeded", "succeeded"]);
   assert.ok(notes.some((n) => n.startsWith("using the loader already connected")), notes.join(" | "));
