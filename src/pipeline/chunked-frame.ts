@@ -113,18 +113,14 @@ export class ChunkedFrame {
   async mapGroups<T extends pl.DataFrame | Record<string, pl.DataFrame>>(fn: GroupFn<T>, name = "map"): Promise<Chunked<T>> {
     const outputs = new Map<string, OutputCollector>();
     let single = false;
-    for (let g = 0; g < this.groups.length; g++) {
-      throwIfAborted(this.ctx.signal);
-      // the previous group's frames are garbage now: let their native memory go before the next one
-      if (g > 0) await releaseMemory();
-      const out = await fn(await this.groupFrame(g), g);
+    await this.eachOutput(fn, async (out, g) => {
       single = isDataFrame(out);
       for (const [key, frame] of Object.entries(single ? { "": out as pl.DataFrame } : (out as Record<string, pl.DataFrame>))) {
         let collector = outputs.get(key);
         if (!collector) outputs.set(key, (collector = new OutputCollector(this.ctx, key ? `${name}-${key}` : name, this.inMemory, this.groups.length)));
         await collector.add(g, frame);
       }
-    }
+    });
     const built = Object.fromEntries([...outputs].map(([key, c]) => [key, c.build(this.grouping)]));
     return (single ? built[""] : built) as Chunked<T>;
   }
@@ -149,21 +145,33 @@ export class ChunkedFrame {
 
   /** mapGroups with the outputs split into the ranges of `into` as they come (see groupMap's `into`). */
   private async mapGroupsInto(fn: GroupFn<pl.DataFrame>, name: string, into: RangeTarget): Promise<ChunkedFrame> {
-    if (!(into.column in this.schema)) throw new ConfigError(`cannot group by ${into.column}: the frame has no such column (it has ${this.columns.join(", ")})`);
+    this.requireColumn(into.column);
     // the ranges come from this frame's values: the outputs' rows are among them (a filter, a dedupe)
     const bounds = await this.boundsFor(into.column, into.with);
     // one range (a day that fits): nothing to split, the later groupMap takes the outputs as they are
     if (bounds.length === 0) return this.mapGroups(fn, name);
     const collector = new OutputCollector(this.ctx, name, this.inMemory, bounds.length + 1);
     const index = rangeIndex(into.column, bounds, this.schema[into.column]);
-    for (let g = 0; g < this.groups.length; g++) {
-      throwIfAborted(this.ctx.signal);
-      if (g > 0) await releaseMemory();
-      const out = await fn(await this.groupFrame(g), g);
+    await this.eachOutput(fn, async (out) => {
       if (!out.columns.includes(into.column)) throw new ConfigError(`cannot group the output by ${into.column}: it has no such column (it has ${out.columns.join(", ")})`);
       await collector.addSplit(out, index, !this.inMemory);
-    }
+    });
     return collector.build({ kind: "range", column: into.column, plan: { bounds, window: into.with ?? null } });
+  }
+
+  /** Runs `fn` on each group in turn and hands its output to `take`, letting each group's frames go before the next. */
+  private async eachOutput<T extends pl.DataFrame | Record<string, pl.DataFrame>>(fn: GroupFn<T>, take: (out: T, group: number) => Promise<void>): Promise<void> {
+    for (let g = 0; g < this.groups.length; g++) {
+      throwIfAborted(this.ctx.signal);
+      // the previous group's frames are garbage now: let their native memory go before the next one
+      if (g > 0) await releaseMemory();
+      await take(await fn(await this.groupFrame(g), g), g);
+    }
+  }
+
+  /** Throws a ConfigError naming the frame's columns when it has no `column`. */
+  private requireColumn(column: string): void {
+    if (!(column in this.schema)) throw new ConfigError(`cannot group by ${column}: the frame has no such column (it has ${this.columns.join(", ")})`);
   }
 
   /**
@@ -223,7 +231,7 @@ export class ChunkedFrame {
   /** Regroups by ascending ranges of `column` so that each group (with the window's rows of its range) fits the budget. */
   async regroup(column: string, window?: LakeWindowFiles): Promise<ChunkedFrame> {
     if (!window && this.grouping.kind !== "none" && this.grouping.column === column) return this.grouping.kind === "hash" ? this.splitOversized(column) : this;
-    if (!(column in this.schema)) throw new ConfigError(`cannot group by ${column}: the frame has no such column (it has ${this.columns.join(", ")})`);
+    this.requireColumn(column);
     const plan = this.grouping.kind === "range" && this.grouping.column === column ? this.grouping.plan : undefined;
     // already in the ranges planned for this window (groupMap's `into`): only the window's rows are added
     if (plan && window && plan.window === window) return this.withWindow(column, plan.bounds, window);
