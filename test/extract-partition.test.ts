@@ -1,5 +1,6 @@
 /** extractPartition end to end against the fault server: exactness under faults, pagination, landing and resume. */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
@@ -7,7 +8,7 @@ import pl from "nodejs-polars";
 import { dayWindow } from "../src/core/dates.ts";
 import { CancelledError, HttpError, SourceFormatError } from "../src/core/errors.ts";
 import { silentLogger } from "../src/core/log.ts";
-import { DEFAULT_POLICY, extractPartition, landingDirFor, queueCapacity, readLandedRecords, readState, removeLanding, type ExtractOptions, type ExtractResult } from "../src/extract/index.ts";
+import { DEFAULT_POLICY, extractPartition, landingDirFor, pageFileName, queueCapacity, readLandedRecords, readState, removeLanding, type ExtractOptions, type ExtractResult } from "../src/extract/index.ts";
 import { ALL_FAULTS, FakeClock, capturingLogger, makeEvents, specFor, startFaultServer, type Style } from "./fixtures/fault-server.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
@@ -233,6 +234,10 @@ for (const [style, concurrency] of [["cursor", 1], ["link", 1], ["offset", 1], [
     assert.ok(state && !state.complete);
     const landed = state.landed.length;
     assert.ok(landed >= 4 && landed < 20, `${landed} pages landed`);
+    // pages are written in place: a write cut by the kill leaves a torn file the state does not list
+    const torn = Array.from({ length: 20 }, (_, i) => i + 1).find((p) => !state.landed.includes(p))!;
+    const tornFile = path.join(landingDirFor(dataDir, "events", DT, spec.name), pageFileName(torn));
+    await writeFile(tornFile, '{"data":[{"id":');
     server.resetLog();
     const result = await extractPartition(spec, options(server.url, dataDir));
     assert.equal(result.resumed, true);
@@ -240,6 +245,7 @@ for (const [style, concurrency] of [["cursor", 1], ["link", 1], ["offset", 1], [
     assert.equal(server.dataRequests(), 20 - landed);
     assert.equal(result.requests, 20 - landed);
     await assertGroundTruth(result, truth, recordsPathOf[style]);
+    assert.doesNotThrow(() => JSON.parse(readFileSync(tornFile, "utf8")), "the torn page was fetched again and written over");
   });
 }
 

@@ -4,12 +4,19 @@ import assert from "node:assert/strict";
 import { recordSpans } from "../src/extract/landed-records.ts";
 import { seededRandom } from "../src/core/random.ts";
 
+/** The records a scan of `text`'s bytes slices out, each parsed. */
 function slices(text: string, path: string[]): unknown[] | null {
-  const spans = recordSpans(text, path);
-  return spans ? spans.map(([s, e]) => JSON.parse(text.slice(s, e))) : null;
+  const bytes = Buffer.from(text, "utf8");
+  const spans = recordSpans(bytes, path);
+  return spans ? spans.map(([s, e]) => JSON.parse(bytes.toString("utf8", s, e))) : null;
 }
 
-test("record spans slice exactly the elements JSON.parse finds, through strings, escapes and nesting", () => {
+/** Spans of a text's UTF-8 bytes. */
+function spansOf(text: string, path: string[], throughRow?: number): Array<[number, number]> | null {
+  return recordSpans(Buffer.from(text, "utf8"), path, throughRow);
+}
+
+test("record spans slice exactly the elements JSON.parse finds, through strings, escapes, nesting and multi-byte characters", () => {
   const records = [
     { event_id: "e-1", note: "brackets ] } [ { and a comma, inside", quote: 'say "hi" \\ back', nested: { a: [1, [2, { b: "]" }]] } },
     42,
@@ -27,24 +34,24 @@ test("record spans slice exactly the elements JSON.parse finds, through strings,
 });
 
 test("record spans say null when the body is not the declared shape, so the caller falls back to parsing", () => {
-  assert.equal(recordSpans(JSON.stringify({ other: [1] }), ["data"]), null);
-  assert.equal(recordSpans(JSON.stringify({ data: { not: "an array" } }), ["data"]), null);
-  assert.equal(recordSpans(JSON.stringify([1, 2]), ["data"]), null);
-  assert.equal(recordSpans('{"data": [1, 2', ["data"]), null);
-  assert.equal(recordSpans('{"data": ["unterminated]}', ["data"]), null);
+  assert.equal(spansOf(JSON.stringify({ other: [1] }), ["data"]), null);
+  assert.equal(spansOf(JSON.stringify({ data: { not: "an array" } }), ["data"]), null);
+  assert.equal(spansOf(JSON.stringify([1, 2]), ["data"]), null);
+  assert.equal(spansOf('{"data": [1, 2', ["data"]), null);
+  assert.equal(spansOf('{"data": ["unterminated]}', ["data"]), null);
 });
 
 test("record spans through a row stop there: the same spans as a whole scan, the text after them unread", () => {
   const records = [{ a: 'x "}' }, [1, { b: "]" }], "s\\", null, { c: 3 }];
   const text = JSON.stringify({ data: records, next_cursor: "c" });
-  const whole = recordSpans(text, ["data"]);
+  const whole = spansOf(text, ["data"]);
   assert.equal(whole?.length, records.length);
-  for (let row = 0; row < records.length; row++) assert.deepEqual(recordSpans(text, ["data"], row), whole?.slice(0, row + 1));
-  assert.deepEqual(recordSpans(text, ["data"], 99), whole, "a row past the end: every span");
+  for (let row = 0; row < records.length; row++) assert.deepEqual(spansOf(text, ["data"], row), whole?.slice(0, row + 1));
+  assert.deepEqual(spansOf(text, ["data"], 99), whole, "a row past the end: every span");
   // the text after the row is not read: a broken tail does not matter, and a whole scan notices it
-  const broken = `${text.slice(0, whole![1]![1])},{"unterminated`;
-  assert.deepEqual(recordSpans(broken, ["data"], 1), whole?.slice(0, 2));
-  assert.equal(recordSpans(broken, ["data"]), null);
+  const broken = `${Buffer.from(text).toString("utf8", 0, whole![1]![1])},{"unterminated`;
+  assert.deepEqual(spansOf(broken, ["data"], 1), whole?.slice(0, 2));
+  assert.equal(spansOf(broken, ["data"]), null);
 });
 
 test("record spans agree with JSON.parse on random pages", () => {

@@ -15,3 +15,15 @@ export function closingQuote(s: string, i: number): number {
   }
   return j;
 }
+
+/** closingQuote over bytes: the index of the quote closing the string opened at `i`, or -1. */
+export function closingQuoteByte(b: Uint8Array, i: number): number {
+  let j = b.indexOf(0x22, i + 1);
+  while (j > 0 && b[j - 1] === 0x5c) {
+    let k = j - 1;
+    while (b[k] === 0x5c) k--;
+    if ((j - 1 - k) % 2 === 0) break;
+    j = b.indexOf(0x22, j + 1);
+  }
+  return j;
+}

@@ -2,11 +2,12 @@
  * Raw records back out of landed pages, for quarantine: the exact text the source sent, sliced out
  * by a scanner (strings and nesting aware) instead of a full parse of every page.
  */
+import { Buffer } from "node:buffer";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { SluiceError } from "../core/errors.ts";
 import { pathKeys, type JsonPath } from "./json-path.ts";
-import { closingQuote } from "./json-text.ts";
+import { closingQuoteByte } from "./json-text.ts";
 import { pageFileName, recordsOf, type RecordsLocation } from "./landing.ts";
 
 /**
@@ -30,25 +31,27 @@ export async function readLandedRecords(landingDir: string, at: RecordsLocation 
     const file = path.join(landingDir, pageFileName(page));
     const body = await reading!;
     reading = p + 1 < pages.length ? readLandedPage(landingDir, pages[p + 1]![0]) : undefined;
-    // A few records of a page are wanted: slice their exact text out with a scanner (no objects
-    // built, and no further than the last row wanted), and fall back to a full parse only when the
-    // scanner cannot follow the body.
-    const text = body.toString("utf8").replace(/^\uFEFF/, "");
+    // A few records of a page are wanted: slice their exact bytes out with a scanner (no objects
+    // built, no string of the whole page, and no further than the last row wanted), and fall back
+    // to a full parse only when the scanner cannot follow the body.
+    const bytes = hasBom(body) ? body.subarray(3) : body;
     const lastRow = indexes.reduce((max, i) => Math.max(max, refs[i]!.row), -1);
-    const spans = where.single ? null : recordSpans(text, pathKeys(where.path), lastRow);
-    const parsed = spans ? null : recordsOf(text, where);
+    const spans = where.single ? null : recordSpans(bytes, pathKeys(where.path), lastRow);
+    const parsed = spans ? null : recordsOf(bytes.toString("utf8"), where);
     if (!spans && !parsed) throw new SluiceError(`landed page ${file} holds no records at ${JSON.stringify(where.path)}`);
     const count = spans ? spans.length : (parsed?.records.length ?? 0);
     for (const i of indexes) {
       const row = refs[i]!.row;
       if (row < 0 || row >= count) throw new SluiceError(`landed page ${page} has no row ${row} (it has ${count})`);
       const span = spans?.[row];
-      // a copy, not a slice: V8 keeps a slice's whole page text alive as long as the slice lives
-      // (a day's quarantine would hold every page that has a quarantined record)
-      out[i] = span ? Buffer.from(text.slice(span[0], span[1]), "utf8").toString("utf8") : JSON.stringify(parsed?.records[row]);
+      out[i] = span ? bytes.toString("utf8", span[0], span[1]) : JSON.stringify(parsed?.records[row]);
     }
   }
   return out;
+}
+
+function hasBom(b: Buffer): boolean {
+  return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
 }
 
 /** A landed page's bytes; a SluiceError naming the file when it is missing (never an unhandled rejection). */
@@ -62,22 +65,22 @@ function readLandedPage(landingDir: string, page: number): Promise<Buffer> {
 }
 
 /**
- * Start and end offsets of each element of the array at `path` in a JSON text, found by scanning
+ * Start and end byte offsets of each element of the array at `path` in a JSON body, found by scanning
  * (strings and nesting aware) instead of parsing; null when the text is not shaped as expected.
  * With `throughRow`, the scan stops once that element (0-based) is found: the spans then end there
  * and the rest of the text is not looked at.
  */
-export function recordSpans(text: string, path: readonly string[], throughRow = Infinity): Array<[number, number]> | null {
+export function recordSpans(text: Uint8Array, path: readonly string[], throughRow = Infinity): Array<[number, number]> | null {
   try {
     let i = skipWs(text, 0);
     for (const key of path) {
       i = valueOfKey(text, i, key);
       if (i < 0) return null;
     }
-    if (text.charCodeAt(i) !== 0x5b /* [ */) return null;
+    if (text[i] !== 0x5b /* [ */) return null;
     const spans: Array<[number, number]> = [];
     i = skipWs(text, i + 1);
-    if (text.charCodeAt(i) === 0x5d /* ] */) return spans;
+    if (text[i] === 0x5d /* ] */) return spans;
     for (;;) {
       const start = i;
       i = skipValue(text, i);
@@ -85,7 +88,7 @@ export function recordSpans(text: string, path: readonly string[], throughRow = 
       spans.push([start, i]);
       if (spans.length > throughRow) return spans;
       i = skipWs(text, i);
-      const c = text.charCodeAt(i);
+      const c = text[i];
       if (c === 0x5d) return spans;
       if (c !== 0x2c /* , */) return null;
       i = skipWs(text, i + 1);
@@ -95,28 +98,28 @@ export function recordSpans(text: string, path: readonly string[], throughRow = 
   }
 }
 
-function skipWs(text: string, i: number): number {
+function skipWs(text: Uint8Array, i: number): number {
   for (;;) {
-    const c = text.charCodeAt(i);
+    const c = text[i];
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
     i++;
   }
 }
 
 /** Index just past the string starting at i (a quote), or -1. */
-function skipString(text: string, i: number): number {
-  const end = closingQuote(text, i);
+function skipString(text: Uint8Array, i: number): number {
+  const end = closingQuoteByte(text, i);
   return end < 0 ? -1 : end + 1;
 }
 
 /** Index just past the JSON value starting at i, or -1. */
-function skipValue(text: string, i: number): number {
-  const first = text.charCodeAt(i);
+function skipValue(text: Uint8Array, i: number): number {
+  const first = text[i];
   if (first === 0x22) return skipString(text, i);
   if (first !== 0x7b && first !== 0x5b) {
     // number, true, false, null: up to the next delimiter
     while (i < text.length) {
-      const c = text.charCodeAt(i);
+      const c = text[i];
       if (c === 0x2c || c === 0x5d || c === 0x7d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) break;
       i++;
     }
@@ -124,7 +127,7 @@ function skipValue(text: string, i: number): number {
   }
   let depth = 0;
   while (i < text.length) {
-    const c = text.charCodeAt(i);
+    const c = text[i];
     if (c === 0x22) {
       i = skipString(text, i);
       if (i < 0) return -1;
@@ -141,22 +144,21 @@ function skipValue(text: string, i: number): number {
 }
 
 /** In the object starting at i, the index of the value of `key`, or -1. */
-function valueOfKey(text: string, i: number, key: string): number {
-  if (text.charCodeAt(i) !== 0x7b /* { */) return -1;
+function valueOfKey(text: Uint8Array, i: number, key: string): number {
+  if (text[i] !== 0x7b /* { */) return -1;
   i = skipWs(text, i + 1);
-  while (text.charCodeAt(i) === 0x22) {
+  while (text[i] === 0x22) {
     const end = skipString(text, i);
     if (end < 0) return -1;
-    const raw = text.slice(i + 1, end - 1);
-    const name = raw.includes("\\") ? (JSON.parse(text.slice(i, end)) as string) : raw;
+    const name = JSON.parse(Buffer.from(text.buffer, text.byteOffset + i, end - i).toString("utf8")) as string;
     i = skipWs(text, end);
-    if (text.charCodeAt(i) !== 0x3a /* : */) return -1;
+    if (text[i] !== 0x3a /* : */) return -1;
     i = skipWs(text, i + 1);
     if (name === key) return i;
     i = skipValue(text, i);
     if (i < 0) return -1;
     i = skipWs(text, i);
-    if (text.charCodeAt(i) !== 0x2c) return -1;
+    if (text[i] !== 0x2c) return -1;
     i = skipWs(text, i + 1);
   }
   return -1;

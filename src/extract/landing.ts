@@ -7,8 +7,9 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
-import { getPath, type JsonPath } from "./json-path.ts";
+import { getPath, pathKeys, type JsonPath } from "./json-path.ts";
 import { inspectPage } from "./page-inspection.ts";
+import { parseInPieces } from "./record-pieces.ts";
 import type { ParallelPlan, Position } from "./paginators/index.ts";
 
 /** Name of the state file inside a landing directory. */
@@ -40,7 +41,7 @@ export function pageFileName(pageNo: number): string {
 }
 
 /**
- * Writes a landing file (a page body or the state file) atomically but without fsync: landing is
+ * Writes a landing file (the state file) atomically but without fsync: landing is
  * on the hot path (see lander.ts) and only has to survive a killed process; after a
  * power loss, `--refetch` lands the partition again.
  */
@@ -118,6 +119,13 @@ export interface RecordsLocation {
 /** Parses a landed (or received) body and returns its records; null when they are not where declared. */
 export function recordsOf(body: Buffer | string, at: RecordsLocation | JsonPath): { json: unknown; records: unknown[] } | null {
   const where = typeof at === "object" && !Array.isArray(at) ? (at as RecordsLocation) : { path: at as JsonPath, single: false };
+  if (typeof body !== "string" && !where.single) {
+    const pieces = parseInPieces(body, pathKeys(where.path));
+    if (pieces) {
+      inspectPage(body, pieces.texts, () => body.toString("utf8"), pieces.records, where);
+      return { json: pieces.json, records: pieces.records };
+    }
+  }
   let text = typeof body === "string" ? body : body.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let json: unknown;
@@ -131,7 +139,7 @@ export function recordsOf(body: Buffer | string, at: RecordsLocation | JsonPath)
   if (where.single) records = value !== null && typeof value === "object" && !Array.isArray(value) ? [value] : null;
   else records = Array.isArray(value) ? value : null;
   // What JSON.parse hides (bytes that are not UTF-8, repeated keys, huge integers), for the decoder.
-  if (records && typeof body !== "string") inspectPage(body, text, records, where);
+  if (records && typeof body !== "string") inspectPage(body, [text], () => text, records, where);
   return records ? { json, records } : null;
 }
 

@@ -33,13 +33,22 @@ export interface RecordsAt {
   single: boolean;
 }
 
-/** Inspects a parsed page: `body` as received, `text` as parsed, `records` as found at `at`. */
-export function inspectPage(body: Buffer, text: string, records: readonly unknown[], at: RecordsAt): void {
+/**
+ * Inspects a parsed page: `body` as received, `texts` as parsed (the whole body, or its pieces:
+ * record-pieces.ts), `whole` the body's text for the rare exact pass, `records` as found at `at`.
+ */
+export function inspectPage(body: Buffer, texts: readonly string[], whole: () => string, records: readonly unknown[], at: RecordsAt): void {
   const found: PageFindings = { issues: new Map(), bigIntegers: new Map() };
   if (!isUtf8(body)) markInvalidUtf8(records, found);
-  const quick = quickScan(text);
-  if (quick.duplicate) markDuplicateKeys(text, pathKeys(at.path), at.single, found);
-  for (const digits of quick.longIntegers) {
+  let duplicate = false;
+  const longIntegers: string[] = [];
+  for (const text of texts) {
+    const quick = quickScan(text);
+    duplicate ||= quick.duplicate;
+    longIntegers.push(...quick.longIntegers);
+  }
+  if (duplicate) markDuplicateKeys(whole(), pathKeys(at.path), at.single, found);
+  for (const digits of longIntegers) {
     const rounded = Number(digits);
     if (Number.isSafeInteger(rounded)) continue;
     const known = found.bigIntegers.get(rounded);
