@@ -1,7 +1,11 @@
 /** Raw records out of landed pages: the scanner that slices records without parsing the page. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { recordSpans } from "../src/extract/landed-records.ts";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { readLandedRecords, recordSpans } from "../src/extract/landed-records.ts";
+import { pageFileName } from "../src/extract/landing.ts";
+import { tempDataDir } from "./support/dirs.ts";
 import { seededRandom } from "../src/core/random.ts";
 
 /** The records a scan of `text`'s bytes slices out, each parsed. */
@@ -62,4 +66,14 @@ test("record spans agree with JSON.parse on random pages", () => {
     const text = JSON.stringify({ data: records, next_cursor: word() }, null, rand() < 0.5 ? 0 : 2);
     assert.deepEqual(slices(text, ["data"]), records);
   }
+});
+
+test("raw records read back from landed pages are the exact text the source sent, after a byte order mark and multi-byte characters", async (t) => {
+  const dir = await tempDataDir(t, "sluice-landed-");
+  const first = '{"name": "ünïcödé 🎉", "n": 1}';
+  const second = '{"b" : [1, {"c": "]"}]}';
+  await writeFile(path.join(dir, pageFileName(1)), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`{"next": "é", "data": [ ${first},\n ${second} ]}`)]));
+  await writeFile(path.join(dir, pageFileName(2)), `{"data": [${second}]}`);
+  assert.deepEqual(await readLandedRecords(dir, "data", [{ page: 1, row: 1 }, { page: 2, row: 0 }, { page: 1, row: 0 }]), [second, second, first]);
+  await assert.rejects(readLandedRecords(dir, "data", [{ page: 2, row: 1 }]), /landed page 2 has no row 1 \(it has 1\)/);
 });

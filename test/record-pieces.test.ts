@@ -99,3 +99,37 @@ test("bytes that are not UTF-8, keys given twice and integers beyond 2^53 are fo
     [1802, "user_id: expected integer within ±2^53, got 9007199254740993 (a JSON number that large is not exact)"],
   ]);
 });
+
+test("on bodies broken at random places, pieces are either refused or exactly what JSON.parse of the whole body gives", () => {
+  const rand = seededRandom(2026);
+  const base = JSON.stringify({ next_cursor: "x", data: awkwardRecords(800, 3), total: 800 });
+  const marks = ['"', "\\", "[", "]", "{", "}", ",", ":", " ", "1", "\u00e9"];
+  let pieced = 0;
+  let refused = 0;
+  for (let n = 0; n < 150; n++) {
+    let text = base;
+    for (let edits = 1 + Math.floor(rand() * 3); edits > 0; edits--) {
+      const at = Math.floor(rand() * text.length);
+      const mark = marks[Math.floor(rand() * marks.length)] as string;
+      text = rand() < 0.5 ? text.slice(0, at) + mark + text.slice(at) : text.slice(0, at) + text.slice(at + 1);
+    }
+    const body = Buffer.from(text);
+    const parsed = parseInPieces(body, ["data"]);
+    let whole: unknown;
+    let wholeFails = false;
+    try {
+      // the body's own text: an edit inside a surrogate pair leaves a lone surrogate, which UTF-8 cannot hold
+      whole = JSON.parse(body.toString("utf8"));
+    } catch {
+      wholeFails = true;
+    }
+    if (parsed === null) {
+      refused++;
+      continue;
+    }
+    pieced++;
+    assert.equal(wholeFails, false, `pieces accepted a body JSON.parse rejects (case ${n})`);
+    assert.deepEqual(parsed.json, whole, `case ${n}`);
+  }
+  assert.ok(pieced > 10 && refused > 10, `both outcomes occur (${pieced} pieced, ${refused} refused)`);
+});

@@ -50,6 +50,7 @@ export async function readLandedRecords(landingDir: string, at: RecordsLocation 
   return out;
 }
 
+/** True when the body starts with a UTF-8 byte order mark. */
 function hasBom(b: Buffer): boolean {
   return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
 }
