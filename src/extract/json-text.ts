@@ -1,4 +1,4 @@
-/** Small scanners over JSON text shared by the page inspection and the raw-record slicer. */
+/** Small scanners over JSON text and bytes shared by the page inspection, the piece cutter and the raw-record slicer. */
 
 /**
  * The index of the quote closing the string whose opening quote is at `i`, or -1 when the text ends
@@ -26,4 +26,10 @@ export function closingQuoteByte(b: Uint8Array, i: number): number {
     j = b.indexOf(0x22, j + 1);
   }
   return j;
+}
+
+/** The index of the first byte at or after `i` that is not JSON whitespace (or the length). */
+export function skipSpaceByte(b: Uint8Array, i: number): number {
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  return i;
 }

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { SluiceError } from "../core/errors.ts";
 import { pathKeys, type JsonPath } from "./json-path.ts";
-import { closingQuoteByte } from "./json-text.ts";
+import { closingQuoteByte, skipSpaceByte } from "./json-text.ts";
 import { pageFileName, recordsOf, type RecordsLocation } from "./landing.ts";
 
 /**
@@ -73,14 +73,14 @@ function readLandedPage(landingDir: string, page: number): Promise<Buffer> {
  */
 export function recordSpans(text: Uint8Array, path: readonly string[], throughRow = Infinity): Array<[number, number]> | null {
   try {
-    let i = skipWs(text, 0);
+    let i = skipSpaceByte(text, 0);
     for (const key of path) {
       i = valueOfKey(text, i, key);
       if (i < 0) return null;
     }
     if (text[i] !== 0x5b /* [ */) return null;
     const spans: Array<[number, number]> = [];
-    i = skipWs(text, i + 1);
+    i = skipSpaceByte(text, i + 1);
     if (text[i] === 0x5d /* ] */) return spans;
     for (;;) {
       const start = i;
@@ -88,22 +88,14 @@ export function recordSpans(text: Uint8Array, path: readonly string[], throughRo
       if (i < 0) return null;
       spans.push([start, i]);
       if (spans.length > throughRow) return spans;
-      i = skipWs(text, i);
+      i = skipSpaceByte(text, i);
       const c = text[i];
       if (c === 0x5d) return spans;
       if (c !== 0x2c /* , */) return null;
-      i = skipWs(text, i + 1);
+      i = skipSpaceByte(text, i + 1);
     }
   } catch {
     return null;
-  }
-}
-
-function skipWs(text: Uint8Array, i: number): number {
-  for (;;) {
-    const c = text[i];
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
-    i++;
   }
 }
 
@@ -147,20 +139,20 @@ function skipValue(text: Uint8Array, i: number): number {
 /** In the object starting at i, the index of the value of `key`, or -1. */
 function valueOfKey(text: Uint8Array, i: number, key: string): number {
   if (text[i] !== 0x7b /* { */) return -1;
-  i = skipWs(text, i + 1);
+  i = skipSpaceByte(text, i + 1);
   while (text[i] === 0x22) {
     const end = skipString(text, i);
     if (end < 0) return -1;
     const name = JSON.parse(Buffer.from(text.buffer, text.byteOffset + i, end - i).toString("utf8")) as string;
-    i = skipWs(text, end);
+    i = skipSpaceByte(text, end);
     if (text[i] !== 0x3a /* : */) return -1;
-    i = skipWs(text, i + 1);
+    i = skipSpaceByte(text, i + 1);
     if (name === key) return i;
     i = skipValue(text, i);
     if (i < 0) return -1;
-    i = skipWs(text, i);
+    i = skipSpaceByte(text, i);
     if (text[i] !== 0x2c) return -1;
-    i = skipWs(text, i + 1);
+    i = skipSpaceByte(text, i + 1);
   }
   return -1;
 }

@@ -12,7 +12,7 @@
  * not valid JSON): the caller then parses the whole body as before.
  */
 import { Buffer } from "node:buffer";
-import { closingQuoteByte } from "./json-text.ts";
+import { closingQuoteByte, skipSpaceByte } from "./json-text.ts";
 
 /** Bytes per piece: well under V8's 128 KiB limit even when every character takes two bytes. */
 const PIECE_BYTES = 48 * 1024;
@@ -38,7 +38,7 @@ interface ArraySpan {
  */
 export function parseInPieces(body: Buffer, keys: readonly string[]): PiecewiseParse | null {
   if (body.length <= PIECE_BYTES || keys.length > 1) return null;
-  const span = keys.length === 0 ? rootArray(body) : keyedArray(body, Buffer.from(keys[0] as string, "utf8"));
+  const span = arraySpan(body, keys.length === 0 ? undefined : Buffer.from(keys[0] as string, "utf8"));
   if (!span) return null;
   try {
     return parseSpan(body, span, keys[0]);
@@ -76,27 +76,16 @@ function parseSpan(body: Buffer, span: ArraySpan, key: string | undefined): Piec
   return { json, records, texts };
 }
 
-/** A body that is an array (after optional whitespace), followed by whitespace only. */
-function rootArray(body: Buffer): ArraySpan | null {
-  const start = skipSpace(body, 0);
-  if (body[start] !== 0x5b) return null;
-  const scan = new StructureScan(body, start, 1);
+/**
+ * The records array of a body that is that array (no `key`) or an object whose `key` (given once,
+ * unescaped) holds it; whitespace only before and after the body's value.
+ */
+function arraySpan(body: Buffer, key: Buffer | undefined): ArraySpan | null {
+  const start = skipSpaceByte(body, 0);
+  if (body[start] !== (key ? 0x7b : 0x5b)) return null;
+  const scan = new StructureScan(body, start, key ? 2 : 1, key);
   const span = scan.run();
-  return span && skipSpace(body, scan.end) === body.length ? span : null;
-}
-
-/** A body that is an object whose key `key` (given once, unescaped) holds an array. */
-function keyedArray(body: Buffer, key: Buffer): ArraySpan | null {
-  const start = skipSpace(body, 0);
-  if (body[start] !== 0x7b) return null;
-  const scan = new StructureScan(body, start, 2, key);
-  const span = scan.run();
-  return span && skipSpace(body, scan.end) === body.length ? span : null;
-}
-
-function skipSpace(b: Buffer, i: number): number {
-  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
-  return i;
+  return span && skipSpaceByte(body, scan.end) === body.length ? span : null;
 }
 
 /**
