@@ -5,8 +5,8 @@ import { LockError } from "../src/core/errors.ts";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ensureWarehouse, query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
-import { WarehouseGate } from "../src/load/warehouse-gate.ts";
-import { EVENTS, ROOT, spawnChild } from "./fixtures/load.ts";
+import { WarehouseGate, WAREHOUSE_BLOCK_SIZE } from "../src/load/warehouse-gate.ts";
+import { EVENTS, eventRows, loadEvents, ROOT, rows, spawnChild, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
 const holdWarehouse = `
@@ -113,6 +113,30 @@ test("a warehouse query returns JSON-friendly values", async (t) => {
   assert.deepEqual(result.columns, ["small", "big", "us", "ms", "d", "dec", "list", "nothing"]);
   assert.equal(result.types[2], "TIMESTAMP WITH TIME ZONE");
   assert.deepEqual(result.rows, [[42, "9007199254740993", "2026-11-20T10:00:00.123456Z", "2026-11-20T08:00:00.000Z", "2026-11-20", "1.50", [1, 2], null]]);
+});
+
+/** The block size of the warehouse file of `dataDir`, as DuckDB reports it. */
+async function blockSize(dataDir: string): Promise<number> {
+  const [row] = await rows(dataDir, "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()");
+  return Number(row?.[0]);
+}
+
+test("a warehouse the load creates has 64 KiB blocks, and a file made with DuckDB's default blocks keeps them and still loads", async (t) => {
+  const fresh = await tempDataDir(t);
+  await loadEvents(fresh, "r1", [["2026-11-20", await writeEvents(fresh, "2026-11-20", eventRows([1, 2, 3]))]]);
+  assert.equal(WAREHOUSE_BLOCK_SIZE, 65_536);
+  assert.equal(await blockSize(fresh), WAREHOUSE_BLOCK_SIZE);
+
+  // A warehouse an earlier Sluice created (DuckDB's 256 KiB default): opened as it is, never rewritten.
+  const older = await tempDataDir(t);
+  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
+    const db = await DuckDBInstance.create(process.env.WAREHOUSE); const c = await db.connect();
+    await c.run("CREATE TABLE seed AS SELECT 1 AS x"); c.closeSync(); db.closeSync();`;
+  await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: warehousePath(older) } });
+  assert.equal(await blockSize(older), 262_144);
+  await loadEvents(older, "r1", [["2026-11-20", await writeEvents(older, "2026-11-20", eventRows([1, 2, 3]))]]);
+  assert.equal(await blockSize(older), 262_144);
+  assert.deepEqual(await rows(older, "SELECT count(*) FROM main.events"), [[3]]);
 });
 
 /** Whether another process can open the warehouse file right now (one READ_ONLY attempt, no retry). */

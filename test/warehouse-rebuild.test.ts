@@ -5,13 +5,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { rm, truncate } from "node:fs/promises";
+import { rename, rm, truncate } from "node:fs/promises";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
 import { LockError } from "../src/core/errors.ts";
 import { lakePartitionPath } from "../src/load/lake.ts";
 import { acquireLock } from "../src/load/locks.ts";
 import { rebuildWarehouse } from "../src/load/rebuild.ts";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
+import { WAREHOUSE_BLOCK_SIZE } from "../src/load/warehouse-gate.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
@@ -23,11 +25,11 @@ const catalog = await JobCatalog.load(BUILTIN_JOBS_DIR);
 const DAYS = ["2026-11-17", "2026-11-18", "2026-11-19"] as const;
 const TABLES = ["events", "sessions", "users", "sluice.runs", "sluice.quarantine", "sluice.checks", "sluice.requests"];
 
-/** Every row of every table, in a stable order. */
-async function everything(dataDir: string): Promise<Record<string, unknown[][]>> {
+/** Every row of every table (of `tables`), in a stable order. */
+async function everything(dataDir: string, tables: readonly string[] = TABLES): Promise<Record<string, unknown[][]>> {
   return withWarehouse(dataDir, "read", async (conn) => {
     const out: Record<string, unknown[][]> = {};
-    for (const table of TABLES) out[table] = (await query(conn, `select * from ${table} order by all`)).rows;
+    for (const table of tables) out[table] = (await query(conn, `select * from ${table} order by all`)).rows;
     return out;
   });
 }
@@ -86,4 +88,45 @@ test("a rebuild skips a lake file it cannot read, naming it, and refuses while a
   assert.deepEqual(report.tables.find((r) => r.table === "events")?.partitions, 1);
   const days = await withWarehouse(dataDir, "read", (conn) => query(conn, "select distinct dt::varchar from events"));
   assert.deepEqual(days.rows, [[DAYS[1]]]);
+});
+
+/** The block size of the data dir's warehouse file, as DuckDB reports it. */
+async function blockSize(dataDir: string): Promise<number> {
+  const r = await withWarehouse(dataDir, "read", (conn) => query(conn, "select block_size from pragma_database_size() where database_name = current_database()"));
+  return Number(r.rows[0]?.[0]);
+}
+
+/** Rewrites the data dir's warehouse as DuckDB's default would have made it (256 KiB blocks), as an earlier Sluice did. */
+async function rewriteWithDefaultBlocks(dataDir: string): Promise<void> {
+  const file = warehousePath(dataDir);
+  const copy = `${file}.default-blocks`;
+  const db = await DuckDBInstance.create(":memory:");
+  const conn = await db.connect();
+  try {
+    await conn.run(`attach '${file}' as old (read_only)`);
+    await conn.run(`attach '${copy}' as copy (block_size 262144)`);
+    await conn.run("copy from database old to copy");
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+  await rename(copy, file);
+}
+
+test("a warehouse with DuckDB's default 256 KiB blocks is rebuilt with 64 KiB ones and the same rows", async (t) => {
+  const api = await startContractServer({ days: makeEventDays(53, [DAYS[0]], 120) });
+  t.after(() => api.close());
+  const dataDir = await tempDataDir(t);
+  assert.equal((await runPartition(catalog.get("events"), DAYS[0], testRunSettings(dataDir, api.url))).status, "succeeded");
+  assert.equal(await blockSize(dataDir), WAREHOUSE_BLOCK_SIZE);
+  const tables = TABLES.filter((table) => table !== "users");
+  const before = await everything(dataDir, tables);
+  assert.ok((before["events"] ?? []).length > 0 && (before["sluice.runs"] ?? []).length === 1);
+  await rewriteWithDefaultBlocks(dataDir);
+  assert.equal(await blockSize(dataDir), 262_144);
+  assert.deepEqual(await everything(dataDir, tables), before);
+
+  await rebuildWarehouse(dataDir, catalog.entries.flatMap((e) => e.job.tables));
+  assert.equal(await blockSize(dataDir), WAREHOUSE_BLOCK_SIZE);
+  assert.deepEqual(await everything(dataDir, tables), before);
 });
