@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ensureWarehouse, query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { WarehouseGate, WAREHOUSE_BLOCK_SIZE } from "../src/load/warehouse-gate.ts";
-import { EVENTS, eventRows, loadEvents, ROOT, rows, spawnChild, writeEvents } from "./fixtures/load.ts";
+import { EVENTS, eventRows, loadEvents, ROOT, rows, spawnChild, warehouseBlockSize as blockSize, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
 const holdWarehouse = `
@@ -114,12 +114,6 @@ test("a warehouse query returns JSON-friendly values", async (t) => {
   assert.equal(result.types[2], "TIMESTAMP WITH TIME ZONE");
   assert.deepEqual(result.rows, [[42, "9007199254740993", "2026-11-20T10:00:00.123456Z", "2026-11-20T08:00:00.000Z", "2026-11-20", "1.50", [1, 2], null]]);
 });
-
-/** The block size of the warehouse file of `dataDir`, as DuckDB reports it. */
-async function blockSize(dataDir: string): Promise<number> {
-  const [row] = await rows(dataDir, "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()");
-  return Number(row?.[0]);
-}
 
 test("a warehouse the load creates has 64 KiB blocks, and a file made with DuckDB's default blocks keeps them and still loads", async (t) => {
   const fresh = await tempDataDir(t);

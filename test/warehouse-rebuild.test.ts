@@ -17,6 +17,7 @@ import { WAREHOUSE_BLOCK_SIZE } from "../src/load/warehouse-gate.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { makeEventDays, makeUsers, startContractServer } from "./fixtures/contract-server.ts";
+import { warehouseBlockSize as blockSize } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { testRunSettings } from "./support/settings.ts";
 import { runSluice } from "./support/sluice.ts";
@@ -89,12 +90,6 @@ test("a rebuild skips a lake file it cannot read, naming it, and refuses while a
   const days = await withWarehouse(dataDir, "read", (conn) => query(conn, "select distinct dt::varchar from events"));
   assert.deepEqual(days.rows, [[DAYS[1]]]);
 });
-
-/** The block size of the data dir's warehouse file, as DuckDB reports it. */
-async function blockSize(dataDir: string): Promise<number> {
-  const r = await withWarehouse(dataDir, "read", (conn) => query(conn, "select block_size from pragma_database_size() where database_name = current_database()"));
-  return Number(r.rows[0]?.[0]);
-}
 
 /** Rewrites the data dir's warehouse as DuckDB's default would have made it (256 KiB blocks), as an earlier Sluice did. */
 async function rewriteWithDefaultBlocks(dataDir: string): Promise<void> {

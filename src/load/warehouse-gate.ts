@@ -23,8 +23,8 @@ const DEFAULT_WAIT_MS = 60_000;
 const WAIT_MESSAGE = "warehouse is busy (a load is running); waiting…";
 
 /**
- * The block size of a warehouse file this process creates (an existing file keeps its own; `sluice
- * warehouse rebuild` moves one over). DuckDB's default, 256 KiB, makes every small commit and its
+ * The block size of a warehouse file this process creates (an existing file keeps its own until
+ * `sluice warehouse rebuild` makes it anew). DuckDB's default, 256 KiB, makes every small commit and its
  * checkpoint at close fault in two fresh blocks per column of each table written: 104 ms of an
  * incremental rerun's ~280 ms went to committing and closing its few bookkeeping rows. 64 KiB took
  * that to ~50 ms, with the same file size and load time at 10M events (16 KiB: ~37 ms, but a 17%
