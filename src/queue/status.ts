@@ -54,7 +54,9 @@ export async function queueStatus(queueUrl: string, options: { job?: string; lim
       failed: raw["failed"] ?? 0,
       completed: raw["completed"] ?? 0,
     };
-    const partitions: QueuedPartition[] = [];
+    // By task id, the last read wins: the states are read one after another, so a task that moves on
+    // between two reads (active, then delayed for its retry) is seen in both, and the later is current.
+    const byTask = new Map<string, QueuedPartition>();
     for (const state of QUEUE_STATES) {
       const types = state === "waiting" ? (["waiting", "prioritized"] as const) : ([state] as const);
       for (const job of await queue.getJobs([...types], 0, limit - 1)) {
@@ -64,7 +66,7 @@ export async function queueStatus(queueUrl: string, options: { job?: string; lim
         const progress = job.progress as Partial<TaskProgress> | number | undefined;
         const lastAttempt = progress && typeof progress === "object" && progress.outcome ? (decode(progress.outcome) as PartitionOutcome) : undefined;
         const result = state === "completed" && job.returnvalue ? (decode(job.returnvalue as Wire) as PartitionOutcome) : undefined;
-        partitions.push({
+        byTask.set(job.id, {
           state,
           job: data.job ?? job.name,
           dt: data.dt ?? "",
@@ -78,6 +80,7 @@ export async function queueStatus(queueUrl: string, options: { job?: string; lim
         });
       }
     }
+    const partitions = [...byTask.values()];
     const order = (p: QueuedPartition): number => QUEUE_STATES.indexOf(p.state);
     partitions.sort((a, b) => order(a) - order(b) || a.job.localeCompare(b.job) || a.dt.localeCompare(b.dt) || a.enqueuedAt.localeCompare(b.enqueuedAt));
     const names = (await queue.getWorkers()).map((w) => w["rawname"] ?? "");
