@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ensureWarehouse, query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { WarehouseGate, WAREHOUSE_BLOCK_SIZE } from "../src/load/warehouse-gate.ts";
+import { existsSync } from "node:fs";
 import { EVENTS, eventRows, loadEvents, ROOT, rows, spawnChild, warehouseBlockSize as blockSize, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
@@ -197,5 +198,54 @@ test("a lingering file is closed by its timer, by a read (which reads what was w
 
   await assert.rejects(withWarehouse(dataDir, "write", (conn) => conn.run("SELECT * FROM no_such_table"), { lingerMs: 60_000 }), /no_such_table/);
   assert.equal(gate.lingering, false, "a failed write closes at once");
+  assert.equal(await openableElsewhere(warehousePath(dataDir)), true);
+});
+
+test("readers arriving together while a write lingers wait for its one close, and read the whole file", async (t) => {
+  const dataDir = await tempDataDir(t);
+  await withWarehouse(dataDir, "write", (conn) => conn.run("CREATE TABLE marks AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(200000)"));
+  const read = (): Promise<unknown> => withWarehouse(dataDir, "read", async (conn) => (await query(conn, "SELECT count(*), count(DISTINCT s) FROM marks")).rows[0]);
+  for (let round = 1; round <= 4; round++) {
+    // A change whose checkpoint at close rewrites the table: a reader must not open the file midway.
+    await withWarehouse(dataDir, "write", (conn) => conn.run(`UPDATE marks SET s = md5(s || ${round})`), { lingerMs: 60_000 });
+    assert.deepEqual(await Promise.all([read(), read(), read()]), [[200000, 200000], [200000, 200000], [200000, 200000]], `round ${round}`);
+    assert.equal(WarehouseGate.of(warehousePath(dataDir)).lingering, false);
+  }
+});
+
+/** What another process reads from the warehouse file right now (READ_ONLY: it replays the WAL, writing nothing). */
+async function readElsewhere(file: string, sql: string): Promise<string> {
+  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
+    const inst = await DuckDBInstance.create(process.env.WAREHOUSE, { access_mode: "READ_ONLY" });
+    const rows = (await (await inst.connect()).runAndReadAll(process.env.SQL)).getRows();
+    process.stdout.write(JSON.stringify(rows, (_k, v) => (typeof v === "bigint" ? Number(v) : v)));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: file, SQL: sql } });
+  return stdout;
+}
+
+test("every write session lets go of the file checkpointed: no WAL stays beside it, and another process reads each write", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const file = warehousePath(dataDir);
+  await withWarehouse(dataDir, "write", (conn) => conn.run("CREATE TABLE marks (i INTEGER)"));
+  for (const i of [1, 2]) {
+    await withWarehouse(dataDir, "write", (conn) => conn.run(`INSERT INTO marks VALUES (${i})`));
+    assert.equal(existsSync(`${file}.wal`), false, "a write-ahead log was left beside the file");
+    assert.equal(await readElsewhere(file, "SELECT sum(i) FROM marks"), `[[${i === 1 ? 1 : 3}]]`);
+  }
+});
+
+test("writes share one DuckDB instance per file in a process, each on a fresh connection attached to the file", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const hostHas = (conn: Parameters<Parameters<typeof withWarehouse>[2]>[0]) => query(conn, "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'memory' AND table_name = 'host_marker'");
+  await withWarehouse(dataDir, "write", async (conn) => {
+    await conn.run("CREATE TEMP TABLE session_marker AS SELECT 1 AS x");
+    await conn.run("CREATE TABLE memory.main.host_marker AS SELECT 1 AS x");
+  });
+  const second = await withWarehouse(dataDir, "write", async (conn) => ({
+    host: (await hostHas(conn)).rows[0]?.[0],
+    session: (await query(conn, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'session_marker'")).rows[0]?.[0],
+    database: (await query(conn, "SELECT current_database()")).rows[0]?.[0],
+  }));
+  assert.deepEqual(second, { host: 1, session: 0, database: "warehouse" });
   assert.equal(await openableElsewhere(warehousePath(dataDir)), true);
 });

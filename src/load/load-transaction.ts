@@ -31,9 +31,6 @@ export interface LoadTransaction {
   allowShrink?: boolean;
 }
 
-/** DuckDB's memory limit while loading (its default, 80% of RAM, would let a large day's load take gigabytes). */
-export const LOAD_MEMORY_LIMIT = "384MB";
-
 /** Loads all partitions, replaces quarantine, appends checks and upserts the run row in ONE transaction. */
 export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction): Promise<LoadCounts> {
   const totals: LoadCounts = { inserted: 0, updated: 0, deleted: 0 };
@@ -41,12 +38,7 @@ export async function loadPartitions(conn: DuckDBConnection, tx: LoadTransaction
   const loadChecks: PartitionCheck[] = [];
   // Outside the transaction: ensureSluiceSchema's work must not be rolled back with a failed load.
   await ensureSluiceSchema(conn);
-  // A day of any size loads in bounded memory: beyond this DuckDB spills to <warehouse>.tmp.
-  await conn.run(`SET memory_limit = '${LOAD_MEMORY_LIMIT}'`);
-  // Inserts may store rows in any order (tables are sets; readers that need an order ask for it):
-  // an order-preserving parallel insert of a 10M-event day made the checkpoint at close take 5-7 s
-  // and the file 400 MB, against 0.1 s and 240 MB (same rows, less memory).
-  await conn.run("SET preserve_insertion_order = false");
+  // The memory limit and insertion order of a load are the host's settings (see warehouse-host.ts).
   await conn.run("BEGIN TRANSACTION");
   try {
     for (const [index, load] of tx.loads.entries()) {

@@ -16,6 +16,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { CancelledError, LockError, SluiceError, WarehouseBusyError } from "../core/errors.ts";
 import { ReadersWriterGate, type AccessMode, type WaitPolicy } from "./readers-writer-gate.ts";
 import { literal } from "./sql-values.ts";
+import { WarehouseHost } from "./warehouse-host.ts";
 
 export type { DuckDBConnection };
 
@@ -72,10 +73,16 @@ export class WarehouseGate {
   private static readonly heldHere = new AsyncLocalStorage<Set<string>>();
 
   private readonly access = new ReadersWriterGate();
+  /** Where this process's writes attach the file (reads open READ_ONLY instances of their own). */
+  private readonly host: WarehouseHost;
   /** A write session kept open after a write that asked to linger, closed by its timer unless a write takes it first. */
   private idle: (Session & { timer: NodeJS.Timeout }) | undefined;
+  /** The lingering session's close while it runs. */
+  private closing: Promise<void> | undefined;
 
-  private constructor(private readonly file: string) {}
+  private constructor(private readonly file: string) {
+    this.host = new WarehouseHost(file, { blockSize: WAREHOUSE_BLOCK_SIZE, searchPath: path.dirname(file) });
+  }
 
   /** The gate of a warehouse file: one per file (by absolute path) in this process. */
   static of(file: string): WarehouseGate {
@@ -103,42 +110,63 @@ export class WarehouseGate {
     // operations (a backfill's partitions take turns loading) is by design: nothing to say then.
     const release = await this.access.acquire(mode, { ...wait, onWait: () => undefined, timeoutError: () => ownBusyError(this.file, options.waitMs ?? DEFAULT_WAIT_MS) });
     try {
-      const { instance, conn } = await this.sessionFor(mode, wait);
+      const session = await this.sessionFor(mode, wait);
       let linger = 0;
       try {
-        const result = await this.runOnConnection(conn, fn, options.signal);
+        const result = await this.runOnConnection(session.conn, fn, options.signal);
         linger = mode === "write" ? (options.lingerMs ?? 0) : 0;
         return result;
       } finally {
-        if (linger > 0) this.park({ instance, conn }, linger);
-        else closeSession({ instance, conn });
+        if (linger > 0) this.park(session, linger);
+        else await session.close();
       }
     } finally {
       release();
     }
   }
 
-  /** True while a lingering write instance holds the file open. */
+  /** True while a lingering write session holds the file open (or is still letting go of it). */
   get lingering(): boolean {
-    return this.idle !== undefined;
+    return this.idle !== undefined || this.closing !== undefined;
   }
 
-  /** Closes the lingering instance now, if any (at once: never two instances on one file in a process). */
-  private closeIdle(): void {
+  /**
+   * Closes the lingering session now, if any; the caller holds the gate. Readers share the gate, so
+   * all of them wait for the one close: none may open the file while its checkpoint is written.
+   */
+  private closeIdle(): Promise<void> {
     const idle = this.idle;
-    if (!idle) return;
+    if (!idle) return this.closing ?? Promise.resolve();
     this.idle = undefined;
     clearTimeout(idle.timer);
+    // Its data was committed (the WAL is durable); a failed close only skips the checkpoint.
+    const closing: Promise<void> = idle.close().then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      if (this.closing === closing) this.closing = undefined;
+    });
+    this.closing = closing;
+    return closing;
+  }
+
+  /** The linger timer's close: waits its turn at the gate, as any user of the file. */
+  private async expireIdle(): Promise<void> {
+    const release = await this.access
+      .acquire("write", { deadline: Date.now() + DEFAULT_WAIT_MS, signal: undefined, onWait: () => undefined, timeoutError: () => ownBusyError(this.file, DEFAULT_WAIT_MS) })
+      .catch(() => undefined);
+    if (!release) return;
     try {
-      closeSession(idle);
-    } catch {
-      // Its data was committed (the WAL is durable); a failed close only skips the checkpoint.
+      await this.closeIdle();
+    } finally {
+      release();
     }
   }
 
   /**
-   * The instance and connection for one use under the gate: the lingering session for a write (its
-   * connection already set up, and what it learned of the schema still true), else a fresh open.
+   * The connection for one use under the gate: the lingering session for a write (its connection
+   * already set up, and what it learned of the schema still true), else the file attached to this
+   * process's host (a write) or opened READ_ONLY in an instance of its own (a read).
    */
   private async sessionFor(mode: AccessMode, wait: WaitPolicy): Promise<Session> {
     if (mode === "write") {
@@ -146,16 +174,18 @@ export class WarehouseGate {
       if (idle) {
         this.idle = undefined;
         clearTimeout(idle.timer);
-        return { instance: idle.instance, conn: idle.conn };
+        return { conn: idle.conn, close: idle.close };
       }
       await mkdir(path.dirname(this.file), { recursive: true });
-    } else {
-      this.closeIdle();
+      const conn = await openWithRetry(this.file, () => this.host.attach(), wait);
+      return { conn, close: () => this.host.detach(conn) };
     }
-    const target = mode === "read" && !existsSync(this.file) ? ":memory:" : this.file;
-    const instance = await openWithRetry(target, mode, wait);
+    await this.closeIdle();
+    const target = existsSync(this.file) ? this.file : ":memory:";
+    const instance = await openWithRetry(target, () => DuckDBInstance.create(target, target === ":memory:" ? {} : { access_mode: "READ_ONLY" }), wait);
     try {
-      return { instance, conn: await this.connect(instance) };
+      const conn = await this.connect(instance);
+      return { conn, close: async () => closeInstance(instance, conn) };
     } catch (error) {
       instance.closeSync();
       throw error;
@@ -177,10 +207,9 @@ export class WarehouseGate {
     }
   }
 
-  /** Keeps a session open for `ms` (the timer does not keep the process alive). */
+  /** Keeps a session open for `ms` (the timer does not keep the process alive); only the session just used can be parked, so none is idle. */
   private park(session: Session, ms: number): void {
-    this.closeIdle();
-    this.idle = { ...session, timer: setTimeout(() => this.closeIdle(), ms).unref() };
+    this.idle = { ...session, timer: setTimeout(() => void this.expireIdle(), ms).unref() };
   }
 
   /** Runs `fn` on `conn`, interrupting its query when the signal aborts. */
@@ -215,34 +244,29 @@ export class WarehouseGate {
   }
 }
 
-/** An open warehouse: its instance and the one connection this process uses on it. */
+/** An open warehouse: the connection this process uses on it, and how to let go of it. */
 interface Session {
-  instance: DuckDBInstance;
   conn: DuckDBConnection;
+  /** Closes the connection and lets go of the file (a written file is checkpointed). */
+  close: () => Promise<void>;
 }
 
-/** Closes the connection, then the instance (which checkpoints a written file). */
-function closeSession(session: Session): void {
+/** Closes the connection, then the instance. */
+function closeInstance(instance: DuckDBInstance, conn: DuckDBConnection): void {
   try {
-    session.conn.closeSync();
+    conn.closeSync();
   } finally {
-    session.instance.closeSync();
+    instance.closeSync();
   }
 }
 
-/** DuckDB's open options: a reader opens READ_ONLY; a writer that creates the file gives it WAREHOUSE_BLOCK_SIZE. */
-function openOptions(target: string, mode: AccessMode): Record<string, string> {
-  if (target === ":memory:") return {};
-  return mode === "read" ? { access_mode: "READ_ONLY" } : { default_block_size: String(WAREHOUSE_BLOCK_SIZE) };
-}
-
-/** Opens the DuckDB file, retrying with jittered backoff while another process holds its lock. */
-async function openWithRetry(target: string, mode: AccessMode, wait: WaitPolicy): Promise<DuckDBInstance> {
+/** Opens the DuckDB file `target` with `open`, retrying with jittered backoff while another process holds its lock. */
+async function openWithRetry<T>(target: string, open: () => Promise<T>, wait: WaitPolicy): Promise<T> {
   let delay = 20;
   for (;;) {
     throwIfAborted(wait.signal);
     try {
-      return await DuckDBInstance.create(target, openOptions(target, mode));
+      return await open();
     } catch (error) {
       if (!isLockConflict(error)) {
         throw new SluiceError(`could not open the warehouse ${target}: ${(error as Error).message}`, { cause: error, context: { stage: "warehouse" } });
