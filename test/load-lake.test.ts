@@ -10,7 +10,7 @@ import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { assertFramesEqual } from "./support/frames.ts";
-import { dtIs, epochDay, splitByDt } from "../src/pipeline/frames.ts";
+import { dtIs, epochDay, keyFaults, splitByDt } from "../src/pipeline/frames.ts";
 
 test("a lake partition is written atomically: only data.parquet remains, and a rerun replaces it", async (t) => {
   const dataDir = await tempDataDir(t);
@@ -132,4 +132,15 @@ test("splitting by day compares a Date column by its stored day: the rows of com
   // the same expression on a text dt column compares text
   const text = frame.withColumns(pl.col("dt").cast(pl.Utf8));
   assert.deepEqual(text.filter(dtIs("2025-11-20", text.schema["dt"])).getColumn("id").toArray(), [0, 3, 7]);
+});
+
+test("a small frame's key counts: null keys, repeated keys (timestamps a microsecond apart differ), composite keys; a large frame is left to the load", () => {
+  const ts = pl.Series("ts", [1_000, 1_001, 1_001, 2_000]).cast(pl.Int64).cast(pl.Datetime("us", "UTC"));
+  const frame = pl.DataFrame({ id: pl.Series("id", [1, 2, 2, null], pl.Int64), ts, s: ["a", "b", "b", "c"] });
+  assert.deepEqual(keyFaults(frame, ["id"]), { nullKeys: 1, duplicateKeys: 1 });
+  assert.deepEqual(keyFaults(frame, ["ts"]), { nullKeys: 0, duplicateKeys: 1 });
+  assert.deepEqual(keyFaults(frame.head(2), ["ts"]), { nullKeys: 0, duplicateKeys: 0 }, "1,000 and 1,001 µs are the same millisecond, not the same key");
+  assert.deepEqual(keyFaults(frame, ["s", "ts"]), { nullKeys: 0, duplicateKeys: 1 });
+  assert.deepEqual(keyFaults(frame, ["id", "s"]), { nullKeys: 1, duplicateKeys: 1 });
+  assert.equal(keyFaults(pl.DataFrame({ id: pl.Series("id", Array.from({ length: 50_001 }, (_, i) => i), pl.Int64) }), ["id"]), undefined);
 });

@@ -131,6 +131,23 @@ test("duplicate or NULL keys in a partition are refused before anything is merge
   await assert.rejects(loadEvents(dataDir, "run-2", [["2026-11-21", nullKey]]), (e: unknown) => e instanceof SchemaError && /NULL key/.test(e.message));
 });
 
+test("the writer's key counts stand in for the load's own: a partition they call duplicated is refused, unless a cast of its key makes them moot", async (t) => {
+  const dataDir = await tempDataDir(t);
+  await withWarehouse(dataDir, "write", (conn) => ensureWarehouse(conn, [EVENTS], dataDir));
+  const file = await writeEvents(dataDir, "2026-11-20", eventRows([1, 2, 3]));
+  const claim = (keyFaults: { nullKeys: number; duplicateKeys: number }, table = EVENTS) =>
+    withWarehouse(dataDir, "write", (conn) =>
+      loadPartitions(conn, { run: runRecord("run-1", "2026-11-20"), loads: [{ table, dt: "2026-11-20", parquetPath: file, rows: 3, keyFaults }], quarantine: { rows: [] }, checks: [] }),
+    );
+  // The file's keys are unique: only the writer's counts can make these loads fail, so they are what the load read.
+  await assert.rejects(claim({ nullKeys: 0, duplicateKeys: 1 }), (e: unknown) => e instanceof SchemaError && /1 rows with a duplicate key \(event_id\)/.test(e.message));
+  await assert.rejects(claim({ nullKeys: 2, duplicateKeys: 0 }), (e: unknown) => e instanceof SchemaError && /2 rows .* have a NULL key/.test(e.message));
+  assert.deepEqual(await rows(dataDir, "SELECT count(*) FROM events"), [[0]]);
+  // A key staged with a cast (the file's BIGINT into a DECIMAL column) may merge two keys: the load counts for itself.
+  const widened = { ...EVENTS, name: "events_dec", columns: EVENTS.columns.map((c) => (c.name === "event_id" ? { ...c, type: "DECIMAL(20,0)" } : c)) };
+  assert.equal((await claim({ nullKeys: 0, duplicateKeys: 1 }, widened)).inserted, 3);
+});
+
 test("a load killed mid-transaction leaves the warehouse as it was", async (t) => {
   const dataDir = await tempDataDir(t);
   await loadEvents(dataDir, "run-1", [["2026-11-20", await writeEvents(dataDir, "2026-11-20", eventRows([1, 2, 3]))]]);

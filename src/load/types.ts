@@ -50,6 +50,18 @@ export interface PartitionLoad {
   replaceAll?: boolean;
   /** Rows in the file, when the writer knows them (small partitions are staged as a copy). */
   rows?: number;
+  /**
+   * The writer's count, over the rows it wrote (with `rows`), of rows with a NULL key and of rows
+   * repeating another's key, so the load need not count them again: only used when the key columns
+   * are staged as they are in the file (a cast could merge two keys). Absent: the load counts.
+   */
+  keyFaults?: KeyFaults;
+}
+
+/** Rows of a partition whose key MERGE cannot take. */
+export interface KeyFaults {
+  nullKeys: number;
+  duplicateKeys: number;
 }
 
 /** A record that did not make it into its table, and why. */

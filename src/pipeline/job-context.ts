@@ -15,7 +15,7 @@ import { describeBlocked, validate, type CheckReport, type FieldPresence, type S
 import { checkInputs } from "./check-inputs.ts";
 import { ChunkedFrame, type LakeWindowFiles } from "./chunked-frame.ts";
 import { ChunkedStages, DEFAULT_GROUP_ROWS, DEFAULT_WHOLE_ROWS, SourceStream, WHOLE_GROUP_BUDGETS, type StreamOptions } from "./chunked-stages.ts";
-import { isDataFrame, jsonRows, splitByDt } from "./frames.ts";
+import { isDataFrame, jsonRows, keyFaults, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
@@ -301,7 +301,8 @@ export class Context implements JobContext {
       for (const [dt, frame] of [...out.parts.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         const rows = await this.withEarlierPulls(out.table, dt, conform(frame, columns));
         const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows, revision);
-        loads.push({ table: out.table, dt, parquetPath, rows: rows.height });
+        const faults = keyFaults(rows, out.table.key);
+        loads.push({ table: out.table, dt, parquetPath, rows: rows.height, ...(faults ? { keyFaults: faults } : {}) });
         failpoint("lake.partial");
       }
       out.parts.clear();
