@@ -2,6 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadPartitions, markAbandonedRuns, readPartitionStatus, recordRun, withWarehouse, type DuckDBConnection } from "../src/load/warehouse.ts";
+import { recordStartedRun } from "../src/load/run-ledger.ts";
+import { sqlValue } from "../src/load/sql-values.ts";
 import { eventRows, loadEvents, rows, runRecord, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
@@ -53,4 +55,20 @@ test("markAbandonedRuns marks running rows of dead processes only, and partition
   );
   assert.equal((await withWarehouse(dataDir, "read", (conn) => readPartitionStatus(conn))).length, 4);
   assert.deepEqual(await rows(dataDir, "SELECT count(*) FROM sluice.runs WHERE run_id = 'done'"), [[1]]);
+});
+
+test("run rows and check rows keep every value exactly: quotes, NUL, emoji and backslashes in text, large counts, NaN as NULL", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const nasty = "it's \"quoted\" \\ back\\slash; --not a comment\u0000NUL after 🌊 $1 :name";
+  const started = { ...runRecord("r'1", "2026-11-20", "running"), error: null };
+  const finished = { ...runRecord("r'1", "2026-11-20", "failed"), rowsIn: 2 ** 53 - 1, error: nasty };
+  const check = { check: nasty, table: "events", columns: ["a'b", "c"], dt: "2026-11-20", severity: "error" as const, action: "quarantine" as const, passed: false, failingRows: 3, sample: [{ key: { id: "x'y" }, value: nasty }], observed: Number.NaN, lower: 0.125, upper: null };
+  await withWarehouse(dataDir, "write", async (conn) => {
+    await recordStartedRun(conn, started);
+    await loadPartitions(conn, { run: finished, loads: [], quarantine: { rows: [] }, checks: [check] });
+  });
+  assert.deepEqual(await rows(dataDir, "SELECT run_id, status, rows_in, error FROM sluice.runs"), [["r'1", "failed", 2 ** 53 - 1, nasty]]);
+  const [row] = await rows(dataDir, "SELECT check_name, columns, sample, observed, lower_bound, upper_bound FROM sluice.checks");
+  assert.deepEqual(row, [nasty, "a'b,c", JSON.stringify(check.sample), null, 0.125, null]);
+  assert.deepEqual([sqlValue(true), sqlValue(null), sqlValue(Number.POSITIVE_INFINITY), sqlValue(12n), sqlValue(1e21)], ["TRUE", "NULL", "NULL", "12", "1000000000000000000000"]);
 });

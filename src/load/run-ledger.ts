@@ -7,7 +7,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PartitionKey } from "./bookkeeping-copy.ts";
 import type { CheckHistory, CheckResult, HistoryQuery } from "../validate/types.ts";
 import { checksHaveColumn, ensureSluiceSchema, tableExists } from "./schema.ts";
-import { jsonText, toJsonValue } from "./sql-values.ts";
+import { jsonText, sqlValue, toJsonValue } from "./sql-values.ts";
 import type { QuarantineRow, RunRecord } from "./types.ts";
 
 /**
@@ -44,11 +44,7 @@ export async function recordRun(conn: DuckDBConnection, run: RunRecord): Promise
 /** Records a run that has just started: its row is new (a fresh run id), so a plain INSERT. */
 export async function recordStartedRun(conn: DuckDBConnection, run: RunRecord): Promise<void> {
   await ensureSluiceSchema(conn);
-  await conn.run(
-    `INSERT INTO sluice.runs (run_id, job, dt, status, started_at, finished_at, rows_in, rows_loaded, rows_quarantined, error)
-     VALUES ($1, $2, CAST($3 AS DATE), $4, CAST($5 AS TIMESTAMPTZ), CAST($6 AS TIMESTAMPTZ), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS BIGINT), CAST($10 AS VARCHAR))`,
-    runValues(run),
-  );
+  await conn.run(`INSERT INTO sluice.runs (run_id, job, dt, status, started_at, finished_at, rows_in, rows_loaded, rows_quarantined, error) ${runSelect(run)}`);
 }
 
 /** Marks 'running' rows whose process is gone as 'abandoned'; returns how many. */
@@ -158,7 +154,7 @@ export async function replaceQuarantine(conn: DuckDBConnection, run: RunRecord, 
   const params = [run.job, ...dts];
   if (quarantine.rows.length === 0) {
     // Nothing quarantined now (the usual case): the diff is "delete what was there", one statement.
-    await conn.run(`DELETE FROM sluice.quarantine WHERE job = $1 AND dt IN (${inList})`, params);
+    await conn.run(`DELETE FROM sluice.quarantine WHERE job = ${sqlValue(run.job)} AND dt IN (${dts.map((dt) => `CAST(${sqlValue(dt)} AS DATE)`).join(", ")})`);
     return;
   }
   await conn.run("DROP TABLE IF EXISTS temp.main.__sluice_q_in");
@@ -210,23 +206,16 @@ async function appendIncomingQuarantine(conn: DuckDBConnection, run: RunRecord, 
 /** Appends check results to sluice.checks with the run's run_id and job, all stamped with one checked_at. */
 export async function appendChecks(conn: DuckDBConnection, run: RunRecord, checks: readonly PartitionCheck[]): Promise<void> {
   if (checks.length === 0) return;
-  const checkedAt = new Date().toISOString();
-  const values: Array<string | number | boolean | null> = [];
-  const rows: string[] = [];
-  for (const c of checks) {
-    const n = values.length;
-    const p = (i: number): string => `$${n + i}`;
-    rows.push(
-      `(${p(1)}, ${p(2)}, ${p(3)}, CAST(${p(4)} AS DATE), ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, CAST(${p(9)} AS BOOLEAN), CAST(${p(10)} AS BIGINT), ${p(11)}, CAST(${p(12)} AS TIMESTAMPTZ), ` +
-        `CAST(${p(13)} AS DOUBLE), CAST(${p(14)} AS DOUBLE), CAST(${p(15)} AS DOUBLE), CAST(${p(16)} AS BOOLEAN), CAST(${p(17)} AS VARCHAR))`,
-    );
-    values.push(run.runId, run.job, c.table, c.dt, c.check, c.columns.join(","), c.severity, c.action, c.passed, c.failingRows, jsonText(c.sample), checkedAt);
-    values.push(finiteOrNull(c.observed), finiteOrNull(c.lower), finiteOrNull(c.upper), c.skipped ?? false, c.detail ?? null);
-  }
+  const checkedAt = sqlValue(new Date().toISOString());
+  const rows = checks.map((c) => {
+    const v = [run.runId, run.job, c.table, c.dt, c.check, c.columns.join(","), c.severity, c.action, c.passed, c.failingRows, jsonText(c.sample)].map(sqlValue);
+    const [runId, job, table, dt, check, columns, severity, action, passed, failing, sample] = v;
+    const numbers = [c.observed, c.lower, c.upper].map((n) => `CAST(${sqlValue(finiteOrNull(n))} AS DOUBLE)`).join(", ");
+    return `(${runId}, ${job}, ${table}, CAST(${dt} AS DATE), ${check}, ${columns}, ${severity}, ${action}, ${passed}, CAST(${failing} AS BIGINT), ${sample}, CAST(${checkedAt} AS TIMESTAMPTZ), ${numbers}, ${sqlValue(c.skipped ?? false)}, CAST(${sqlValue(c.detail ?? null)} AS VARCHAR))`;
+  });
   await conn.run(
     `INSERT INTO sluice.checks (run_id, job, table_name, dt, check_name, columns, severity, action, passed, failing_rows, sample, checked_at, observed, lower_bound, upper_bound, skipped, detail)
      VALUES ${rows.join(", ")}`,
-    values,
   );
 }
 
@@ -330,19 +319,20 @@ function numberOrNull(value: unknown): number | null {
 export async function upsertRun(conn: DuckDBConnection, run: RunRecord): Promise<void> {
   await conn.run(
     `MERGE INTO sluice.runs AS t
-     USING (SELECT $1 AS run_id, $2 AS job, CAST($3 AS DATE) AS dt, $4 AS status, CAST($5 AS TIMESTAMPTZ) AS started_at,
-                   CAST($6 AS TIMESTAMPTZ) AS finished_at, CAST($7 AS BIGINT) AS rows_in, CAST($8 AS BIGINT) AS rows_loaded,
-                   CAST($9 AS BIGINT) AS rows_quarantined, CAST($10 AS VARCHAR) AS error) AS s
+     USING (${runSelect(run)}) AS s
      ON t.run_id = s.run_id
      WHEN MATCHED THEN UPDATE SET job = s.job, dt = s.dt, status = s.status, started_at = s.started_at, finished_at = s.finished_at,
        rows_in = s.rows_in, rows_loaded = s.rows_loaded, rows_quarantined = s.rows_quarantined, error = s.error
      WHEN NOT MATCHED THEN INSERT (run_id, job, dt, status, started_at, finished_at, rows_in, rows_loaded, rows_quarantined, error)
        VALUES (s.run_id, s.job, s.dt, s.status, s.started_at, s.finished_at, s.rows_in, s.rows_loaded, s.rows_quarantined, s.error)`,
-    runValues(run),
   );
 }
 
-/** The parameters $1..$10 of a runs row. */
-function runValues(run: RunRecord): Array<string | number | null> {
-  return [run.runId, run.job, run.dt, run.status, run.startedAt.toISOString(), run.finishedAt ? run.finishedAt.toISOString() : null, run.rowsIn, run.rowsLoaded, run.rowsQuarantined, run.error];
+/** A runs row as a one-row SELECT of sluice.runs' columns, its values written out (see sqlValue). */
+function runSelect(run: RunRecord): string {
+  const v = (x: string | number | null): string => sqlValue(x);
+  return `SELECT ${v(run.runId)} AS run_id, ${v(run.job)} AS job, CAST(${v(run.dt)} AS DATE) AS dt, ${v(run.status)} AS status,
+    CAST(${v(run.startedAt.toISOString())} AS TIMESTAMPTZ) AS started_at, CAST(${v(run.finishedAt ? run.finishedAt.toISOString() : null)} AS TIMESTAMPTZ) AS finished_at,
+    CAST(${v(run.rowsIn)} AS BIGINT) AS rows_in, CAST(${v(run.rowsLoaded)} AS BIGINT) AS rows_loaded, CAST(${v(run.rowsQuarantined)} AS BIGINT) AS rows_quarantined,
+    CAST(${v(run.error)} AS VARCHAR) AS error`;
 }

@@ -10,6 +10,10 @@ import { lakeTableGlob, listLakePartitions } from "./lake.ts";
 import { ident, literal } from "./sql-values.ts";
 import type { PartitionLoad, TableSpec } from "./types.ts";
 
+/** The incremental marks of each job's sources (see source-state.ts). */
+export const STATE_DDL = `CREATE TABLE IF NOT EXISTS sluice.state (
+  job VARCHAR, source VARCHAR, key VARCHAR, value VARCHAR, run_id VARCHAR, updated_at TIMESTAMPTZ)`;
+
 const SLUICE_DDL = [
   "CREATE SCHEMA IF NOT EXISTS sluice",
   "CREATE SCHEMA IF NOT EXISTS lake",
@@ -24,18 +28,16 @@ const SLUICE_DDL = [
      observed DOUBLE, lower_bound DOUBLE, upper_bound DOUBLE, skipped BOOLEAN, detail VARCHAR)`,
   // Days a backfill was asked to run: a day requested and never run shows as pending, not as absent.
   `CREATE TABLE IF NOT EXISTS sluice.requests (job VARCHAR, dt DATE, requested_at TIMESTAMPTZ, request_id VARCHAR)`,
-];
-
-/**
- * Columns sluice.checks gained after its first release (history-aware checks): added to a
- * warehouse created before them, so its earlier rows read NULL there.
- */
-const CHECKS_ADDED_COLUMNS: ReadonlyArray<[string, string]> = [
-  ["observed", "DOUBLE"],
-  ["lower_bound", "DOUBLE"],
-  ["upper_bound", "DOUBLE"],
-  ["skipped", "BOOLEAN"],
-  ["detail", "VARCHAR"],
+  STATE_DDL,
+  // Columns sluice.checks gained after its first release (history-aware checks): added to a
+  // warehouse created before them, so its earlier rows read NULL there.
+  ...[
+    ["observed", "DOUBLE"],
+    ["lower_bound", "DOUBLE"],
+    ["upper_bound", "DOUBLE"],
+    ["skipped", "BOOLEAN"],
+    ["detail", "VARCHAR"],
+  ].map(([name, type]) => `ALTER TABLE sluice.checks ADD COLUMN IF NOT EXISTS ${name} ${type}`),
 ];
 
 /**
@@ -59,19 +61,20 @@ export async function ensureWarehouse(conn: DuckDBConnection, tables: TableSpec[
   return problems;
 }
 
-/** Creates the sluice and lake schemas and the bookkeeping tables (runs, quarantine, checks) if missing. */
+/** Creates the sluice and lake schemas and the bookkeeping tables (runs, quarantine, checks, requests, state) if missing. */
 export async function ensureSluiceSchema(conn: DuckDBConnection): Promise<void> {
   // Once per connection: a run's open asks from several places, and each check costs catalog queries.
   // Never called inside a transaction, so what it created is committed and stays.
   const known = knownOn(conn);
   if (known.sluiceSchema) return;
-  // One call: DuckDB runs the statements in order, without a round trip each.
+  // One call: DuckDB runs the statements in order, without a round trip each (none writes when all is there).
   await conn.run(SLUICE_DDL.join(";\n"));
-  const names = new Set((await columnsOf(conn, "sluice", "checks")).keys());
-  for (const [name, type] of CHECKS_ADDED_COLUMNS) {
-    if (!names.has(name)) await conn.run(`ALTER TABLE sluice.checks ADD COLUMN ${ident(name)} ${type}`);
-  }
   known.sluiceSchema = true;
+}
+
+/** True when ensureSluiceSchema ran on this connection: every bookkeeping table exists. */
+export function sluiceSchemaEnsured(conn: DuckDBConnection): boolean {
+  return knownOn(conn).sluiceSchema;
 }
 
 /**
@@ -226,7 +229,7 @@ export async function ensureLakeView(conn: DuckDBConnection, table: string): Pro
   const known = knownOn(conn).lakeViews;
   if (known.has(table)) return null;
   const glob = literal(lakeTableGlob(table));
-  const current = await conn.runAndReadAll("SELECT sql FROM duckdb_views() WHERE schema_name = 'lake' AND view_name = $1", [table]);
+  const current = await conn.runAndReadAll(`SELECT sql FROM duckdb_views() WHERE schema_name = 'lake' AND view_name = ${literal(table)}`);
   if (String(current.getRows()[0]?.[0] ?? "").includes(glob)) {
     known.add(table);
     return null;

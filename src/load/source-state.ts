@@ -4,8 +4,8 @@
  * `key` is "" for a source's own mark, or a parent's key for marks kept per parent.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { tableExists } from "./schema.ts";
-import { toJsonValue } from "./sql-values.ts";
+import { STATE_DDL, sluiceSchemaEnsured, tableExists } from "./schema.ts";
+import { sqlValue, toJsonValue } from "./sql-values.ts";
 import type { RunRecord } from "./types.ts";
 
 /** One stored mark. */
@@ -22,21 +22,15 @@ export interface StoredMark extends SourceMark {
   updatedAt: string;
 }
 
-const DDL = `CREATE TABLE IF NOT EXISTS sluice.state (
-  job VARCHAR, source VARCHAR, key VARCHAR, value VARCHAR, run_id VARCHAR, updated_at TIMESTAMPTZ)`;
-
 /** Creates sluice.state if missing (the sluice schema exists). */
 export async function ensureStateTable(conn: DuckDBConnection): Promise<void> {
-  await conn.run(DDL);
+  await conn.run(STATE_DDL);
 }
 
 /** The marks of a job (of every job when omitted); [] before any. */
 export async function readMarks(conn: DuckDBConnection, job?: string): Promise<StoredMark[]> {
-  if (!(await tableExists(conn, "sluice", "state"))) return [];
-  const r = await conn.runAndReadAll(
-    `SELECT job, source, key, value, run_id, updated_at FROM sluice.state ${job === undefined ? "" : "WHERE job = $1"} ORDER BY job, source, key`,
-    job === undefined ? [] : [job],
-  );
+  if (!sluiceSchemaEnsured(conn) && !(await tableExists(conn, "sluice", "state"))) return [];
+  const r = await conn.runAndReadAll(`SELECT job, source, key, value, run_id, updated_at FROM sluice.state ${job === undefined ? "" : `WHERE job = ${sqlValue(job)}`} ORDER BY job, source, key`);
   return r.getRows().map((row) => ({ job: String(row[0]), source: String(row[1]), key: String(row[2]), value: String(row[3]), runId: String(row[4]), updatedAt: String(toJsonValue(row[5] ?? null)) }));
 }
 
