@@ -26,8 +26,8 @@ interface Timed {
   rows: number;
 }
 
-const FULL_PULLS = 3;
-const RERUNS = 5;
+const FULL_PULLS = 5;
+const RERUNS = 9;
 
 /** Collects the garbage of earlier runs when the bench runs with --expose-gc, so no run pays for another's (a real rerun is a fresh process). */
 function collectGarbage(): void {
