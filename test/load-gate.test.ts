@@ -5,6 +5,7 @@ import { LockError } from "../src/core/errors.ts";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ensureWarehouse, query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
+import { sluiceSchemaEnsured, tableExists } from "../src/load/schema.ts";
 import { WarehouseGate, WAREHOUSE_BLOCK_SIZE } from "../src/load/warehouse-gate.ts";
 import { existsSync } from "node:fs";
 import { EVENTS, eventRows, loadEvents, ROOT, rows, spawnChild, warehouseBlockSize as blockSize, writeEvents } from "./fixtures/load.ts";
@@ -248,4 +249,28 @@ test("writes share one DuckDB instance per file in a process, each on a fresh co
   }));
   assert.deepEqual(second, { host: 1, session: 0, database: "warehouse" });
   assert.equal(await openableElsewhere(warehousePath(dataDir)), true);
+});
+
+/** Runs `sql` in another process with the warehouse file open read-write (as a user's DuckDB session would). */
+async function changeElsewhere(file: string, sql: string): Promise<void> {
+  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
+    const inst = await DuckDBInstance.create(process.env.WAREHOUSE);
+    await (await inst.connect()).run(process.env.SQL);
+    inst.closeSync();`;
+  await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: file, SQL: sql } });
+}
+
+test("a write session on a file nobody changed starts from what the last one learned of the catalog; after another process changed it, it asks again", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const file = warehousePath(dataDir);
+  await withWarehouse(dataDir, "write", (conn) => ensureWarehouse(conn, [EVENTS], dataDir));
+  await loadEvents(dataDir, "r1", [["2026-11-20", await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]))]]);
+  assert.equal(await withWarehouse(dataDir, "write", async (conn) => sluiceSchemaEnsured(conn)), true, "the unchanged file's catalog was known");
+
+  // Another process drops a bookkeeping table and a column the load knew of.
+  await changeElsewhere(file, "DROP TABLE sluice.requests; ALTER TABLE events DROP COLUMN n");
+  assert.equal(await withWarehouse(dataDir, "write", async (conn) => sluiceSchemaEnsured(conn)), false, "a changed file's catalog is asked again");
+  await loadEvents(dataDir, "r2", [["2026-11-21", await writeEvents(dataDir, "2026-11-21", eventRows([3]))]]);
+  assert.deepEqual(await rows(dataDir, "SELECT event_id, n FROM events ORDER BY event_id"), [[1, null], [2, null], [3, 3]], "the dropped column was added back");
+  assert.equal(await withWarehouse(dataDir, "write", (conn) => tableExists(conn, "sluice", "requests")), true, "the dropped table was created again");
 });

@@ -82,18 +82,35 @@ export function sluiceSchemaEnsured(conn: DuckDBConnection): boolean {
  * each is asked once per run): the bookkeeping schema is current, these tables exist, these lake
  * views are current. Nothing in this process drops them while the connection is open.
  */
-interface KnownCatalog {
+export interface KnownCatalog {
   sluiceSchema: boolean;
   tables: Set<string>;
   lakeViews: Set<string>;
+  /** Committed columns (name -> type) of job tables, as evolveSchema last read them unaltered. */
+  columns: Map<string, Map<string, string>>;
+}
+
+/** A deep copy of a KnownCatalog. */
+function copyCatalog(known: KnownCatalog): KnownCatalog {
+  return { sluiceSchema: known.sluiceSchema, tables: new Set(known.tables), lakeViews: new Set(known.lakeViews), columns: new Map([...known.columns].map(([t, c]) => [t, new Map(c)])) };
 }
 
 const catalogs = new WeakMap<DuckDBConnection, KnownCatalog>();
 
+/** A copy of what `conn` has learned of the catalog, for a later connection to the same file (see adoptCatalog). */
+export function knownCatalog(conn: DuckDBConnection): KnownCatalog {
+  return copyCatalog(knownOn(conn));
+}
+
+/** Lets `conn` start from what an earlier connection learned; only for a file nobody changed since. */
+export function adoptCatalog(conn: DuckDBConnection, known: KnownCatalog): void {
+  catalogs.set(conn, copyCatalog(known));
+}
+
 function knownOn(conn: DuckDBConnection): KnownCatalog {
   let known = catalogs.get(conn);
   if (!known) {
-    known = { sluiceSchema: false, tables: new Set(), lakeViews: new Set() };
+    known = { sluiceSchema: false, tables: new Set(), lakeViews: new Set(), columns: new Map() };
     catalogs.set(conn, known);
   }
   return known;
@@ -189,7 +206,11 @@ async function createTable(conn: DuckDBConnection, table: TableSpec, types: Map<
  * Returns the type each spec column has in the table afterwards.
  */
 async function evolveSchema(conn: DuckDBConnection, spec: TableSpec, specTypes: Map<string, string>, context: ErrorContext): Promise<Map<string, string>> {
-  const existing = await columnsOf(conn, "main", spec.name);
+  const known = knownOn(conn).columns;
+  const existing = known.get(spec.name) ?? (await columnsOf(conn, "main", spec.name));
+  // Remembered only while unaltered: an ALTER inside a load that rolls back would leave it wrong.
+  known.delete(spec.name);
+  let altered = false;
   const result = new Map<string, string>();
   for (const column of spec.columns) {
     const want = specTypes.get(column.name) ?? column.type;
@@ -203,11 +224,13 @@ async function evolveSchema(conn: DuckDBConnection, spec: TableSpec, specTypes: 
       }
       // New columns are nullable: rows loaded before stay as they were, with NULL here.
       await conn.run(`ALTER TABLE main.${ident(spec.name)} ADD COLUMN ${ident(column.name)} ${want}`);
+      altered = true;
       result.set(column.name, want);
     } else if (have === want || isWidening(want, have)) {
       result.set(column.name, have);
     } else if (isWidening(have, want)) {
       await conn.run(`ALTER TABLE main.${ident(spec.name)} ALTER COLUMN ${ident(column.name)} SET DATA TYPE ${want}`);
+      altered = true;
       result.set(column.name, want);
     } else {
       throw new SchemaError(`table ${spec.name} column ${column.name} is ${have} in the warehouse but the job now declares ${want}`, {
@@ -216,6 +239,7 @@ async function evolveSchema(conn: DuckDBConnection, spec: TableSpec, specTypes: 
       });
     }
   }
+  if (!altered) known.set(spec.name, existing);
   return result;
 }
 
