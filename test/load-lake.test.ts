@@ -134,7 +134,7 @@ test("splitting by day compares a Date column by its stored day: the rows of com
   assert.deepEqual(text.filter(dtIs("2025-11-20", text.schema["dt"])).getColumn("id").toArray(), [0, 3, 7]);
 });
 
-test("a small frame's key counts: null keys, repeated keys (timestamps a microsecond apart differ), composite keys; a large frame is left to the load", () => {
+test("a small frame's key counts: null keys, repeated keys (timestamps a microsecond apart and 64-bit ids past 2^53 differ), composite keys; a large frame is left to the load", () => {
   const ts = pl.Series("ts", [1_000, 1_001, 1_001, 2_000]).cast(pl.Int64).cast(pl.Datetime("us", "UTC"));
   const frame = pl.DataFrame({ id: pl.Series("id", [1, 2, 2, null], pl.Int64), ts, s: ["a", "b", "b", "c"] });
   assert.deepEqual(keyFaults(frame, ["id"]), { nullKeys: 1, duplicateKeys: 1 });
@@ -142,5 +142,11 @@ test("a small frame's key counts: null keys, repeated keys (timestamps a microse
   assert.deepEqual(keyFaults(frame.head(2), ["ts"]), { nullKeys: 0, duplicateKeys: 0 }, "1,000 and 1,001 µs are the same millisecond, not the same key");
   assert.deepEqual(keyFaults(frame, ["s", "ts"]), { nullKeys: 0, duplicateKeys: 1 });
   assert.deepEqual(keyFaults(frame, ["id", "s"]), { nullKeys: 1, duplicateKeys: 1 });
+  // Past 2^53 a JS number merges neighbours: 64-bit keys and nanosecond times are compared exactly.
+  const big = pl.Series("big", ["9007199254740993", "9007199254740992", "9007199254740993"]).cast(pl.Int64);
+  const ns = pl.Series("ns", ["1796148708648000123", "1796148708648000124", "1796148708648000124"]).cast(pl.Int64).cast(pl.Datetime("ns", "UTC"));
+  assert.deepEqual(keyFaults(pl.DataFrame({ big, ns }), ["big"]), { nullKeys: 0, duplicateKeys: 1 });
+  assert.deepEqual(keyFaults(pl.DataFrame({ big, ns }), ["ns"]), { nullKeys: 0, duplicateKeys: 1 });
+  assert.deepEqual(keyFaults(pl.DataFrame({ big, ns }), ["big", "ns"]), { nullKeys: 0, duplicateKeys: 0 });
   assert.equal(keyFaults(pl.DataFrame({ id: pl.Series("id", Array.from({ length: 50_001 }, (_, i) => i), pl.Int64) }), ["id"]), undefined);
 });

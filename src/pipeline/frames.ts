@@ -23,29 +23,39 @@ export function jsonRows(frame: pl.DataFrame): Array<Record<string, unknown>> {
 /** Frames up to this many rows have their keys counted here; larger ones by the load (DuckDB counts them in parallel). */
 const KEY_FAULT_ROWS = 50_000;
 
+/** Key dtypes whose values a JS number cannot hold exactly (64-bit integers, and time kept as one). */
+const WIDE_KEYS = new Set(["Int64", "UInt64", "Datetime", "Duration", "Time"]);
+
 /**
  * Rows with a null key column, and rows whose key another row has too (see PartitionLoad.keyFaults),
  * counted in JS for a small frame: a few rows cost ~8 ms in DuckDB (a fresh hash table) and several
- * in Polars (its thread pool), ~0.1 ms here. Undefined for a larger frame.
+ * in a Polars unique (its thread pool), ~1 ms here. Undefined for a larger frame.
  */
 export function keyFaults(frame: pl.DataFrame, key: readonly string[]): KeyFaults | undefined {
   if (frame.height > KEY_FAULT_ROWS) return undefined;
-  // Physical values: a timestamp's microseconds, not a JS Date's milliseconds (two keys a microsecond apart are two keys).
-  const physical = frame.select(...key.map((k) => pl.col(k).toPhysical()));
-  const columns = key.map((k) => physical.getColumn(k).toArray() as unknown[]);
+  const columns = key.map((k) => keyValues(frame.getColumn(k)));
   const seen = new Set<unknown>();
   let nullKeys = 0;
   for (let i = 0; i < frame.height; i++) {
     const values = columns.map((c) => c[i]);
     if (values.some((v) => v === null || v === undefined)) nullKeys++;
-    else seen.add(values.length === 1 ? keyOf(values[0]) : JSON.stringify(values.map(keyOf)));
+    else seen.add(values.length === 1 ? values[0] : JSON.stringify(values, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v)));
   }
   return { nullKeys, duplicateKeys: frame.height - nullKeys - seen.size };
 }
 
-/** A key value as a Set member equal for equal values (bigints by value). */
-function keyOf(value: unknown): unknown {
-  return typeof value === "bigint" ? `n${value}` : value;
+/**
+ * A key column's values, equal exactly when the keys are: 64-bit integers and times as bigints of
+ * their physical value (a JS number would merge keys past 2^53, a Date keys a microsecond apart).
+ */
+function keyValues(series: pl.Series): unknown[] {
+  const variant = series.dtype.variant;
+  if (WIDE_KEYS.has(variant)) {
+    const physical = variant === "Int64" || variant === "UInt64" ? series : series.cast(pl.Int64);
+    // toTypedArray refuses nulls: a column with a null key goes the slow, exact way (it fails the load anyway).
+    return physical.nullCount() === 0 ? Array.from(physical.toTypedArray() as BigInt64Array | BigUint64Array) : physical.cast(pl.Utf8).toArray();
+  }
+  return variant === "Date" ? series.cast(pl.Int32).toArray() : series.toArray();
 }
 
 /** Splits a frame by its `dt` Date column into the given partitions (missing ones become empty frames). */
