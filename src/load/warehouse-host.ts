@@ -33,7 +33,7 @@ export class WarehouseHost {
    */
   private left: { stamp: string; catalog: KnownCatalog } | undefined;
 
-  /** `options` are DuckDB's open options for the file's writers (a new file's block size). */
+  /** `options`: the block size of a file the host creates, and the directory relative paths resolve in. */
   constructor(
     private readonly file: string,
     private readonly options: { blockSize: number; searchPath: string },
@@ -54,9 +54,23 @@ export class WarehouseHost {
       return conn;
     } catch (error) {
       conn.closeSync();
+      // An attach that got halfway must not leave the file attached (the next one would fail on it).
+      await this.detachQuietly();
       this.scheduleIdleClose();
       throw error;
     }
+  }
+
+  /** Detaches the file if it is attached, for an attach that failed after ATTACH; a failure closes the host. */
+  private async detachQuietly(): Promise<void> {
+    const admin = await this.instance?.connect().catch(() => undefined);
+    if (!admin) return;
+    const detached = await admin.run(`DETACH DATABASE IF EXISTS ${ident(ALIAS)}`).then(
+      () => true,
+      () => false,
+    );
+    admin.closeSync();
+    if (!detached) this.close();
   }
 
   /**
@@ -76,11 +90,11 @@ export class WarehouseHost {
       for (const [name] of attached.getRows()) await admin.run(`DETACH ${ident(String(name))}`);
       this.left = { stamp: await fileStamp(this.file), catalog };
     } catch (error) {
+      admin.closeSync();
       this.close();
       throw error;
-    } finally {
-      admin.closeSync();
     }
+    admin.closeSync();
     this.scheduleIdleClose();
   }
 
