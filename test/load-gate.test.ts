@@ -125,27 +125,48 @@ test("a warehouse the load creates has 64 KiB blocks, and a file made with DuckD
 
   // A warehouse an earlier Sluice created (DuckDB's 256 KiB default): opened as it is, never rewritten.
   const older = await tempDataDir(t);
-  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
-    const db = await DuckDBInstance.create(process.env.WAREHOUSE); const c = await db.connect();
-    await c.run("CREATE TABLE seed AS SELECT 1 AS x"); c.closeSync(); db.closeSync();`;
-  await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: warehousePath(older) } });
+  await changeElsewhere(warehousePath(older), "CREATE TABLE seed AS SELECT 1 AS x");
   assert.equal(await blockSize(older), 262_144);
   await loadEvents(older, "r1", [["2026-11-20", await writeEvents(older, "2026-11-20", eventRows([1, 2, 3]))]]);
   assert.equal(await blockSize(older), 262_144);
   assert.deepEqual(await rows(older, "SELECT count(*) FROM main.events"), [[3]]);
 });
 
+/** Runs `body` (an ES module body with DuckDBInstance in scope) in another process with WAREHOUSE=file and `env`; its stdout. */
+async function inAnotherProcess(file: string, body: string, env: Record<string, string> = {}): Promise<string> {
+  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");\n${body}`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: file, ...env } });
+  return stdout;
+}
+
 /** Whether another process can open the warehouse file right now (one READ_ONLY attempt, no retry). */
 async function openableElsewhere(file: string): Promise<boolean> {
-  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
-    try { (await DuckDBInstance.create(process.env.WAREHOUSE, { access_mode: "READ_ONLY" })).closeSync(); process.stdout.write("opened"); }
-    catch (e) { if (!/lock/i.test(String(e))) throw e; process.stdout.write("locked"); }`;
-  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: file } });
+  const stdout = await inAnotherProcess(
+    file,
+    `try { (await DuckDBInstance.create(process.env.WAREHOUSE, { access_mode: "READ_ONLY" })).closeSync(); process.stdout.write("opened"); }
+     catch (e) { if (!/lock/i.test(String(e))) throw e; process.stdout.write("locked"); }`,
+  );
   assert.match(stdout, /^(opened|locked)$/);
   return stdout === "opened";
 }
 
-/** True when the connection's instance has the in-memory database `scratch` attached (attachments live as long as the instance). */
+/** What another process reads from the warehouse file right now (READ_ONLY). */
+async function readElsewhere(file: string, sql: string): Promise<string> {
+  return inAnotherProcess(
+    file,
+    `const inst = await DuckDBInstance.create(process.env.WAREHOUSE, { access_mode: "READ_ONLY" });
+     const rows = (await (await inst.connect()).runAndReadAll(process.env.SQL)).getRows();
+     process.stdout.write(JSON.stringify(rows, (_k, v) => (typeof v === "bigint" ? Number(v) : v)));`,
+    { SQL: sql },
+  );
+}
+
+/** Runs `sql` in another process with the warehouse file open read-write (as a user's DuckDB session would). */
+async function changeElsewhere(file: string, sql: string): Promise<void> {
+  await inAnotherProcess(file, `const inst = await DuckDBInstance.create(process.env.WAREHOUSE); await (await inst.connect()).run(process.env.SQL); inst.closeSync();`, { SQL: sql });
+}
+
+/** True when the connection's instance has the in-memory database `scratch` attached (attachments last until the session lets go of the file). */
 async function hasScratch(conn: Parameters<Parameters<typeof withWarehouse>[2]>[0]): Promise<boolean> {
   return (await query(conn, "SELECT count(*) FROM duckdb_databases() WHERE database_name = 'scratch'")).rows[0]?.[0] === 1;
 }
@@ -214,16 +235,6 @@ test("readers arriving together while a write lingers wait for its one close, an
   }
 });
 
-/** What another process reads from the warehouse file right now (READ_ONLY: it replays the WAL, writing nothing). */
-async function readElsewhere(file: string, sql: string): Promise<string> {
-  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
-    const inst = await DuckDBInstance.create(process.env.WAREHOUSE, { access_mode: "READ_ONLY" });
-    const rows = (await (await inst.connect()).runAndReadAll(process.env.SQL)).getRows();
-    process.stdout.write(JSON.stringify(rows, (_k, v) => (typeof v === "bigint" ? Number(v) : v)));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: file, SQL: sql } });
-  return stdout;
-}
-
 test("every write session lets go of the file checkpointed: no WAL stays beside it, and another process reads each write", async (t) => {
   const dataDir = await tempDataDir(t);
   const file = warehousePath(dataDir);
@@ -248,17 +259,13 @@ test("writes share one DuckDB instance per file in a process, each on a fresh co
     database: (await query(conn, "SELECT current_database()")).rows[0]?.[0],
   }));
   assert.deepEqual(second, { host: 1, session: 0, database: "warehouse" });
+  // The load's settings are the host's: bounded memory, spilling beside the file; rows in any order; UTC.
+  const settings = await withWarehouse(dataDir, "write", async (conn) =>
+    (await query(conn, "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order'), current_setting('temp_directory'), current_setting('TimeZone')")).rows[0],
+  );
+  assert.deepEqual(settings, ["366.2 MiB", false, `${warehousePath(dataDir)}.tmp`, "UTC"]);
   assert.equal(await openableElsewhere(warehousePath(dataDir)), true);
 });
-
-/** Runs `sql` in another process with the warehouse file open read-write (as a user's DuckDB session would). */
-async function changeElsewhere(file: string, sql: string): Promise<void> {
-  const code = `const { DuckDBInstance } = await import("@duckdb/node-api");
-    const inst = await DuckDBInstance.create(process.env.WAREHOUSE);
-    await (await inst.connect()).run(process.env.SQL);
-    inst.closeSync();`;
-  await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, WAREHOUSE: file, SQL: sql } });
-}
 
 test("a write session on a file nobody changed starts from what the last one learned of the catalog; after another process changed it, it asks again", async (t) => {
   const dataDir = await tempDataDir(t);

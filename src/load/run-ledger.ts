@@ -150,13 +150,13 @@ export async function replaceQuarantine(conn: DuckDBConnection, run: RunRecord, 
   for (const row of quarantine.rows) scope.add(row.dt ?? run.dt);
   if (scope.size === 0) return;
   const dts = [...scope];
-  const inList = dts.map((_, i) => `CAST($${i + 2} AS DATE)`).join(", ");
-  const params = [run.job, ...dts];
   if (quarantine.rows.length === 0) {
     // Nothing quarantined now (the usual case): the diff is "delete what was there", one statement.
     await conn.run(`DELETE FROM sluice.quarantine WHERE job = ${sqlValue(run.job)} AND dt IN (${dts.map((dt) => `CAST(${sqlValue(dt)} AS DATE)`).join(", ")})`);
     return;
   }
+  const inList = dts.map((_, i) => `CAST($${i + 2} AS DATE)`).join(", ");
+  const params = [run.job, ...dts];
   await conn.run("DROP TABLE IF EXISTS temp.main.__sluice_q_in");
   await conn.run("CREATE TEMP TABLE __sluice_q_in (dt VARCHAR, table_name VARCHAR, record VARCHAR, reason VARCHAR)");
   try {

@@ -15,8 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { CancelledError, LockError, SluiceError, WarehouseBusyError } from "../core/errors.ts";
 import { ReadersWriterGate, type AccessMode, type WaitPolicy } from "./readers-writer-gate.ts";
-import { literal } from "./sql-values.ts";
-import { WarehouseHost } from "./warehouse-host.ts";
+import { WarehouseHost, warehouseSettings } from "./warehouse-host.ts";
 
 export type { DuckDBConnection };
 
@@ -196,10 +195,7 @@ export class WarehouseGate {
   private async connect(instance: DuckDBInstance): Promise<DuckDBConnection> {
     const conn = await instance.connect();
     try {
-      // Naive timestamps and casts of timestamp strings mean UTC, whatever the machine's zone.
-      await conn.run("SET TimeZone = 'UTC'");
-      // Lake views and lake paths are relative to the data dir: a copied or moved data dir reads its own lake.
-      await conn.run(`SET file_search_path = ${literal(path.dirname(this.file))}`);
+      for (const sql of warehouseSettings(path.dirname(this.file), "SESSION")) await conn.run(sql);
       return conn;
     } catch (error) {
       conn.closeSync();

@@ -22,6 +22,15 @@ const ALIAS = "warehouse";
 /** DuckDB's memory limit for writes (its default, 80% of RAM, would let a large day's load take gigabytes); beyond it DuckDB spills to <warehouse>.tmp. */
 export const LOAD_MEMORY_LIMIT = "384MB";
 
+/**
+ * The settings every warehouse session runs under, for a whole instance (GLOBAL) or one connection
+ * (SESSION): naive timestamps and casts of timestamp strings mean UTC, whatever the machine's zone;
+ * lake views and lake paths resolve in the data dir, so a copied or moved data dir reads its own lake.
+ */
+export function warehouseSettings(dataDir: string, scope: "GLOBAL" | "SESSION"): string[] {
+  return [`SET ${scope} TimeZone = 'UTC'`, `SET ${scope} file_search_path = ${literal(dataDir)}`];
+}
+
 /** One warehouse file's host instance: a fresh, attached connection per write session. */
 export class WarehouseHost {
   private instance: DuckDBInstance | undefined;
@@ -121,10 +130,7 @@ export class WarehouseHost {
     try {
       const conn = await instance.connect();
       try {
-        // Naive timestamps and casts of timestamp strings mean UTC, whatever the machine's zone.
-        await conn.run("SET GLOBAL TimeZone = 'UTC'");
-        // Lake views and lake paths are relative to the data dir: a copied or moved data dir reads its own lake.
-        await conn.run(`SET GLOBAL file_search_path = ${literal(this.options.searchPath)}`);
+        for (const sql of warehouseSettings(this.options.searchPath, "GLOBAL")) await conn.run(sql);
       } finally {
         conn.closeSync();
       }
