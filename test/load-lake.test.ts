@@ -1,11 +1,11 @@
 /** The Parquet lake: atomic partition writes, the Parquet types the warehouse reads, stale temp files, listing and reading partitions. */
-import { readdir, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
-import { lakePartitionExists, lakePartitionPath, listLakePartitions, readLakePartitions, writeLakePartition } from "../src/load/lake.ts";
+import { hasLakePartition, lakePartitionExists, lakePartitionPath, listLakePartitions, readLakePartitions, writeLakePartition } from "../src/load/lake.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
@@ -98,11 +98,16 @@ test("a writer killed before its rename leaves the old partition whole, and the 
   assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
 });
 
-test("lake partitions are listed sorted, read back concatenated, and missing ones are skipped", async (t) => {
+test("lake partitions are listed sorted (a day without its data file is none), read back concatenated, and missing ones are skipped", async (t) => {
   const dataDir = await tempDataDir(t);
   assert.deepEqual(await listLakePartitions(dataDir, "events"), []);
+  assert.equal(await hasLakePartition(dataDir, "events"), false);
   assert.equal(await readLakePartitions(dataDir, "events", ["2026-11-20"]), null);
+  // A day directory without its data file (a write that never finished) is not a partition.
+  await mkdir(path.join(dataDir, "lake", "events", "dt=2026-11-19"), { recursive: true });
+  assert.deepEqual([await listLakePartitions(dataDir, "events"), await hasLakePartition(dataDir, "events")], [[], false]);
   await writeEvents(dataDir, "2026-11-22", eventRows([5]));
+  assert.equal(await hasLakePartition(dataDir, "events"), true);
   await writeEvents(dataDir, "2026-11-20", eventRows([1, 2]));
   await writeEvents(dataDir, "2026-11-21", eventRows([3, 4]));
   assert.deepEqual(await listLakePartitions(dataDir, "events"), ["2026-11-20", "2026-11-21", "2026-11-22"]);

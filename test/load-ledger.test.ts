@@ -2,7 +2,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadPartitions, markAbandonedRuns, readPartitionStatus, recordRun, withWarehouse, type DuckDBConnection } from "../src/load/warehouse.ts";
-import { recordStartedRun } from "../src/load/run-ledger.ts";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import pl from "nodejs-polars";
+import { silentLogger } from "../src/core/log.ts";
+import { bookkeepingDir } from "../src/load/bookkeeping-copy.ts";
+import { emptiedQuarantine, recordStartedRun } from "../src/load/run-ledger.ts";
+import { localWarehouse } from "../src/pipeline/warehouse-gateway.ts";
 import { sqlValue } from "../src/load/sql-values.ts";
 import { eventRows, loadEvents, rows, runRecord, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
@@ -71,4 +77,45 @@ test("run rows and check rows keep every value exactly: quotes, NUL, emoji and b
   const [row] = await rows(dataDir, "SELECT check_name, columns, sample, observed, lower_bound, upper_bound FROM sluice.checks");
   assert.deepEqual(row, [nasty, "a'b,c", JSON.stringify(check.sample), null, 0.125, null]);
   assert.deepEqual([sqlValue(true), sqlValue(null), sqlValue(Number.POSITIVE_INFINITY), sqlValue(12n), sqlValue(1e21)], ["TRUE", "NULL", "NULL", "12", "1000000000000000000000"]);
+});
+
+test("the lake's bookkeeping copy has no quarantine file for a day that never quarantined a row, and an empty one for a day whose quarantine emptied", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const warehouse = localWarehouse(dataDir, { signal: new AbortController().signal, log: silentLogger() });
+  const dt = "2026-11-20";
+  const copyOf = (table: string) => path.join(bookkeepingDir(dataDir), table, "job=events", `dt=${dt}`, "data.parquet");
+  const copied = (table: string) => (existsSync(copyOf(table)) ? pl.readParquet(copyOf(table)).height : null);
+  const commit = (runId: string, reasons: string[]) =>
+    warehouse.commit({ run: runRecord(runId, dt), loads: [], quarantine: { rows: reasons.map((reason) => ({ table: "events", record: "{}", reason })) }, checks: [] });
+
+  await commit("run-1", []);
+  assert.deepEqual([copied("runs"), copied("checks"), copied("quarantine")], [1, 0, null], "no quarantine file for a day with none");
+  await commit("run-2", ["a", "b"]);
+  assert.deepEqual([copied("runs"), copied("quarantine")], [2, 2]);
+  await commit("run-3", []);
+  assert.deepEqual([copied("runs"), copied("quarantine")], [3, 0], "the emptied day's file is rewritten empty, not left with its old rows");
+  assert.deepEqual(await rows(dataDir, "SELECT count(*) FROM sluice.quarantine"), [[0]]);
+});
+
+test("emptiedQuarantine names the days of a load's quarantine scope that end with no rows", () => {
+  const run = runRecord("r", "2026-11-20");
+  const row = (dt?: string) => ({ table: "events", record: "{}", reason: "x", ...(dt ? { dt } : {}) });
+  assert.deepEqual(emptiedQuarantine(run, { rows: [] }), ["2026-11-20"]);
+  assert.deepEqual(emptiedQuarantine(run, { rows: [row()] }), []);
+  assert.deepEqual(emptiedQuarantine(run, { rows: [row("2026-11-21")], dts: ["2026-11-20", "2026-11-22"] }), ["2026-11-20", "2026-11-22"]);
+  assert.deepEqual(emptiedQuarantine(run, { rows: [], dts: [] }), []);
+});
+
+test("the bookkeeping tables every run appends to store their text as a dictionary, without the FSST analysis that took half of each run's checkpoint", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const warehouse = localWarehouse(dataDir, { signal: new AbortController().signal, log: silentLogger() });
+  const check = { check: "not_null(user_id)", table: "events", columns: ["user_id"], severity: "error" as const, action: "quarantine" as const, passed: true, failingRows: 0, sample: [] };
+  // Many long names sharing most of their bytes: text DuckDB would analyse with every method it has.
+  const checks = Array.from({ length: 300 }, (_, i) => ({ ...check, check: `values of events.amount within the bounds learned from the last 28 days, variant ${i}`, dt: "2026-11-20" }));
+  await warehouse.commit({ run: runRecord("events-2026-11-20-0123abcd", "2026-11-20"), loads: [], quarantine: { rows: [] }, checks });
+  const text = (table: string) => `SELECT DISTINCT compression FROM pragma_storage_info('${table}') WHERE segment_type = 'VARCHAR'`;
+  const compressions = (await rows(dataDir, `${text("sluice.runs")} UNION ${text("sluice.checks")}`)).map((r) => String(r[0]));
+  assert.ok(compressions.length > 0, "the tables have text segments on disk");
+  // DuckDB's own choice here is Uncompressed for the names, after trying FSST and the rest.
+  assert.deepEqual(compressions.filter((c) => c !== "Constant"), ["Dictionary"]);
 });

@@ -39,12 +39,20 @@ test("schema evolution adds a new nullable column, and an incompatible type chan
   await loadEvents(dataDir, "run-null", [["2026-11-23", await writeLakePartition(dataDir, "events", "2026-11-23", allNull)]], {}, withCountry);
   assert.deepEqual(await rows(dataDir, "SELECT event_id, ts, country FROM events WHERE dt = '2026-11-23'"), [[6, null, null]]);
   await loadEvents(dataDir, "run-null-2", [["2026-11-23", await writeEvents(dataDir, "2026-11-23", [])]], { allowShrink: true }, withCountry);
-
   // A safe widening (INTEGER -> BIGINT) is applied in place and keeps the old values.
   const widened: TableSpec = { ...withCountry, columns: withCountry.columns.map((c) => (c.name === "n" ? { ...c, type: "BIGINT" } : c)) };
   await loadEvents(dataDir, "run-4", [["2026-11-22", await writeEvents(dataDir, "2026-11-22", eventRows([5]))]], {}, widened);
   assert.deepEqual(await rows(dataDir, "SELECT data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = 'events' AND column_name = 'n'"), [["BIGINT"]]);
   assert.deepEqual(await rows(dataDir, "SELECT event_id, n FROM events ORDER BY event_id"), [[1, 1], [2, 2], [3, 3], [5, 5]]);
+  // A writer that names its all-null columns spares the load a read of the Parquet schema, and the
+  // load believes it: a Null column it does not name reads as INTEGER, which a TIMESTAMP refuses.
+  const nullDay = async (dt: string, id: number) => writeLakePartition(dataDir, "events", dt, eventsFrame(dt, eventRows([id])).withColumns(pl.lit(null).alias("ts"), pl.lit(null).alias("country")));
+  const named = { table: widened, dt: "2026-11-24", parquetPath: await nullDay("2026-11-24", 7), nullColumns: ["ts", "country"] };
+  await loadEvents(dataDir, "run-null-named", [], { loads: [named] }, widened);
+  assert.deepEqual(await rows(dataDir, "SELECT event_id, ts, country FROM events WHERE dt = '2026-11-24'"), [[7, null, null]]);
+  const unnamed = { table: widened, dt: "2026-11-25", parquetPath: await nullDay("2026-11-25", 8), nullColumns: ["country"] };
+  await assert.rejects(loadEvents(dataDir, "run-null-unnamed", [], { loads: [unnamed] }, widened), (error: unknown) => error instanceof SchemaError && /column ts is .* but the lake file has INTEGER/.test(error.message));
+
 });
 
 test("lake views exist for loaded tables and return the lake's rows, also to a read-only session", async (t) => {

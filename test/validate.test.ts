@@ -677,6 +677,22 @@ test("the users suite quarantines bad countries and plans and only warns about l
   assert.equal(outcome.results.find((r) => r.check === "user_id: unique")?.failingRows, 2);
 });
 
+test("a partition with nothing to quarantine gets an empty quarantine of the same columns and types, whether nothing failed or only a warning did", () => {
+  const extract = (n: number) => [pl.Series("_page", Array(n).fill(1), pl.Int32), pl.Series("_row", range(n), pl.Int32), strs("_error", Array(n).fill(null))];
+  const users = (ids: number[], countries: string[]) => pl.DataFrame([ints("user_id", ids), strs("country", countries), strs("plan", countries.map(() => "pro")), ...extract(ids.length)]);
+  const shape = (frame: pl.DataFrame) => frame.columns.map((c, i) => `${c}: ${String(frame.dtypes[i])}`);
+  const some = validate(users([1, 2, 3], ["DE", "de", "FR"]), usersSuite, ctx);
+  assert.equal(some.quarantined.height, 1);
+  const clean = validate(users([1, 2, 3], ["DE", "NL", "FR"]), usersSuite, ctx);
+  const warned = validate(users([1, 1, 3], ["DE", "NL", "FR"]), usersSuite, ctx);
+  assert.equal(warned.results.find((r) => r.check === "user_id: unique")?.passed, false);
+  for (const outcome of [clean, warned]) {
+    assert.equal(outcome.quarantined.height, 0);
+    assert.deepEqual(shape(outcome.quarantined), shape(some.quarantined));
+    assert.equal(outcome.valid.height, 3);
+  }
+});
+
 test("describeBlocked names each blocking check with a few failing values and their keys", () => {
   const frame = keyed(ints("v", [1, -1, -2, -3, -4, 5]));
   const suite = defineSuite({

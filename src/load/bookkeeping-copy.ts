@@ -5,11 +5,13 @@
  *
  * Layout, under `<dataDir>/lake/_sluice/`: `<table>/job=<job>/dt=<dt>/data.parquet` for runs,
  * quarantine and checks (the rows of one job's partition day), `requests/job=<job>/data.parquet`
- * (a job's requested days), `state/job=<job>/data.parquet` (its incremental marks). Each file is rewritten whole and atomically (temp file, fsync, rename)
- * by the warehouse session that changed its rows, right after the change: a copy lags the warehouse
- * only if the process dies between the two, and the next write of that partition brings it level.
- * One exception: a run's 'running' row is copied with its outcome (or, if the process dies, when the
- * next run marks it abandoned), as that copy would be replaced a moment later.
+ * (a job's requested days), `state/job=<job>/data.parquet` (its incremental marks); a day that
+ * never had a quarantined row has no quarantine file. Each file is rewritten whole and atomically
+ * (temp file, fsync, rename) by the warehouse session that changed its rows, right after the
+ * change: a copy lags the warehouse only if the process dies between the two, and the next write
+ * of that partition brings it level. One exception: a run's 'running' row is copied with its
+ * outcome (or, if the process dies, when the next run marks it abandoned), as that copy would be
+ * replaced a moment later.
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -46,10 +48,21 @@ export function bookkeepingGlob(table: string): string {
   return (PER_JOB_TABLES as readonly string[]).includes(table) ? `lake/${BOOKKEEPING_DIR}/${table}/*/data.parquet` : `lake/${BOOKKEEPING_DIR}/${table}/*/*/data.parquet`;
 }
 
+/** What a copy may skip or must add beyond the partitions' runs, quarantine and checks. */
+export interface CopyOptions {
+  /** Also copy this job's marks (sluice.state). */
+  marksOf?: string;
+  /**
+   * Partitions known to hold no quarantined rows now: one that has no quarantine file needs no
+   * empty one (a rebuild reads a missing file as no rows), which saves a COPY and its fsyncs.
+   */
+  noQuarantine?: readonly PartitionKey[];
+}
+
 /** Copies the runs, quarantine and checks rows of each (job, dt) to the lake, one file per table and key, and the marks of `marksOf`. */
-export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[], options: { marksOf?: string } = {}): Promise<void> {
+export async function copyPartitionBookkeeping(conn: DuckDBConnection, dataDir: string, keys: readonly PartitionKey[], options: CopyOptions = {}): Promise<void> {
   await copyAllOnce(conn, dataDir);
-  const copies = partitionCopies(dataDir, keys);
+  const copies = partitionCopies(dataDir, keys, new Set((options.noQuarantine ?? []).map(keyName)));
   if (options.marksOf !== undefined) copies.push(...(await jobTableCopies(conn, dataDir, "state", [options.marksOf])));
   await copyAll(conn, copies);
 }
@@ -68,10 +81,11 @@ async function copyAllOnce(conn: DuckDBConnection, dataDir: string): Promise<voi
   // The marker is a directory: the lake holds directories down to its partitions.
   const done = path.join(bookkeepingDir(dataDir), ".copied");
   if (existsSync(done)) return;
-  const keys = await conn.runAndReadAll(
-    `SELECT DISTINCT job, strftime(dt, '%Y-%m-%d') FROM (${PER_PARTITION_TABLES.map((t) => `SELECT job, dt FROM sluice.${t}`).join(" UNION ALL ")}) WHERE dt IS NOT NULL`,
+  const found = await conn.runAndReadAll(
+    `SELECT job, strftime(dt, '%Y-%m-%d'), bool_or(quarantined) FROM (${PER_PARTITION_TABLES.map((t) => `SELECT job, dt, ${t === "quarantine"} AS quarantined FROM sluice.${t}`).join(" UNION ALL ")}) WHERE dt IS NOT NULL GROUP BY ALL`,
   );
-  const copies = partitionCopies(dataDir, keys.getRows().map((r) => ({ job: String(r[0]), dt: String(r[1]) })));
+  const keys = found.getRows().map((r) => ({ job: String(r[0]), dt: String(r[1]), quarantined: r[2] === true }));
+  const copies = partitionCopies(dataDir, keys, new Set(keys.filter((k) => !k.quarantined).map(keyName)));
   for (const table of PER_JOB_TABLES) {
     if (!(await tableExists(conn, "sluice", table))) continue;
     const jobs = await conn.runAndReadAll(`SELECT DISTINCT job FROM sluice.${table}`);
@@ -88,14 +102,22 @@ interface Copy {
   file: string;
 }
 
-function partitionCopies(dataDir: string, keys: readonly PartitionKey[]): Copy[] {
+/** "job/dt". */
+function keyName(key: PartitionKey): string {
+  return `${key.job}/${key.dt}`;
+}
+
+/** The copies of each key's runs, quarantine and checks; none for the quarantine of a `noQuarantine` key (by keyName) that has no file. */
+function partitionCopies(dataDir: string, keys: readonly PartitionKey[], noQuarantine: ReadonlySet<string> = new Set()): Copy[] {
   const copies: Copy[] = [];
   const seen = new Set<string>();
   for (const { job, dt } of keys) {
-    if (!JOB_RE.test(job) || !DT_RE.test(dt) || seen.has(`${job}/${dt}`)) continue;
-    seen.add(`${job}/${dt}`);
+    const name = keyName({ job, dt });
+    if (!JOB_RE.test(job) || !DT_RE.test(dt) || seen.has(name)) continue;
+    seen.add(name);
     for (const table of PER_PARTITION_TABLES) {
       const file = path.join(bookkeepingDir(dataDir), table, `job=${job}`, `dt=${dt}`, "data.parquet");
+      if (table === "quarantine" && noQuarantine.has(name) && !existsSync(file)) continue;
       copies.push({ select: `SELECT * FROM sluice.${table} WHERE job = ${literal(job)} AND dt = DATE ${literal(dt)}`, file });
     }
   }

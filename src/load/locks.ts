@@ -12,8 +12,8 @@
  * over; see takeOverStale for why two takers cannot both win.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, readlinkSync } from "node:fs";
-import { link, mkdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { linkSync, mkdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { link, readFile, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -63,7 +63,7 @@ export interface AcquireOptions {
 /** Takes the lock `name`; see AcquireOptions. */
 export async function acquireLock(dataDir: string, name: string, options: AcquireOptions): Promise<Lock> {
   const file = lockPath(dataDir, name);
-  await mkdir(path.dirname(file), { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true });
   const content: LockContent = { runId: options.owner.runId, pid: process.pid, host: hostname(), since: new Date().toISOString(), ...selfIdentity() };
   const raw = `${JSON.stringify(content)}\n`;
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
@@ -71,7 +71,7 @@ export async function acquireLock(dataDir: string, name: string, options: Acquir
   let announced = false;
   for (;;) {
     throwIfAborted(options.signal, name);
-    if (await tryCreate(file, raw)) return new FileLock(file, raw, options.heartbeatMs ?? HEARTBEAT_MS);
+    if (tryCreate(file, raw)) return new FileLock(file, raw, options.heartbeatMs ?? HEARTBEAT_MS);
     const current = await readLock(file);
     if (current === "missing") continue; // released between our attempt and the read: try again
     if (judge(current) === "stale") {
@@ -143,23 +143,47 @@ class FileLock implements Lock {
     this.released = true;
     clearInterval(this.heartbeat);
     // Only remove our own incarnation: if it was taken over (we looked dead), it is not ours anymore.
-    const text = await readFile(this.file, "utf8").catch(() => undefined);
-    if (text === this.raw) await unlink(this.file).catch(() => undefined);
+    if (readQuietly(this.file) === this.raw) unlinkQuietly(this.file);
   }
 }
 
+/*
+ * Creating and removing a lock file (and its directory) is done with synchronous calls: a few
+ * syscalls on a file of ~200 bytes take tens of µs, where each call through the thread pool costs a
+ * round trip of ~0.2 ms; a run takes and lets go of two locks, ~3 ms of an incremental rerun's ~90 ms
+ * when done asynchronously. Waiting, reading another's lock and taking over a stale one stay async.
+ */
+
 /** Creates the lock file with its content in one step; false when it exists. */
-async function tryCreate(file: string, raw: string): Promise<boolean> {
+function tryCreate(file: string, raw: string): boolean {
   const temp = `${file}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`;
-  await writeFile(temp, raw, { flag: "wx" });
+  writeFileSync(temp, raw, { flag: "wx" });
   try {
-    await link(temp, file);
+    linkSync(temp, file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw error;
   } finally {
-    await unlink(temp).catch(() => undefined);
+    unlinkQuietly(temp);
+  }
+}
+
+/** The file's text, or undefined when it cannot be read. */
+function readQuietly(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the file if it can. */
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone, or not ours to remove
   }
 }
 

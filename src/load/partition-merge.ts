@@ -33,7 +33,7 @@ export async function mergePartition(conn: DuckDBConnection, load: PartitionLoad
   const targetTypes = await prepareTable(conn, spec, context);
   const stage = `__sluice_stage_${index}`;
   const kind = stageKind(load);
-  const fileTypes = await parquetColumns(conn, load.parquetPath, context);
+  const fileTypes = await parquetColumns(conn, load, context);
   await stagePartition(conn, stage, kind, load, { file: fileTypes, target: targetTypes }, context);
   try {
     const stagedRows = await checkStagedKeys(conn, stage, spec, load.dt, context, writerCounts(load, fileTypes, targetTypes));
@@ -141,14 +141,16 @@ async function dropStage(conn: DuckDBConnection, stage: string, kind: StageKind)
 }
 
 /** Column name -> type of a lake file's columns as DuckDB reads them ("NULL" for an all-null column). */
-async function parquetColumns(conn: DuckDBConnection, file: string, context: ErrorContext): Promise<Map<string, string>> {
+async function parquetColumns(conn: DuckDBConnection, load: PartitionLoad, context: ErrorContext): Promise<Map<string, string>> {
+  const file = load.parquetPath;
   try {
     const r = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(literalFilePattern(file))})`);
     const types = new Map(r.getRows().map((row) => [String(row[0]), String(row[1])]));
     // Polars writes an all-null column (dtype Null) as INT32 with logical type Null, which DuckDB
-    // reads as INTEGER: it casts to any declared type, so call it NULL.
-    const nulls = await conn.runAndReadAll(`SELECT name FROM parquet_schema(${literal(literalFilePattern(file))}) WHERE CAST(logical_type AS VARCHAR) LIKE 'NullType%'`);
-    for (const row of nulls.getRows()) if (types.has(String(row[0]))) types.set(String(row[0]), "NULL");
+    // reads as INTEGER: it casts to any declared type, so call it NULL. The writer may have said
+    // which they are (a second read of the file's footer saved).
+    const nulls = load.nullColumns ?? (await conn.runAndReadAll(`SELECT name FROM parquet_schema(${literal(literalFilePattern(file))}) WHERE CAST(logical_type AS VARCHAR) LIKE 'NullType%'`)).getRows().map((row) => String(row[0]));
+    for (const name of nulls) if (types.has(name)) types.set(name, "NULL");
     return types;
   } catch (error) {
     throw new SluiceError(`could not read the lake file ${file}: ${(error as Error).message}`, { cause: error, context });

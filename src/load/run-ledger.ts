@@ -140,16 +140,27 @@ export async function readPartitionStatus(conn: DuckDBConnection, job?: string):
   }));
 }
 
+/** The dts whose quarantine set replaceQuarantine replaces. */
+function quarantineScope(run: RunRecord, quarantine: QuarantineSet): string[] {
+  const scope = new Set(quarantine.dts ?? [run.dt]);
+  for (const row of quarantine.rows) scope.add(row.dt ?? run.dt);
+  return [...scope];
+}
+
+/** The dts whose quarantine set replaceQuarantine leaves empty (the usual case: nothing quarantined). */
+export function emptiedQuarantine(run: RunRecord, quarantine: QuarantineSet): string[] {
+  const held = new Set(quarantine.rows.map((row) => row.dt ?? run.dt));
+  return quarantineScope(run, quarantine).filter((dt) => !held.has(dt));
+}
+
 /**
  * Replaces the quarantine set of (job, dt) for the given dts as a multiset diff on
  * (dt, table_name, record, reason): rows no longer present are deleted, new ones inserted with this
  * run_id, and unchanged ones stay untouched (original run_id), so a rerun with the same data changes no row.
  */
 export async function replaceQuarantine(conn: DuckDBConnection, run: RunRecord, quarantine: QuarantineSet): Promise<void> {
-  const scope = new Set(quarantine.dts ?? [run.dt]);
-  for (const row of quarantine.rows) scope.add(row.dt ?? run.dt);
-  if (scope.size === 0) return;
-  const dts = [...scope];
+  const dts = quarantineScope(run, quarantine);
+  if (dts.length === 0) return;
   if (quarantine.rows.length === 0) {
     // Nothing quarantined now (the usual case): the diff is "delete what was there", one statement.
     await conn.run(`DELETE FROM sluice.quarantine WHERE job = ${sqlValue(run.job)} AND dt IN (${dts.map((dt) => `CAST(${sqlValue(dt)} AS DATE)`).join(", ")})`);

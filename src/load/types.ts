@@ -56,6 +56,12 @@ export interface PartitionLoad {
    * are staged as they are in the file (a cast could merge two keys). Absent: the load counts.
    */
   keyFaults?: KeyFaults;
+  /**
+   * The columns the writer wrote as all-null of Polars type Null (Parquet logical type Null, which
+   * DuckDB reads as INTEGER), so the load need not read the file's Parquet schema to find them.
+   * Absent: the load reads it.
+   */
+  nullColumns?: string[];
 }
 
 /** Rows of a partition whose key MERGE cannot take. */

@@ -4,6 +4,7 @@ import { addDays, dayWindow, type PartitionWindow } from "../core/dates.ts";
 import { CancelledError, ConfigError, PartitionShrinkError, SchemaError, SluiceError, ValidationBlockedError, type CorruptFileError } from "../core/errors.ts";
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
+import { schemaOf } from "../core/frame-schema.ts";
 import { reclaimMemoryIfGrown } from "../core/memory.ts";
 import { DEMO_ENDPOINT, readLandedRecords, resolveEndpoint, type ChunkSink } from "../extract/index.ts";
 import type { SourceMark } from "../load/source-state.ts";
@@ -302,7 +303,8 @@ export class Context implements JobContext {
         const rows = await this.withEarlierPulls(out.table, dt, conform(frame, columns));
         const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows, revision);
         const faults = keyFaults(rows, out.table.key);
-        loads.push({ table: out.table, dt, parquetPath, rows: rows.height, ...(faults ? { keyFaults: faults } : {}) });
+        const nullColumns = Object.entries(schemaOf(rows)).flatMap(([name, dtype]) => (dtype.variant === "Null" ? [name] : []));
+        loads.push({ table: out.table, dt, parquetPath, rows: rows.height, nullColumns, ...(faults ? { keyFaults: faults } : {}) });
         failpoint("lake.partial");
       }
       out.parts.clear();

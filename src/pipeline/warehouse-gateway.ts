@@ -7,9 +7,9 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { formatError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { copyPartitionBookkeeping, type PartitionKey } from "../load/bookkeeping-copy.ts";
+import { copyPartitionBookkeeping, type CopyOptions, type PartitionKey } from "../load/bookkeeping-copy.ts";
 import { isLockHeld } from "../load/locks.ts";
-import { markAbandoned } from "../load/run-ledger.ts";
+import { emptiedQuarantine, markAbandoned } from "../load/run-ledger.ts";
 import { readMarks, type SourceMark } from "../load/source-state.ts";
 import { recordDeferredRuns } from "./deferred-runs.ts";
 import type { RunRecord, TableSpec } from "../load/types.ts";
@@ -81,7 +81,8 @@ export function localWarehouse(dataDir: string, options: { signal: AbortSignal; 
         "write",
         async (conn) => {
           const counts = await loadPartitions(conn, tx);
-          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log, marksChanged(tx) ? { marksOf: tx.run.job } : {});
+          const noQuarantine = emptiedQuarantine(tx.run, tx.quarantine).map((dt) => ({ job: tx.run.job, dt }));
+          await copyBookkeeping(conn, dataDir, keysOf(tx), options.log, { noQuarantine, ...(marksChanged(tx) ? { marksOf: tx.run.job } : {}) });
           return counts;
         },
         wait,
@@ -130,7 +131,7 @@ function keysOf(tx: LoadTransaction): PartitionKey[] {
  * load/bookkeeping-copy.ts). The warehouse write it follows has committed: a failure here is a
  * warning, never the run's failure.
  */
-async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger, what: { marksOf?: string } = {}): Promise<void> {
+async function copyBookkeeping(conn: DuckDBConnection, dataDir: string, keys: PartitionKey[], log: Logger, what: CopyOptions = {}): Promise<void> {
   if (keys.length === 0 && what.marksOf === undefined) return;
   try {
     await copyPartitionBookkeeping(conn, dataDir, keys, what);

@@ -89,9 +89,9 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
   const { flagged, helpers, scalarAt } = pass;
   const has = (c: string) => flagged.columns.includes(c);
   const count = (flag: string) => Number(scalarAt(flag) ?? 0);
-  // Every row that failed anything (usually few): samples and quarantine are cut from this.
-  const failing = flagged.lazy().filter(pl.col(ANY_FAILED)).collectSync();
   const failingPlans = compiled.plans.filter((p) => count(p.flag) > 0);
+  // Every row that failed anything (usually few, often none: then no query): samples and quarantine are cut from this.
+  const failing = failingPlans.length > 0 ? flagged.lazy().filter(pl.col(ANY_FAILED)).collectSync() : flagged.head(0);
   const keyColumns = [...suite.key, ...[PAGE_COLUMN, ROW_COLUMN].filter((c) => has(c) && !suite.key.includes(c))];
   const samples = sampleRows(failing, failingPlans, keyColumns);
 
@@ -105,15 +105,20 @@ export function validate(frame: pl.DataFrame, suite: Suite, context: ValidationC
   const valid = count(QUARANTINE) === 0
     ? flagged.drop(notLoaded) // nothing to remove: no copy
     : flagged.lazy().filter(pl.col(QUARANTINE).not()).drop(notLoaded).collectSync();
+  return { valid, quarantined: quarantinedRows(failing, failingPlans, helpers, count(QUARANTINE)), results, blocked: results.filter((r) => r.action === "block" && !r.passed && r.severity === "error") };
+}
+
+/** The failing rows to quarantine, each with its reasons: none (and no query) when no row is to be quarantined. */
+function quarantinedRows(failing: pl.DataFrame, failingPlans: RowPlan[], helpers: string[], quarantinedCount: number): pl.DataFrame {
+  if (quarantinedCount === 0) return failing.head(0).drop(helpers).hstack(pl.DataFrame([pl.Series(REASON_COLUMN, [], pl.Utf8)]));
   // Reasons only from checks that failed somewhere (fewer expressions to build).
   const reasons = failingPlans.filter(quarantines).map(reasonOf);
-  const quarantined = failing
+  return failing
     .lazy()
     .filter(pl.col(QUARANTINE))
     .withColumns((reasons.length ? pl.concatString(reasons, REASON_SEPARATOR, true) : pl.lit(null).cast(pl.Utf8)).alias(REASON_COLUMN))
     .drop(helpers)
     .collectSync();
-  return { valid, quarantined, results, blocked: results.filter((r) => r.action === "block" && !r.passed && r.severity === "error") };
 }
 
 /** Schema errors that make a suite unable to run on this frame at all. */
