@@ -2,7 +2,7 @@
 import { Argument, Option, type Command } from "commander";
 import { LOG_LEVELS, resolveQueueUrl, type Env } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
-import { parseQueueUrl } from "../queue/connection.ts";
+import { parseQueueUrl } from "../queue/queue-url.ts";
 import type { Io } from "./context.ts";
 
 export type OutputFormat = "table" | "csv" | "json";

@@ -6,6 +6,9 @@ import { hostname } from "node:os";
 import type { ConnectionOptions } from "bullmq";
 import { Redis } from "ioredis";
 import { ServiceUnavailableError, UsageError } from "../core/errors.ts";
+import { parseQueueUrl, redact } from "./queue-url.ts";
+
+export { parseQueueUrl, redact };
 
 /** Partition tasks {job, dt, refetch, keepRaw}: consumed by `sluice worker`. */
 export const PARTITION_QUEUE = "sluice-partitions";
@@ -69,24 +72,6 @@ export function resolveTuning(overrides: Partial<QueueTuning> = {}): QueueTuning
   return tuning;
 }
 
-/** Validates a queue URL (redis:// or rediss://, host, optional port/db/password); throws UsageError. */
-export function parseQueueUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`--queue "${url}" is not a URL`, { hint: "use redis://host:port, e.g. redis://127.0.0.1:6379" });
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new UsageError(`--queue "${redact(url)}" must start with redis:// or rediss://`, { hint: "use redis://host:port, e.g. redis://127.0.0.1:6379" });
-  }
-  if (!parsed.hostname) throw new UsageError(`--queue "${redact(url)}" names no host`);
-  if (parsed.pathname && parsed.pathname !== "/" && !/^\/\d+$/.test(parsed.pathname)) {
-    throw new UsageError(`--queue "${redact(url)}": the path may only be a database number, like /0`);
-  }
-  return url;
-}
-
 /** BullMQ connection options for a queue URL (each Queue/Worker/QueueEvents makes its own connections). */
 export function connectionFor(url: string): ConnectionOptions {
   // BullMQ's connections reconnect forever (a Redis restart must not kill long-running workers);
@@ -109,17 +94,6 @@ export async function pingRedis(url: string, timeoutMs = 5_000): Promise<void> {
     });
   } finally {
     client.disconnect();
-  }
-}
-
-/** The URL with any password replaced, for messages and logs. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return url;
   }
 }
 

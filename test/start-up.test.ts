@@ -1,0 +1,22 @@
+/** What a command line loads when it starts: every command pays it, so the queue's client loads only for the queue. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { pathToFileURL } from "node:url";
+import path from "node:path";
+import { ROOT, runSluice } from "./support/sluice.ts";
+
+const TRACE = pathToFileURL(path.join(ROOT, "test", "support", "trace-imports.mjs")).href;
+const traced = (args: string[]) => runSluice(args, { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "ioredis,bullmq" });
+
+test("a command line that does not use the queue never loads the Redis client, and one that does loads it", async () => {
+  const help = await traced(["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.doesNotMatch(help.stderr, /imported (ioredis|bullmq)/, "--help, and every command's options, load no Redis client");
+  // Checking a --queue URL needs no client either: a bad one is refused before anything connects.
+  const bad = await traced(["status", "--queue", "http://127.0.0.1:1"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.doesNotMatch(bad.stderr, /imported (ioredis|bullmq)/);
+  // The queue's status does: the trace sees it (Redis is not there, so it fails after loading it).
+  const queue = await traced(["status", "--queue", "redis://127.0.0.1:1"]);
+  assert.match(queue.stderr, /imported ioredis/);
+});
