@@ -1,6 +1,7 @@
 /**
  * Scale-out plumbing shared by the worker, the loader and the backfill producer: queue names,
- * the Redis URL, and the BullMQ settings (attempts, backoff, stall detection) in one place.
+ * Redis connections, and the BullMQ settings (attempts, backoff, stall detection) in one place.
+ * The URL check itself is in queue-url.ts, which every command line loads without ioredis.
  */
 import { hostname } from "node:os";
 import type { ConnectionOptions } from "bullmq";
