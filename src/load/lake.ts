@@ -136,29 +136,30 @@ export async function readLakePartitions(
 /** The dts of a table's partitions that have a data file, sorted. */
 export async function listLakePartitions(dataDir: string, table: string): Promise<string[]> {
   const dir = lakeTableDir(dataDir, table);
-  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return [];
-    throw error;
-  });
   // Every day's file is looked at concurrently: a table of a year of days is 365 stat calls.
-  const found = await Promise.all(
-    entries.map(async (entry) => {
-      const dt = PARTITION_DIR_RE.exec(entry.name)?.[1];
-      return dt && entry.isDirectory() && (await isFile(path.join(dir, entry.name, DATA_FILE))) ? [dt] : [];
-    }),
-  );
-  return found.flat().sort();
+  const found = await Promise.all((await lakeDayNames(dir)).map((name) => partitionDay(dir, name)));
+  return found.filter((dt): dt is string => dt !== undefined).sort();
 }
 
 /** True when the table has a partition with a data file: the listing read until the first one found. */
 export async function hasLakePartition(dataDir: string, table: string): Promise<boolean> {
   const dir = lakeTableDir(dataDir, table);
-  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return [] as string[];
+  for (const name of await lakeDayNames(dir)) if ((await partitionDay(dir, name)) !== undefined) return true;
+  return false;
+}
+
+/** The entry names of a table's lake directory ([] when it has none). */
+async function lakeDayNames(dir: string): Promise<string[]> {
+  return readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [];
     throw error;
   });
-  for (const name of names) if (PARTITION_DIR_RE.test(name) && (await isFile(path.join(dir, name, DATA_FILE)))) return true;
-  return false;
+}
+
+/** The dt of the entry `name` of a table's lake directory when it is a day with its data file. */
+async function partitionDay(dir: string, name: string): Promise<string | undefined> {
+  const dt = PARTITION_DIR_RE.exec(name)?.[1];
+  return dt && (await isFile(path.join(dir, name, DATA_FILE))) ? dt : undefined;
 }
 
 /** The error of a lake file that exists but does not read as Parquet: it names the file and the run that rewrites it. */
