@@ -95,3 +95,31 @@ test("the events job in groups of 150 rows, and in memory, loads exactly what th
   }
 });
 
+test("a slow API's day handed on in several chunks while it stays in memory loads exactly what the one-frame job loads: unique counts and samples, quarantined raw records", async (t) => {
+  const days = daysWithCrossUserCopies(43, 300);
+  // each page 40 ms away: the decoder mostly waits, so it hands chunks on early (at a budget's rows)
+  const server = await startContractServer({ days, users: makeUsers(43, 40), latencyMs: 40 });
+  t.after(() => server.close());
+  const runAll = async (job: JobDefinition): Promise<{ dataDir: string; chunks: unknown[] }> => {
+    const dataDir = await tempDataDir(t);
+    // a day (~430 records) is more than one budget and less than two: several chunks, all held in memory
+    const settings = { ...testRunSettings(dataDir, server.url), groupRows: 300 };
+    assert.equal((await runPartition(getJob("users"), DAYS[2] as string, settings)).status, "succeeded");
+    const chunks: unknown[] = [];
+    for (const dt of [DAYS[1], DAYS[0]] as string[]) {
+      const outcome = await runPartition(job, dt, settings);
+      assert.equal(outcome.status, "succeeded", `${job.description} ${dt}: ${outcome.error}`);
+      chunks.push(outcome.steps.find((s) => s.name === "validate events")?.details["chunks"]);
+    }
+    return { dataDir, chunks };
+  };
+  const reference = await runAll(oneFrameEvents);
+  const expected = await warehouseSnapshot(reference.dataDir);
+  const uniqueFailures = (expected["checks"] ?? []).filter((r) => r[0] === "events" && r[2] === "event_id: unique" && Number(r[7]) > 0);
+  assert.ok(uniqueFailures.length > 0 && (expected["quarantine"] ?? []).length > 0, "the days repeat event_ids and quarantine records");
+  const streamed = await runAll(getJob("events"));
+  assert.ok(streamed.chunks.every((n) => typeof n === "number" && n > 1), `each day was validated in several chunks as its pages landed (${streamed.chunks.join(", ")})`);
+  const actual = await warehouseSnapshot(streamed.dataDir);
+  for (const key of Object.keys(expected)) assert.deepEqual(actual[key], expected[key], key);
+  await assertLakesEqual(streamed.dataDir, reference.dataDir);
+});

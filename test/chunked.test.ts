@@ -14,6 +14,7 @@ import { ConfigError } from "../src/core/errors.ts";
 import { ChunkedFrame, type ChunkContext } from "../src/pipeline/chunked-frame.ts";
 import { runPartition } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
+import { RepeatedKeys } from "../src/pipeline/repeated-keys.ts";
 import { SpillStore } from "../src/pipeline/spill-store.ts";
 import { StreamCollector } from "../src/pipeline/stream-collector.ts";
 import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
@@ -196,4 +197,20 @@ test("a run's spilled files are gone when it ends, and a killed run's leftovers 
   const outcome = await runPartition(getJob("events"), DAYS[0] as string, { ...testRunSettings(dataDir, server.url), groupRows: 100 });
   assert.equal(outcome.status, "succeeded", outcome.error ?? "");
   assert.equal(existsSync(path.join(dataDir, "spill")), false, "the spill tree is removed");
+});
+
+test("keys matched chunk by chunk as they land name exactly the rows whose key repeats in the whole stream, first copies included and null keys never", async () => {
+  // keys repeat within a chunk, across chunks, three times over; some are null
+  const keys = Array.from({ length: 1000 }, (_, i) => (i % 97 === 0 ? null : `k${(i * 7919) % 640}`));
+  const whole = pl.DataFrame({ key: keys, _page: keys.map((_, i) => Math.floor(i / 50) + 1), _row: keys.map((_, i) => i % 50) });
+  const repeats = new RepeatedKeys("key");
+  for (let offset = 0; offset < whole.height; offset += 300) await repeats.add(whole.slice(offset, 300));
+  const expected = whole.filter(pl.col("key").isNotNull().and(pl.len().over("key").gt(1)));
+  assert.ok(expected.height > 0 && expected.height < whole.height - 10, "the stream has repeated and lone keys");
+  assertFramesEqual(repeats.failing().sort(["_page", "_row"]), expected);
+  assert.equal(repeats.rows, 1000, "every row counts toward the check's rate, null keys too");
+  const none = new RepeatedKeys("key");
+  await none.add(whole.head(3));
+  assert.deepEqual(none.failing().columns, ["key", "_page", "_row"], "no repeats: no rows, the same columns");
+  assert.equal(none.failing().height, 0);
 });

@@ -25,7 +25,12 @@ export interface DecodedChunk {
   seq: number;
   firstPage: number;
   lastPage: number;
+  /** The raw records at (page, row) of the landed pages, in the order asked (for quarantine, read while later pages land). */
+  rawRecords?: RawRecords;
 }
+
+/** Reads raw records of landed pages by (page, row). */
+export type RawRecords = (refs: ReadonlyArray<{ page: number; row: number }>) => Promise<string[]>;
 
 /** Where a streamed extraction's chunks go, and how large they are. */
 export interface ChunkSink {
@@ -76,6 +81,7 @@ export class ChunkDecoder {
     private readonly onPage?: (info: { page: number; records: number; bytes: number }) => void,
     /** Column-based incremental sources: the mark is taken chunk by chunk (the frame is never whole). */
     private readonly spec?: SourceSpec,
+    private readonly rawRecords?: RawRecords,
   ) {
     this.present = new Int32Array(columns.length);
   }
@@ -128,7 +134,7 @@ export class ChunkDecoder {
     this.highestPage = Math.max(this.highestPage, lastPage);
     const frame = batchesToFrame(pages.map((p) => p.batch), this.columns);
     if (this.spec?.incremental && this.spec.incremental.cursorPath === undefined && frame.height > 0) this.mark = laterMark(this.spec, this.mark, markOf(this.spec, frame, undefined));
-    const chunk: DecodedChunk = { frame, seq: this.seq++, firstPage, lastPage };
+    const chunk: DecodedChunk = { frame, seq: this.seq++, firstPage, lastPage, ...(this.rawRecords ? { rawRecords: this.rawRecords } : {}) };
     await this.handing;
     this.handing = this.sink.onChunk(chunk);
     // a failure surfaces from the next handOn or the end of drain; never as an unhandled rejection

@@ -17,6 +17,7 @@ import type { Logger } from "../core/log.ts";
 import { deriveColumns, withExtraColumn } from "./record-columns.ts";
 import { batchesToFrame, registerLooseObjects } from "./record-decoder.ts";
 import { ChunkDecoder, type ChunkSink } from "./chunk-decoder.ts";
+import { readLandedRecords } from "./landed-records.ts";
 import { createAuth } from "./auth/index.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { HttpClient } from "./http-client.ts";
@@ -201,7 +202,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   const queue = new BoundedQueue<QueuedPage>(queueCapacity(policy), x.run.signal);
   const paginator = paginatorFor(spec.paginator, x.request.template);
   const fetcher = new ListingFetcher({ source: spec.name, paginator, client, lander, queue, prior, landingDir: x.landingDir, records: recordsAt, policy, signal: x.run.signal, log: options.log, context: x.context });
-  const decoder = options.chunks ? new ChunkDecoder(columns, options.chunks, options.onPage, spec) : new PageDecoder(columns, options.onPage);
+  const decoder = options.chunks ? new ChunkDecoder(columns, options.chunks, options.onPage, spec, (refs) => readLandedRecords(x.landingDir, recordsAt, refs)) : new PageDecoder(columns, options.onPage);
   const fail = (err: unknown) => {
     if (!x.run.signal.aborted) x.run.abort(err);
   };

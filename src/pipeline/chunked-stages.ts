@@ -20,6 +20,7 @@ import { PAGE_COLUMN, ROW_COLUMN, type CheckReport, type FieldPresence, type Sui
 import { ChunkedFrame, ORDER_COLUMNS, OutputCollector, splitByIndex, wholeRowsOf, type ChunkContext, type LakeWindowFiles } from "./chunked-frame.ts";
 import { dtIs, isDataFrame } from "./frames.ts";
 import type { LandedListing } from "./child-listings.ts";
+import { RepeatedKeys } from "./repeated-keys.ts";
 import { StreamCollector } from "./stream-collector.ts";
 import { exprOnce } from "../core/expr-memo.ts";
 
@@ -77,7 +78,7 @@ export interface ChunkedPort {
   /** The suite's validation context (window, clock, history, references; presence when given). */
   validationContext(suite: Suite, presence: FieldPresence | undefined): Promise<ValidationContext>;
   /** Records the validation of a table (checks, quarantine with raw records, the step), throwing when a check blocks. */
-  settleValidation(table: string, t0: number, outcome: { results: CheckReport[]; blocked: CheckReport[] }, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined, valid: { rows: number; head: pl.DataFrame }): Promise<void>;
+  settleValidation(table: string, t0: number, outcome: { results: CheckReport[]; blocked: CheckReport[] }, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined, valid: { rows: number; head: pl.DataFrame; chunks?: number }, raw?: readonly string[]): Promise<void>;
 }
 
 export class ChunkedStages {
@@ -105,9 +106,14 @@ export class ChunkedStages {
     // presence checks judge the counts of the whole extraction, known only now
     if (presence) run.validation.withPresence(presence);
     // a stream of several chunks checks uniqueness on its key groups (a lone chunk was validated whole)
-    if (!(await run.end())) for (const k of run.keys) await this.validateKeys(run.validation, k.check, k.collector.finish(run.inOrder));
+    if (!(await run.end())) {
+      for (const k of run.keys) {
+        if (k.repeats && !k.collector.spilled) run.validation.keyGroup(k.check, inKeyOrder(k.repeats.failing()), 0, [], k.repeats.rows);
+        else await this.validateKeys(run.validation, k.check, k.collector.finish(run.inOrder));
+      }
+    }
     const out = run.valid.finish(run.inOrder);
-    await port.settleValidation(suite.table, t0, run.validation.finish(), run.quarantined(), landed, { rows: out.height, head: await out.head() });
+    await port.settleValidation(suite.table, t0, run.validation.finish(), run.quarantined(), landed, { rows: out.height, head: await out.head(), chunks: run.chunks }, await run.quarantinedRaw());
     return out;
   }
 
@@ -143,7 +149,7 @@ export class ChunkedStages {
       // a group of several buckets is in bucket order: samples are the first failures in partition order
       if (g > 0) await releaseMemory();
       const frame = await keys.readGroup(g);
-      const order = frame.columns.includes(SEQ_COLUMN) ? [SEQ_COLUMN] : [PAGE_COLUMN, ROW_COLUMN].filter((c) => frame.columns.includes(c));
+      const order = keyOrder(frame);
       validation.keyGroup(check, frame, g, order.length > 0 && (!keys.inMemory || !keys.inOrder) ? order : []);
     }
   }
@@ -248,6 +254,17 @@ function ipcPieces(frame: ChunkedFrame): string[] | null {
   return files.length === parts.length ? files : null;
 }
 
+/** The columns that give a key frame's rows their order in the partition. */
+function keyOrder(frame: pl.DataFrame): string[] {
+  return frame.columns.includes(SEQ_COLUMN) ? [SEQ_COLUMN] : [PAGE_COLUMN, ROW_COLUMN].filter((c) => frame.columns.includes(c));
+}
+
+/** A key frame sorted into partition order. */
+function inKeyOrder(frame: pl.DataFrame): pl.DataFrame {
+  const order = keyOrder(frame);
+  return order.length > 0 && frame.height > 1 ? frame.sort(order) : frame;
+}
+
 /** Rows of the scans together where `where` holds. */
 function countRows(scans: pl.LazyDataFrame[], where: pl.Expr | null): number {
   const counts = scans.map((s) => (where ? s.filter(where) : s).select(pl.len()).collectSync().getColumn("len").get(0));
@@ -282,12 +299,15 @@ function dayIndexExpr(days: readonly string[], dtype: pl.DataType | undefined): 
  */
 class StreamValidation {
   readonly valid: StreamCollector;
-  readonly keys: Array<{ check: ChunkedValidation["uniqueChecks"][number]; collector: StreamCollector }>;
+  readonly keys: Array<{ check: ChunkedValidation["uniqueChecks"][number]; collector: StreamCollector; repeats: RepeatedKeys | null }>;
   inOrder = true;
   private first: DecodedChunk | null = null;
-  private chunks = 0;
+  /** Chunks taken so far (validated as their pages landed, but for a lone one). */
+  chunks = 0;
   private highestPage = 0;
   private readonly rejected: pl.DataFrame[] = [];
+  /** Per entry of `rejected`: its raw records being read, or null. */
+  private readonly raw: Array<Promise<string[]> | null> = [];
   private readonly pacer: MemoryPacer;
 
   constructor(
@@ -300,7 +320,12 @@ class StreamValidation {
   ) {
     this.valid = new StreamCollector(chunks, `valid-${suite.table}`, groupBy);
     this.pacer = new MemoryPacer(Math.ceil(chunks.groupRows / 2));
-    this.keys = validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(chunks, `keys-${suite.table}`, check.columns[0] ?? null, KEY_GROUP_BUDGETS * chunks.groupRows) }));
+    this.keys = validation.uniqueChecks.map((check) => ({
+      check,
+      collector: new StreamCollector(chunks, `keys-${suite.table}`, check.columns[0] ?? null, KEY_GROUP_BUDGETS * chunks.groupRows),
+      // one-column keys are matched as chunks land, while the day is held in memory
+      repeats: check.columns.length === 1 && check.columns[0] ? new RepeatedKeys(check.columns[0]) : null,
+    }));
   }
 
   /** Takes the next chunk of the stream. */
@@ -336,16 +361,43 @@ class StreamValidation {
   }
 
   private async validateChunk(chunk: DecodedChunk): Promise<void> {
-    for (const k of this.keys) await k.collector.add(chunk.frame.select(...this.validation.keyColumns(k.check, chunk.frame.columns)));
+    for (const k of this.keys) {
+      const keys = chunk.frame.select(...this.validation.keyColumns(k.check, chunk.frame.columns));
+      await k.collector.add(keys);
+      if (k.collector.spilled) k.repeats = null;
+      else await k.repeats?.add(keys);
+    }
     const out = this.validation.chunk(withOrderColumns(chunk.frame));
-    this.keep(out.quarantined);
+    this.keep(out.quarantined, chunk);
     await this.valid.add(out.valid);
     // the chunk's frames (decoded, validated, split and spilled) are garbage now
     if (this.valid.spilled) await this.pacer.after(chunk.frame.height);
   }
 
-  private keep(quarantined: pl.DataFrame): void {
-    if (quarantined.height > 0) this.rejected.push(quarantined.drop(...ORDER_COLUMNS));
+  /** The raw records of the quarantined rows, in their order, when every chunk read its own while the stream went on (else undefined). */
+  async quarantinedRaw(): Promise<string[] | undefined> {
+    if (!this.inOrder || this.raw.some((r) => r === null)) return undefined;
+    try {
+      return (await Promise.all(this.raw as Array<Promise<string[]>>)).flat();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Keeps a chunk's quarantined rows, and starts reading their raw records (null: this chunk cannot). */
+  private keep(quarantined: pl.DataFrame, chunk?: DecodedChunk): void {
+    if (quarantined.height === 0) return;
+    this.rejected.push(quarantined.drop(...ORDER_COLUMNS));
+    if (!chunk?.rawRecords || !quarantined.columns.includes(PAGE_COLUMN) || !quarantined.columns.includes(ROW_COLUMN)) {
+      this.raw.push(null);
+      return;
+    }
+    const pages = quarantined.getColumn(PAGE_COLUMN).toArray() as number[];
+    const rows = quarantined.getColumn(ROW_COLUMN).toArray() as number[];
+    const raw = chunk.rawRecords(pages.map((page, i) => ({ page, row: rows[i] ?? 0 })));
+    // awaited by quarantinedRaw; a failure there falls back to reading them at the end
+    raw.catch(() => undefined);
+    this.raw.push(raw);
   }
 }
 

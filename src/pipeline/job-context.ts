@@ -122,7 +122,7 @@ export class Context implements JobContext {
   }
 
   /** Records a table's validation: its checks, its quarantined rows (with raw records) and its step; throws when a check blocks. */
-  private async settleValidation(table: string, t0: number, outcome: { results: CheckReport[]; blocked: CheckReport[] }, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined, valid: { rows: number; head: pl.DataFrame }): Promise<void> {
+  private async settleValidation(table: string, t0: number, outcome: { results: CheckReport[]; blocked: CheckReport[] }, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined, valid: { rows: number; head: pl.DataFrame; chunks?: number }, raw?: readonly string[]): Promise<void> {
     for (const r of outcome.results) this.state.checks.push({ ...r, dt: this.dt });
     const record = (details: Record<string, unknown>) => {
       this.state.record({ name: `validate ${table}`, kind: "validate", ms: performance.now() - t0, details: { results: outcome.results, ...details } }, valid.head).rows = valid.rows;
@@ -135,10 +135,10 @@ export class Context implements JobContext {
         hint: `nothing of ${this.dt} was loaded; see the failed checks with: sluice checks ${this.job} --failed --since ${this.dt}`,
       });
     }
-    this.state.quarantine.push(...(await quarantineRows(table, quarantined, landed)));
+    this.state.quarantine.push(...(await quarantineRows(table, quarantined, landed, raw)));
     const failed = outcome.results.filter((r) => !r.passed);
     this.log.info({ stage: "validate", table, rows: valid.rows, quarantined: quarantined.height, failed_checks: failed.map((r) => r.check), ms: Math.round(performance.now() - t0) }, "validate finished");
-    record({ quarantined: quarantined.height });
+    record({ quarantined: quarantined.height, ...(valid.chunks === undefined ? {} : { chunks: valid.chunks }) });
   }
 
   async step<T extends StepOutput>(name: string, fn: () => T | Promise<T>): Promise<T> {
@@ -345,7 +345,7 @@ export class Context implements JobContext {
         return { landed: this.landed.get(extracted), presence: this.presence.get(extracted) };
       },
       validationContext: (suite, presence) => this.validationContext(suite, presence),
-      settleValidation: (table, t0, outcome, quarantined, landed, valid) => this.settleValidation(table, t0, outcome, quarantined, landed, valid),
+      settleValidation: (table, t0, outcome, quarantined, landed, valid, raw) => this.settleValidation(table, t0, outcome, quarantined, landed, valid, raw),
     });
     return this.chunkedStages;
   }
@@ -396,9 +396,11 @@ export class Context implements JobContext {
 }
 
 /** Quarantined rows with their raw records: from the landed pages when the rows came from a source. */
-async function quarantineRows(table: string, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined): Promise<QuarantineRow[]> {
+async function quarantineRows(table: string, quarantined: pl.DataFrame, landed: readonly LandedListing[] | undefined, raw: readonly string[] | undefined): Promise<QuarantineRow[]> {
   if (quarantined.height === 0) return [];
   const reasons = quarantined.getColumn("_reason").toArray() as string[];
+  // read while the stream went on, in the rows' order
+  if (raw?.length === quarantined.height) return raw.map((record, i) => ({ table, record, reason: reasons[i] ?? "" }));
   if (landed && quarantined.columns.includes("_page") && quarantined.columns.includes("_row")) {
     const pages = quarantined.getColumn("_page").toArray() as number[];
     const rows = quarantined.getColumn("_row").toArray() as number[];
