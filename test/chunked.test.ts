@@ -199,16 +199,18 @@ test("a run's spilled files are gone when it ends, and a killed run's leftovers 
   assert.equal(existsSync(path.join(dataDir, "spill")), false, "the spill tree is removed");
 });
 
-test("keys matched chunk by chunk as they land name exactly the rows whose key repeats in the whole stream, first copies included and null keys never", async () => {
+test("keys matched chunk by chunk as they land name exactly the rows whose key repeats in the whole stream, first copies included, null keys and hash collisions never", async () => {
   // keys repeat within a chunk, across chunks, three times over; some are null
   const keys = Array.from({ length: 1000 }, (_, i) => (i % 97 === 0 ? null : `k${(i * 7919) % 640}`));
   const whole = pl.DataFrame({ key: keys, _page: keys.map((_, i) => Math.floor(i / 50) + 1), _row: keys.map((_, i) => i % 50) });
-  const repeats = new RepeatedKeys("key");
-  for (let offset = 0; offset < whole.height; offset += 300) await repeats.add(whole.slice(offset, 300));
   const expected = whole.filter(pl.col("key").isNotNull().and(pl.len().over("key").gt(1)));
   assert.ok(expected.height > 0 && expected.height < whole.height - 10, "the stream has repeated and lone keys");
-  assertFramesEqual(repeats.failing().sort(["_page", "_row"]), expected);
-  assert.equal(repeats.rows, 1000, "every row counts toward the check's rate, null keys too");
+  // the real hash, and one where every key of the same length collides
+  for (const repeats of [new RepeatedKeys("key"), new RepeatedKeys("key", (key) => key.str.lengths())]) {
+    for (let offset = 0; offset < whole.height; offset += 300) await repeats.add(whole.slice(offset, 300));
+    assertFramesEqual(repeats.failing().sort(["_page", "_row"]), expected);
+    assert.equal(repeats.rows, 1000, "every row counts toward the check's rate, null keys too");
+  }
   const none = new RepeatedKeys("key");
   await none.add(whole.head(3));
   assert.deepEqual(none.failing().columns, ["key", "_page", "_row"], "no repeats: no rows, the same columns");
