@@ -105,7 +105,8 @@ export class ChunkedStages {
     const t0 = performance.now();
     // presence checks judge the counts of the whole extraction, known only now
     if (presence) run.validation.withPresence(presence);
-    // a stream of several chunks checks uniqueness on its key groups (a lone chunk was validated whole)
+    // a stream of several chunks checks uniqueness on the repeated keys matched as its chunks landed,
+    // or, once kept on disk, on its key groups (a lone chunk was validated whole)
     if (!(await run.end())) {
       for (const k of run.keys) {
         if (k.repeats && !k.collector.spilled) run.validation.keyGroup(k.check, inKeyOrder(k.repeats.failing()), 0, [], k.repeats.rows);
