@@ -9,8 +9,6 @@ import { Redis } from "ioredis";
 import { ServiceUnavailableError, UsageError } from "../core/errors.ts";
 import { parseQueueUrl, redact } from "./queue-url.ts";
 
-export { parseQueueUrl, redact };
-
 /** Partition tasks {job, dt, refetch, keepRaw}: consumed by `sluice worker`. */
 export const PARTITION_QUEUE = "sluice-partitions";
 /** Warehouse operations (startRun, commit, fail, checkHistory, partitionStatus, readMarks): consumed by the one loader. */

@@ -11,7 +11,8 @@ import type { LoadTransaction } from "../load/warehouse.ts";
 import { readPartitionStatus, withWarehouse } from "../load/warehouse.ts";
 import { localWarehouse } from "../pipeline/warehouse-gateway.ts";
 import { decode, encode, encodeError, type Wire } from "./codec.ts";
-import { LOADER_NAME, WAREHOUSE_QUEUE, closeWhileRedisAnswers, connectionFor, pingRedis, processLabel, redact, resolveTuning, type QueueTuning } from "./connection.ts";
+import { LOADER_NAME, WAREHOUSE_QUEUE, closeWhileRedisAnswers, connectionFor, pingRedis, processLabel, resolveTuning, type QueueTuning } from "./connection.ts";
+import { redact } from "./queue-url.ts";
 import type { WarehouseOp, WarehouseReply } from "./warehouse-client.ts";
 
 export interface LoaderOptions {

@@ -12,7 +12,8 @@ import type { LoadTransaction, PartitionStatusRow } from "../load/warehouse.ts";
 import type { LoadCounts, RunStart, WarehouseGateway } from "../pipeline/warehouse-gateway.ts";
 import type { CheckHistory, HistoryQuery } from "../validate/types.ts";
 import { decode, decodeError, encode, type Wire, type WireError } from "./codec.ts";
-import { WAREHOUSE_QUEUE, connectionFor, redact, type QueueTuning } from "./connection.ts";
+import { WAREHOUSE_QUEUE, connectionFor, type QueueTuning } from "./connection.ts";
+import { redact } from "./queue-url.ts";
 
 /** One warehouse operation, as the loader receives it. Lake paths are relative to the data dir. */
 export type WarehouseOp =

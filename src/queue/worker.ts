@@ -19,7 +19,8 @@ import type { JobLookup } from "../pipeline/job-catalog.ts";
 import type { JobDefinition } from "../pipeline/job.ts";
 import { runPartition, type PartitionOutcome } from "../pipeline/index.ts";
 import { encode, type Wire } from "./codec.ts";
-import { PARTITION_QUEUE, closeWhileRedisAnswers, closeWithin, connectionFor, pingRedis, processLabel, redact, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
+import { PARTITION_QUEUE, closeWhileRedisAnswers, closeWithin, connectionFor, pingRedis, processLabel, resolveTuning, type PartitionTask, type QueueTuning } from "./connection.ts";
+import { redact } from "./queue-url.ts";
 import { CatchUpConsumer } from "./scheduled-catch-up.ts";
 import { WarehouseClient } from "./warehouse-client.ts";
 
