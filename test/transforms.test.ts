@@ -695,3 +695,26 @@ test("collectSessionized rejects with CancelledError when its signal is aborted"
   controller.abort();
   await assert.rejects(collectSessionized(frame([]).lazy(), DEFAULT_SESSION_RULES, controller.signal), CancelledError);
 });
+
+test("collectSessionized carries columns it does not read with their own events, after its columns", async () => {
+  const rnd = seededRandom(7);
+  const df = frame(randomEvents(rnd, DEFAULT_SESSION_RULES));
+  // A label per row that only its own event may keep: the event_id, spelled differently, or null.
+  const tag = pl.when(pl.col("r").modulo(3).eq(0)).then(pl.lit(null)).otherwise(pl.concatString([pl.lit("tag-"), pl.col("event_id")], "")).cast(pl.Utf8);
+  const withTag = df.withRowIndex("r").withColumns(tag.alias("tag")).drop("r");
+  const plain = await collectSessionized(df.lazy());
+  const carried = await collectSessionized(withTag.lazy(), DEFAULT_SESSION_RULES, undefined, ["tag"]);
+  assert.deepEqual(carried.events.columns, [...SESSION_EVENT_COLUMNS, "tag"]);
+  assert.deepEqual(eventRows(carried.events.drop("tag")), eventRows(plain.events));
+  assert.deepEqual(sessionRows(carried.sessions), sessionRows(plain.sessions));
+  const expected = new Map(withTag.select("event_id", "tag").rows().map(([id, tag]) => [id, tag]));
+  const got = carried.events.select("event_id", "tag").rows();
+  assert.ok(got.some(([, tag]) => tag === null) && got.some(([, tag]) => tag !== null), "both kinds of rows present");
+  for (const [id, tag] of got) assert.equal(tag, expected.get(id), `event ${String(id)}`);
+});
+
+test("collectSessionized refuses to carry a column it computes, or one that is missing", async () => {
+  const df = frame([{ id: "a", user: 1, ts: us("2026-11-20T10:00:00Z"), type: "login" }]);
+  await assert.rejects(collectSessionized(df.withColumns(pl.lit("x").alias("session_id")).lazy(), DEFAULT_SESSION_RULES, undefined, ["session_id"]), (e: Error) => e instanceof ConfigError && /cannot carry session_id/.test(e.message));
+  await assert.rejects(collectSessionized(df.lazy(), DEFAULT_SESSION_RULES, undefined, ["tag"]), (e: Error) => e instanceof SchemaError && /missing column\(s\) tag/.test(e.message));
+});

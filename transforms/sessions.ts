@@ -243,9 +243,9 @@ function requireColumns(frame: pl.LazyDataFrame, required: readonly string[], wh
  * Typed input columns (extras such as dt or an old session_id dropped) plus T, sorted by the
  * session order (user_id, ts, event_id).
  */
-function sortedEvents(events: pl.LazyDataFrame, normalize: Expr[]): pl.LazyDataFrame {
+function sortedEvents(events: pl.LazyDataFrame, normalize: Expr[], carry: readonly string[] = []): pl.LazyDataFrame {
   const x = sharedExprs();
-  return events.select(...normalize).withColumns(x.addT).sort(x.sortKeys);
+  return events.select(...normalize, ...carry.map((c) => pl.col(c))).withColumns(x.addT).sort(x.sortKeys);
 }
 
 /** Adds NEW (first event of a session) and KEY (Int64 session number 1, 2, ... in sort order). */
@@ -258,9 +258,9 @@ function markSessions(sorted: pl.LazyDataFrame, rules: SessionRules): pl.LazyDat
     .drop("__new_chain", "__piece");
 }
 
-/** Public events-with-sessions columns from a marked frame, in sort order. */
-function eventsOutput(marked: pl.LazyDataFrame): pl.LazyDataFrame {
-  return marked.select(...sharedExprs().eventsSelect);
+/** Public events-with-sessions columns from a marked frame, in sort order, then the carried columns. */
+function eventsOutput(marked: pl.LazyDataFrame, carry: readonly string[] = []): pl.LazyDataFrame {
+  return marked.select(...sharedExprs().eventsSelect, ...carry.map((c) => pl.col(c)));
 }
 
 /**
@@ -324,18 +324,23 @@ export function sessionize(
  * Runs sessionize and collects both outputs, sorting only once: the marked events are
  * materialized and both outputs are computed from them (nodejs-polars has no multi-plan collect,
  * so two separate collects of sessionize's frames would each sort). Checks `signal` between steps.
+ * `carry`: input columns the transform does not read that each event keeps, after its own columns
+ * (cheaper than joining them back by event_id: they ride along in the one sort).
  */
 export async function collectSessionized(
   events: pl.LazyDataFrame,
   rules: SessionRules = DEFAULT_SESSION_RULES,
   signal?: AbortSignal,
+  carry: readonly string[] = [],
 ): Promise<{ events: pl.DataFrame; sessions: pl.DataFrame }> {
   checkRules(rules);
-  requireColumns(events, SESSION_INPUT_COLUMNS, "collectSessionized");
+  requireColumns(events, [...SESSION_INPUT_COLUMNS, ...carry], "collectSessionized");
+  const clash = carry.filter((c) => (SESSION_EVENT_COLUMNS as readonly string[]).includes(c) || c.startsWith("__"));
+  if (clash.length > 0) throw new ConfigError(`collectSessionized cannot carry ${clash.join(", ")}: the transform computes or uses that column`, { context: { stage: "transform" } });
   checkAborted(signal);
-  const marked = (await markSessions(sortedEvents(events, sharedExprs().normalize), rules).collect()).lazy();
+  const marked = (await markSessions(sortedEvents(events, sharedExprs().normalize, carry), rules).collect()).lazy();
   checkAborted(signal);
-  const [eventsOut, sessionsOut] = await Promise.all([eventsOutput(marked).collect(), summarizeSorted(marked, false).collect()]);
+  const [eventsOut, sessionsOut] = await Promise.all([eventsOutput(marked, carry).collect(), summarizeSorted(marked, false).collect()]);
   checkAborted(signal);
   return { events: eventsOut, sessions: sessionsOut };
 }
