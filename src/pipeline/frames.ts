@@ -44,6 +44,25 @@ export function keyFaults(frame: pl.DataFrame, key: readonly string[]): KeyFault
   return { nullKeys, duplicateKeys: frame.height - nullKeys - seen.size };
 }
 
+/** Key dtypes whose Polars hash is equal exactly when DuckDB compares the values equal (not floats: -0.0 and NaN). */
+const HASHABLE_KEYS = new Set(["String", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Date", "Datetime", "Bool"]);
+
+/**
+ * A large frame's one-column key proven free of repeats: its rows with a null key, and 0 repeated
+ * keys, when the 64-bit hashes of the other keys are all distinct (equal keys hash equal, so
+ * distinct hashes mean distinct keys). Undefined when it cannot tell (a repeat or a hash
+ * collision, a composite or float key): the load then counts exactly. ~50 ms per 1M strings,
+ * where DuckDB's count(DISTINCT) of the staged file took ~0.23 s.
+ */
+export function distinctKeysByHash(frame: pl.DataFrame, key: readonly string[]): KeyFaults | undefined {
+  const [name] = key;
+  if (key.length !== 1 || name === undefined || !HASHABLE_KEYS.has(frame.getColumn(name).dtype.variant)) return undefined;
+  const column = frame.getColumn(name);
+  const nullKeys = column.nullCount();
+  const hashes = (nullKeys > 0 ? column.dropNulls() : column).hash(3, 5, 7, 11);
+  return hashes.nUnique() === frame.height - nullKeys ? { nullKeys, duplicateKeys: 0 } : undefined;
+}
+
 /**
  * A key column's values, equal exactly when the keys are: 64-bit integers and times as bigints of
  * their physical value (a JS number would merge keys past 2^53, a Date keys a microsecond apart).

@@ -16,7 +16,7 @@ import { describeBlocked, validate, type CheckReport, type FieldPresence, type S
 import { checkInputs } from "./check-inputs.ts";
 import { ChunkedFrame, type LakeWindowFiles } from "./chunked-frame.ts";
 import { ChunkedStages, DEFAULT_GROUP_ROWS, DEFAULT_WHOLE_ROWS, SourceStream, WHOLE_GROUP_BUDGETS, type StreamOptions } from "./chunked-stages.ts";
-import { isDataFrame, jsonRows, keyFaults, splitByDt } from "./frames.ts";
+import { distinctKeysByHash, isDataFrame, jsonRows, keyFaults, splitByDt } from "./frames.ts";
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
@@ -302,7 +302,7 @@ export class Context implements JobContext {
       for (const [dt, frame] of [...out.parts.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         const rows = await this.withEarlierPulls(out.table, dt, conform(frame, columns));
         const parquetPath = await writeLakePartition(this.dataDir, out.table.name, dt, rows, revision);
-        const faults = keyFaults(rows, out.table.key);
+        const faults = keyFaults(rows, out.table.key) ?? distinctKeysByHash(rows, out.table.key);
         const nullColumns = Object.entries(schemaOf(rows)).flatMap(([name, dtype]) => (dtype.variant === "Null" ? [name] : []));
         loads.push({ table: out.table, dt, parquetPath, rows: rows.height, nullColumns, ...(faults ? { keyFaults: faults } : {}) });
         failpoint("lake.partial");
