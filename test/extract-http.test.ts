@@ -1,5 +1,6 @@
 /** The extract stage's HTTP layer: retries, backoff, Retry-After, fail-fast, rate limit, auth, redirects, cancellation. */
 import assert from "node:assert/strict";
+import diagnostics from "node:diagnostics_channel";
 import { readdir, readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import path from "node:path";
@@ -27,6 +28,7 @@ import {
 } from "../src/extract/index.ts";
 import type { RequestPolicy } from "../src/extract/types.ts";
 import { HeaderAuth } from "../src/extract/auth/static-auth.ts";
+import { serveHttp } from "./support/net.ts";
 import { FAST_FAULTS, FakeClock, capturingLogger, makeEvents, specFor, startFaultServer } from "./fixtures/fault-server.ts";
 import { tempDataDir } from "./support/dirs.ts";
 
@@ -456,4 +458,26 @@ test("the Link header parser reads every header line, lowercases rel and skips g
   );
   assert.deepEqual(parseLinkHeader(undefined), []);
   assert.deepEqual(parseLinkHeader(""), []);
+});
+
+test("a request dispatched from onBody (the speculated next page) is on the wire before the page is parsed", async (t) => {
+  // a kept-alive connection: each page is answered after 5 ms, like a slow API
+  const server = await serveHttp((req, res) => void setTimeout(() => res.end(JSON.stringify({ data: [{ page: req.url }], next: "x" })), 5));
+  t.after(() => server.close());
+  const client = new HttpClient({ policy: policy({ timeoutMs: 5000 }), signal: new AbortController().signal, log: silentLogger() });
+  t.after(() => client.close());
+  // undici reports each request it writes to a socket
+  const written: string[] = [];
+  const onSend = (message: unknown) => written.push(String((message as { request: { path: string } }).request.path));
+  diagnostics.subscribe("undici:client:sendHeaders", onSend);
+  t.after(() => diagnostics.unsubscribe("undici:client:sendHeaders", onSend));
+  for (let page = 1; page <= 5; page++) {
+    let next: Promise<unknown> | undefined;
+    let writtenAtParse: string[] = [];
+    await client.fetchPage(`${server.url}/p?n=${page}`, (body) => ((writtenAtParse = [...written]), JSON.parse(body.toString())), {
+      onBody: () => ((next = client.fetchPage(`${server.url}/p?n=${page}-next`, (b) => b.length)), true),
+    });
+    assert.ok(writtenAtParse.includes(`/p?n=${page}-next`), `page ${page}: the next request was not written when the page was parsed (written: ${writtenAtParse.join(", ")})`);
+    await next;
+  }
 });
