@@ -1,7 +1,6 @@
 /**
- * The streamed decoder (src/extract/chunk-decoder.ts) turns pages into frames a piece at a time as
- * they arrive; a chunk it hands on is still every page's rows in page order, whatever order the
- * pages came in, exactly the frame the pages decode to at once.
+ * The streamed decoder (src/extract/chunk-decoder.ts): a chunk it hands on is every page's rows in
+ * page order, whatever order the pages came in, exactly the frame the pages decode to at once.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -35,7 +34,7 @@ function atOnce(pages: number[], size: number) {
   return batchesToFrame([...pages].sort((a, b) => a - b).map((no) => decodeRecords(page(no, size), columns, no)), columns);
 }
 
-test("a chunk of many pages, turned into frames piece by piece as they arrive, equals the pages decoded at once", async () => {
+test("a chunk of many pages equals the pages decoded at once", async () => {
   const pages = Array.from({ length: 40 }, (_, i) => i + 1);
   const chunks = await decodeInOrder(pages, 1000, 1_000_000);
   assert.equal(chunks.length, 1, "one chunk: 40,000 rows fit its size");
@@ -45,7 +44,7 @@ test("a chunk of many pages, turned into frames piece by piece as they arrive, e
 });
 
 test("pages that arrive out of order still make chunks in page order", async () => {
-  // a parallel listing: pages interleave across the pieces of one chunk (16,384 rows a piece)
+  // a parallel listing: pages arrive interleaved
   const order = [5, 1, 9, 2, 30, 3, 17, 4, 6, 8, 7, 12, 10, 11, 29, 13, 14, 16, 15, 18, 20, 19, 21, 23, 22, 24, 26, 25, 27, 28];
   const chunks = await decodeInOrder(order, 1500, 1_000_000);
   assert.equal(chunks.length, 1);

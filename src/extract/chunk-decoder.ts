@@ -10,7 +10,7 @@
  * `rows`, because every chunk has a fixed cost downstream (a validation pass builds its plan anew).
  */
 import type { RecordBatch } from "apache-arrow";
-import pl from "nodejs-polars";
+import type pl from "nodejs-polars";
 import type { ColumnSpec } from "./record-columns.ts";
 import { batchesToFrame, decodeRecords } from "./record-decoder.ts";
 import type { QueuedPage } from "./listing-fetcher.ts";
@@ -56,30 +56,6 @@ export interface ChunkSink {
  */
 const WAIT_BOUND = 3;
 
-/**
- * Decoded pages become Polars frames this many rows at a time, as they arrive: turning a whole
- * chunk (~130K rows) into a frame at once held the event loop ~0.1 s, and the responses that
- * arrived meanwhile (so the next requests) waited for it.
- */
-const PIECE_ROWS = 16_384;
-
-/** Consecutive decoded pages already turned into a frame. */
-interface Piece {
-  frame: pl.DataFrame;
-  firstPage: number;
-  lastPage: number;
-}
-
-/** One frame of the pieces in page order: concatenated as they are when their page ranges follow each other, else sorted by (_page, _row). */
-async function joinPieces(pieces: Piece[]): Promise<pl.DataFrame> {
-  const sorted = [...pieces].sort((a, b) => a.firstPage - b.firstPage);
-  const [first] = sorted;
-  if (first && sorted.length === 1) return first.frame;
-  const ordered = sorted.every((p, i) => i === 0 || (sorted[i - 1] as Piece).lastPage < p.firstPage);
-  const frame = pl.concat(sorted.map((p) => p.frame), { how: "vertical", rechunk: false });
-  return ordered ? frame : frame.lazy().sort(["_page", "_row"]).collect();
-}
-
 export class ChunkDecoder {
   readonly drift = new Set<string>();
   /** Per column: records whose object had the field's key (as PageDecoder counts them). */
@@ -90,12 +66,8 @@ export class ChunkDecoder {
   pages = 0;
   /** False once a chunk started below a page of an earlier chunk (pages of a parallel listing arrive out of order). */
   inPageOrder = true;
-  /** Decoded pages not yet in a piece. */
   private pending: Array<{ pageNo: number; batch: RecordBatch }> = [];
   private pendingRows = 0;
-  /** The pieces of the chunk being gathered, and its rows (in pieces and pending). */
-  private pieces: Piece[] = [];
-  private chunkRowCount = 0;
   private seq = 0;
   private highestPage = 0;
   private handing: Promise<void> = Promise.resolve();
@@ -131,17 +103,15 @@ export class ChunkDecoder {
       this.waitedMs += workStart - waitStart;
       this.pending.push({ pageNo: item.pageNo, batch: decodeRecords(item.records, this.columns, item.pageNo, { drift: this.drift, present: this.present }) });
       this.pendingRows += item.records.length;
-      this.chunkRowCount += item.records.length;
       this.records += item.records.length;
       this.pages++;
       this.onPage?.({ page: item.pageNo, records: item.records.length, bytes: item.bytes });
-      if (this.pendingRows >= PIECE_ROWS) this.cutPiece();
       this.workedMs += performance.now() - workStart;
-      if (this.chunkRowCount >= this.chunkRows(queue.length)) await this.handOn();
+      if (this.pendingRows >= this.chunkRows(queue.length)) await this.handOn();
       // let socket reads and timers run between decodes
       else await new Promise((resolve) => setImmediate(resolve));
     }
-    if (this.pending.length > 0 || this.pieces.length > 0 || this.seq === 0) await this.handOn();
+    if (this.pending.length > 0 || this.seq === 0) await this.handOn();
     await this.handing;
   }
 
@@ -151,28 +121,18 @@ export class ChunkDecoder {
     return queued === 0 && this.waitedMs > WAIT_BOUND * this.workedMs ? Math.min(this.sink.minRows ?? max, max) : max;
   }
 
-  /** Turns the pending pages into a piece of the chunk (an empty one when no page is pending). */
-  private cutPiece(): void {
-    const pages = this.pending.sort((a, b) => a.pageNo - b.pageNo);
-    this.pending = [];
-    this.pendingRows = 0;
-    const frame = batchesToFrame(pages.map((p) => p.batch), this.columns);
-    this.pieces.push({ frame, firstPage: pages[0]?.pageNo ?? 0, lastPage: pages.at(-1)?.pageNo ?? 0 });
-  }
-
-  /** Turns the gathered pages into a chunk and hands it on once the previous one has been taken. */
+  /** Turns the pending pages into a chunk and hands it on once the previous one has been taken. */
   private async handOn(): Promise<void> {
     this.waitedMs = 0;
     this.workedMs = 0;
-    if (this.pending.length > 0 || this.pieces.length === 0) this.cutPiece();
-    const pieces = this.pieces;
-    this.pieces = [];
-    this.chunkRowCount = 0;
-    const firstPage = Math.min(...pieces.map((p) => p.firstPage));
-    const lastPage = Math.max(...pieces.map((p) => p.lastPage));
+    const pages = this.pending.sort((a, b) => a.pageNo - b.pageNo);
+    this.pending = [];
+    this.pendingRows = 0;
+    const firstPage = pages[0]?.pageNo ?? 0;
+    const lastPage = pages.at(-1)?.pageNo ?? 0;
     if (firstPage < this.highestPage) this.inPageOrder = false;
     this.highestPage = Math.max(this.highestPage, lastPage);
-    const frame = await joinPieces(pieces);
+    const frame = batchesToFrame(pages.map((p) => p.batch), this.columns);
     if (this.spec?.incremental && this.spec.incremental.cursorPath === undefined && frame.height > 0) this.mark = laterMark(this.spec, this.mark, markOf(this.spec, frame, undefined));
     const chunk: DecodedChunk = { frame, seq: this.seq++, firstPage, lastPage, ...(this.rawRecords ? { rawRecords: this.rawRecords } : {}) };
     await this.handing;
