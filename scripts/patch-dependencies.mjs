@@ -13,10 +13,11 @@ export const PATCH_MARK = "sluice patch (scripts/patch-dependencies.mjs)";
 // computed keys among them ([Symbol.toStringTag], the inspect symbol) put V8 on a slow path:
 // ~1.1 ms and ~135 KB per Expr, ~0.6 ms per Series (upstream nodejs-polars#265). Assigned after
 // the literal, the same methods cost ~0.05 ms and ~21 KB.
-const exprComputedKeys = `        [Symbol.toStringTag]() {
+const exprTag = `        [Symbol.toStringTag]() {
             return "Expr";
         },
-        [utils_1.INSPECT_SYMBOL]() {
+`;
+const exprInspect = `        [utils_1.INSPECT_SYMBOL]() {
             return _expr.toString();
         },
 `;
@@ -39,6 +40,25 @@ const seriesTag = `        [Symbol.toStringTag]() {
         },
 `;
 
+/**
+ * A method of an object literal (`        [key]() {` ... `        },`, 8 spaces in) as a statement that
+ * assigns the same function to `object` after the literal (4 spaces in).
+ */
+function assigned(object, method) {
+  const lines = method.trimEnd().split("\n");
+  const head = /^ {8}(\*?)\[(.+)\]\(\) \{$/.exec(lines[0] ?? "");
+  if (!head || lines.at(-1) !== "        },") throw new Error(`not a computed-key method: ${JSON.stringify(lines[0])}`);
+  const body = lines.slice(1, -1).map((line) => line.slice(4));
+  return [`    ${object}[${head[2]}] = function${head[1]} () {`, ...body, "    };"].join("\n") + "\n";
+}
+
+/** Edits that move `methods` out of an object literal, to be assigned to `object` where `anchor` (after the literal) is. */
+function moveAfterLiteral(object, methods, anchor, anchorReplacement = anchor) {
+  const moved = `    // ${PATCH_MARK}: computed keys assigned after the literal (nodejs-polars#265).\n${methods.map((m) => assigned(object, m)).join("")}`;
+  const [closing, ...rest] = anchorReplacement.split(/(?<=^ {4}\};\n)/m);
+  return [...methods.map((m) => ({ before: m, after: "" })), { before: anchor, after: `${closing}${moved}${rest.join("")}` }];
+}
+
 /** The patches, by package and file. */
 export const PATCHES = [
   {
@@ -46,56 +66,15 @@ export const PATCHES = [
     version: "0.26.1",
     file: "bin/lazy/expr/index.js",
     edits: [
-      { before: exprComputedKeys, after: "" },
       { before: "    return {\n        _expr,\n", after: "    const expr = {\n        _expr,\n" },
-      {
-        before: '        notEquals: wrapExprArg("neq"),\n    };\n};\n',
-        after: `        notEquals: wrapExprArg("neq"),
-    };
-    // ${PATCH_MARK}: computed keys assigned after the literal (nodejs-polars#265).
-    expr[Symbol.toStringTag] = function () {
-        return "Expr";
-    };
-    expr[utils_1.INSPECT_SYMBOL] = function () {
-        return _expr.toString();
-    };
-    return expr;
-};
-`,
-      },
+      ...moveAfterLiteral("expr", [exprTag, exprInspect], '        notEquals: wrapExprArg("neq"),\n    };\n};\n', '        notEquals: wrapExprArg("neq"),\n    };\n    return expr;\n};\n'),
     ],
   },
   {
     pkg: "nodejs-polars",
     version: "0.26.1",
     file: "bin/series/index.js",
-    edits: [
-      { before: seriesInspect, after: "" },
-      { before: seriesIterator, after: "" },
-      { before: seriesTag, after: "" },
-      {
-        before: "    };\n    return new Proxy(series, {\n",
-        after: `    };
-    // ${PATCH_MARK}: computed keys assigned after the literal (nodejs-polars#265).
-    series[inspect] = function () {
-        return _s.toString();
-    };
-    series[Symbol.iterator] = function* () {
-        let start = 0;
-        const len = _s.len();
-        while (start < len) {
-            const v = _s.getIdx(start);
-            start++;
-            yield v;
-        }
-    };
-    series[Symbol.toStringTag] = function () {
-        return "Series";
-    };
-    return new Proxy(series, {
-`,
-      },
-    ],
+    edits: moveAfterLiteral("series", [seriesInspect, seriesIterator, seriesTag], "    };\n    return new Proxy(series, {\n"),
   },
 ];
 
