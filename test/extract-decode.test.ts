@@ -5,6 +5,7 @@ import pl from "nodejs-polars";
 import { z } from "zod";
 import { ConfigError } from "../src/core/errors.ts";
 import { batchesToFrame, columnsFromSchema, decodeRecords, deriveColumns } from "../src/extract/index.ts";
+import { batchesToFrameInSlices } from "../src/extract/record-decoder.ts";
 import { registerLooseObjects } from "../src/extract/index.ts";
 import { daysFromCivil, parseRfc3339, rfc3339ToMicros } from "../src/extract/timestamp.ts";
 import { eventSchema } from "./fixtures/fault-server.ts";
@@ -313,4 +314,28 @@ test("batches of any sizes join into one contiguous batch holding exactly the ro
   const lists = [decodeRecords([{ items: [{ n: 1 }] }], listColumns, 1), decodeRecords([{ items: [] }], listColumns, 2)];
   assert.equal(concatBatches(lists, lists[0]!.schema), null);
   assert.deepEqual(batchesToFrame(lists, listColumns).getColumn("_page").toArray(), [1, 2]);
+});
+
+test("batches turned into a frame a column at a time, pausing after each, give the frame batchesToFrame gives; list columns go in one pass", async () => {
+  const schema = z.object({ s: z.string(), i: z.int(), t: z.iso.datetime({ offset: true }), b: z.boolean().nullish(), o: z.object({ x: z.string() }).nullish() });
+  const columns = columnsFromSchema(schema);
+  const rand = seededRandom(15);
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(rand() * values.length)] as T;
+  const record = () => ({ s: pick(["a", "ünï", null, 3]), i: pick([1, 2 ** 40, null]), t: pick(["2026-11-20T00:00:00Z", "bad"]), b: pick([true, null]), o: pick([{ x: "é" }, null]) });
+  const batches = [13, 0, 700, 5].map((n, p) => decodeRecords(Array.from({ length: n }, record), columns, p + 1));
+  let pauses = 0;
+  const sliced = await batchesToFrameInSlices(batches, columns, async () => {
+    pauses++;
+    await new Promise((resolve) => setImmediate(resolve));
+  });
+  const whole = batchesToFrame(batches, columns);
+  assert.deepEqual(sliced.dtypes.map(String), whole.dtypes.map(String));
+  assert.ok(sliced.frameEqual(whole, true), "the same rows, nulls included");
+  assert.equal(pauses, whole.width, "one pause per column");
+  const listColumns = columnsFromSchema(z.object({ items: z.array(z.object({ n: z.int() })) }));
+  const lists = [decodeRecords([{ items: [{ n: 1 }] }], listColumns, 1), decodeRecords([{ items: [] }], listColumns, 2)];
+  pauses = 0;
+  const listFrame = await batchesToFrameInSlices(lists, listColumns, async () => void pauses++);
+  assert.deepEqual(listFrame.getColumn("_page").toArray(), [1, 2]);
+  assert.equal(pauses, 0);
 });

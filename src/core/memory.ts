@@ -4,6 +4,7 @@
  */
 import v8 from "node:v8";
 import vm from "node:vm";
+import { nextTurn } from "./next-turn.ts";
 
 let collect: (() => void) | null | undefined;
 
@@ -27,7 +28,7 @@ export function reclaimMemory(): void {
  */
 export async function releaseMemory(): Promise<void> {
   reclaimMemory();
-  await new Promise((resolve) => setImmediate(resolve));
+  await nextTurn();
 }
 
 /**

@@ -11,10 +11,21 @@ const FLAT = new Set<Type>([Type.Int, Type.Float, Type.Timestamp, Type.Date, Typ
 
 /** One batch holding the rows of `batches` in order; null when a column is not flat (the caller keeps the batches). */
 export function concatBatches(batches: readonly RecordBatch[], schema: Schema): RecordBatch | null {
-  if (!schema.fields.every((f) => FLAT.has(f.type.typeId))) return null;
+  if (!concatenable(schema)) return null;
   const length = batches.reduce((n, b) => n + b.numRows, 0);
-  const children = schema.fields.map((f, i) => concatColumn(batches.map((b) => b.data.children[i]!), f.type as DataType, length));
+  const children = schema.fields.map((_, i) => concatColumnAt(batches, i, length));
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }));
+}
+
+/** True when every column of `schema` is flat, so that concatBatches and concatColumnAt take it. */
+export function concatenable(schema: Schema): boolean {
+  return schema.fields.every((f) => FLAT.has(f.type.typeId));
+}
+
+/** Column `index` of `batches` (flat, `length` rows in all) as one contiguous Data. */
+export function concatColumnAt(batches: readonly RecordBatch[], index: number, length: number): Data {
+  const field = batches[0]!.schema.fields[index]!;
+  return concatColumn(batches.map((b) => b.data.children[index]!), field.type as DataType, length);
 }
 
 function concatColumn(parts: readonly Data[], type: DataType, length: number): Data {

@@ -12,11 +12,12 @@
 import type { RecordBatch } from "apache-arrow";
 import type pl from "nodejs-polars";
 import type { ColumnSpec } from "./record-columns.ts";
-import { batchesToFrame, decodeRecords } from "./record-decoder.ts";
+import { batchesToFrameInSlices, decodeRecords } from "./record-decoder.ts";
 import type { QueuedPage } from "./listing-fetcher.ts";
 import type { BoundedQueue } from "./page-queue.ts";
 import { laterMark, markOf } from "./source-mark.ts";
 import type { SourceSpec } from "./types.ts";
+import { nextTurn } from "../core/next-turn.ts";
 
 /** A chunk of decoded pages: the declared columns plus _page, _row, _error, pages in ascending order. */
 export interface DecodedChunk {
@@ -109,7 +110,7 @@ export class ChunkDecoder {
       this.workedMs += performance.now() - workStart;
       if (this.pendingRows >= this.chunkRows(queue.length)) await this.handOn();
       // let socket reads and timers run between decodes
-      else await new Promise((resolve) => setImmediate(resolve));
+      else await nextTurn();
     }
     if (this.pending.length > 0 || this.seq === 0) await this.handOn();
     await this.handing;
@@ -132,7 +133,7 @@ export class ChunkDecoder {
     const lastPage = pages.at(-1)?.pageNo ?? 0;
     if (firstPage < this.highestPage) this.inPageOrder = false;
     this.highestPage = Math.max(this.highestPage, lastPage);
-    const frame = batchesToFrame(pages.map((p) => p.batch), this.columns);
+    const frame = await batchesToFrameInSlices(pages.map((p) => p.batch), this.columns, nextTurn);
     if (this.spec?.incremental && this.spec.incremental.cursorPath === undefined && frame.height > 0) this.mark = laterMark(this.spec, this.mark, markOf(this.spec, frame, undefined));
     const chunk: DecodedChunk = { frame, seq: this.seq++, firstPage, lastPage, ...(this.rawRecords ? { rawRecords: this.rawRecords } : {}) };
     await this.handing;

@@ -17,6 +17,7 @@ import { Redactor } from "./redact.ts";
 import { judge, resolveResponseRules, type ResolvedResponseRules, type Verdict } from "./response-rules.ts";
 import { backoffDelay } from "./retry.ts";
 import type { RequestPolicy } from "./types.ts";
+import { nextTurn } from "../core/next-turn.ts";
 
 export type { ResponseInfo } from "./http-exchange.ts";
 
@@ -247,9 +248,4 @@ export async function fetchPage<T>(url: string, options: HttpClientOptions, pars
   } finally {
     await client.close(options.signal.aborted);
   }
-}
-
-/** Resolves after the event loop's next check phase (setImmediate): pending I/O callbacks run first. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

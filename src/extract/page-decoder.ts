@@ -4,6 +4,7 @@ import type { ColumnSpec } from "./record-columns.ts";
 import { decodeRecords } from "./record-decoder.ts";
 import type { QueuedPage } from "./listing-fetcher.ts";
 import type { BoundedQueue } from "./page-queue.ts";
+import { nextTurn } from "../core/next-turn.ts";
 
 /** Decoded pages of one extraction, in landing order once sorted. */
 export class PageDecoder {
@@ -31,7 +32,7 @@ export class PageDecoder {
       this.records += item.records.length;
       this.onPage?.({ page: item.pageNo, records: item.records.length, bytes: item.bytes });
       // let socket reads and timers run between decodes
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
