@@ -13,6 +13,7 @@ import {
   defineSuite,
   describeBlocked,
   validate,
+  validateAsync,
   type CheckInput,
   type CheckReport,
   type SuiteInput,
@@ -521,6 +522,24 @@ test("every check is evaluated by one lazy query over the input, collected once"
   const plain = validate(frame, eventsSuite, { ...ctx, foreignKeys: { "users.user_id": users } });
   assert.deepEqual(outcome.results, plain.results);
   assert.equal(outcome.quarantined.height, plain.quarantined.height);
+});
+
+test("validateAsync, collecting off the main thread, gives exactly what validate gives: results, blocked checks, valid and quarantined rows, and the error naming a check that does not fit", async () => {
+  const frame = synthesizeEvents(3000, DT, 30, 0.3);
+  const context = { ...ctx, foreignKeys: { "users.user_id": range(25) } };
+  const sync = validate(frame, eventsSuite, context);
+  const async = await validateAsync(frame, eventsSuite, context);
+  assert.ok(sync.quarantined.height > 100 && sync.results.some((r) => !r.passed && r.severity === "warn"), "rows are quarantined and a warning fails");
+  assert.deepEqual(async.results, sync.results);
+  assert.deepEqual(async.blocked, sync.blocked);
+  assert.ok(async.valid.frameEqual(sync.valid, true) && async.quarantined.frameEqual(sync.quarantined, true), "the same valid and quarantined rows, in order");
+  const clean = validate(frame.head(0), eventsSuite, context);
+  assert.deepEqual((await validateAsync(frame.head(0), eventsSuite, context)).results, clean.results);
+  const misfit = defineSuite({ table: "t", key: ["id"], checks: [{ name: "v > 0", kind: "compare", column: "v", op: "gt", value: new Date(0) }] });
+  await assert.rejects(
+    validateAsync(keyed(strs("v", ["a", "b"])), misfit, ctx),
+    (e: unknown) => e instanceof ConfigError && /check "v > 0" cannot run on this frame \(columns v: String\)/.test(e.message),
+  );
 });
 
 test("the events suite gives one record of every dirty kind exactly the expected reasons", () => {

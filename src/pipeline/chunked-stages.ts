@@ -368,7 +368,7 @@ class StreamValidation {
       if (k.collector.spilled) k.repeats = null;
       else await k.repeats?.add(keys);
     }
-    const out = this.validation.chunk(withOrderColumns(chunk.frame));
+    const out = await this.validation.chunkAsync(withOrderColumns(chunk.frame));
     this.keep(out.quarantined, chunk);
     await this.valid.add(out.valid);
     // the chunk's frames (decoded, validated, split and spilled) are garbage now

@@ -48,6 +48,7 @@ export {
   ROW_COLUMN,
   describeBlocked,
   validate,
+  validateAsync,
   type ValidationOutcome,
 } from "./validate.ts";
 export { historySeries, judge, resolveRule, weekdayOf, type AnomalyVerdict } from "./anomaly.ts";

@@ -24,7 +24,7 @@ import { compileRowCheck, ParamResolver } from "./row-checks.ts";
 import { partitionFilter, planTableCheck, tableScalarName } from "./table-checks.ts";
 import { grade, limitsOf } from "./thresholds.ts";
 import type { CheckReport, FailingSample } from "./types.ts";
-import { ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN, validate, type RowCheckCache } from "./validate.ts";
+import { ERROR_COLUMN, PAGE_COLUMN, ROW_COLUMN, validate, validateAsync, type RowCheckCache, type ValidationOutcome } from "./validate.ts";
 
 /** A column a key frame may carry: the row's position in the partition, to order samples of rows that have no landed page. */
 export const SEQ_COLUMN = "__sluice_seq";
@@ -105,9 +105,23 @@ export class ChunkedValidation {
 
   /** Runs the row checks on one chunk: its rows that load and its quarantined rows (with _reason), as validate() gives them. */
   chunk(frame: pl.DataFrame): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
+    const schema = this.chunkSchema(frame);
+    return this.take(frame, schema, validate(frame, this.rowSuite, this.context, { rowChecks: this.rowChecks, schema }));
+  }
+
+  /** chunk(), its queries collected off the main thread (validateAsync): for chunks validated while a listing goes on. */
+  async chunkAsync(frame: pl.DataFrame): Promise<{ valid: pl.DataFrame; quarantined: pl.DataFrame }> {
+    const schema = this.chunkSchema(frame);
+    return this.take(frame, schema, await validateAsync(frame, this.rowSuite, this.context, { rowChecks: this.rowChecks, schema }));
+  }
+
+  private chunkSchema(frame: pl.DataFrame): Record<string, pl.DataType> {
     if (this.wholeOutcome) throw new Error("chunk() after whole(): the partition was validated at once");
-    const schema = schemaOf(frame);
-    const outcome = validate(frame, this.rowSuite, this.context, { rowChecks: this.rowChecks, schema });
+    return schemaOf(frame);
+  }
+
+  /** Adds a chunk's outcome to the partition's results. */
+  private take(frame: pl.DataFrame, schema: Record<string, pl.DataType>, outcome: ValidationOutcome): { valid: pl.DataFrame; quarantined: pl.DataFrame } {
     if (this.chunks === 0) this.schema = schema;
     this.decodes ||= frame.columns.includes(ERROR_COLUMN);
     const seq = this.chunks++;
