@@ -5,7 +5,7 @@
  */
 import pl from "nodejs-polars";
 import type { z } from "zod";
-import { addDays, defineJob, type ChunkedFrame, type JobContext, type LakeWindow, type LakeWindowFiles, type TableOutput } from "../src/index.ts";
+import { addDays, defineJob, firstCopies, type ChunkedFrame, type JobContext, type LakeWindow, type LakeWindowFiles, type TableOutput } from "../src/index.ts";
 import { DEFAULT_SESSION_RULES, SESSION_INPUT_COLUMNS, collectSessionized } from "../transforms/sessions.ts";
 import { eventsSuite } from "../validations/events.ts";
 import { sessionsSuite } from "../validations/sessions.ts";
@@ -45,9 +45,6 @@ export default defineJob({
   charts: eventsCharts,
 });
 
-/** The first row of each event_id. */
-const FIRST_COPY = pl.col("event_id").isFirstDistinct();
-
 /**
  * Steps 1 to 3a, streamed: pages are validated chunk by chunk as they land, and a day larger than
  * the memory budget is kept on disk in groups (see ChunkedFrame), so any day fits.
@@ -66,9 +63,11 @@ async function validDayEvents(ctx: JobContext): Promise<{ today: ChunkedFrame; n
 
   // 3a. Transform: one row per event_id (the API delivers at least once), group of event_ids by group;
   //     fields the contract does not declare ride along in _extra. The first copy of each, in order
-  //     (what unique keep "first" with maintainOrder keeps, at half its cost), collected straight
-  //     into the groups of users that step 3b takes with the neighbours.
-  const dedupe = (events: pl.DataFrame) => events.select(...SESSION_INPUT_COLUMNS, "_extra").filter(FIRST_COPY);
+  //     (what unique keep "first" with maintainOrder keeps), collected straight into the groups of
+  //     users that step 3b takes with the neighbours. The suite's unique check on event_id saw which
+  //     ids repeat as the pages landed: only their rows are compared.
+  const repeats = valid.repeatsOf("event_id");
+  const dedupe = (events: pl.DataFrame) => firstCopies(events.select(...SESSION_INPUT_COLUMNS, "_extra"), "event_id", repeats);
   const today = await ctx.step("deduplicate events", () => valid.groupMap("event_id", dedupe, { into: { column: "user_id", with: neighbours } }));
   return { today, neighbours };
 }

@@ -81,7 +81,24 @@ export class ChunkedFrame {
     readonly schema: Record<string, pl.DataType>,
     /** False when the rows of a group must be sorted by ORDER_COLUMNS to be in landed order. */
     readonly inOrder = true,
+    /** Per column, the values that may occur more than once (see repeatsOf). */
+    private readonly repeats: ReadonlyMap<string, pl.Series> = new Map(),
   ) {}
+
+  /**
+   * The values of `column` that may occur more than once in this frame, every other value
+   * occurring once at most (nulls aside), or null when that is not known. A stream validated with
+   * a one-column unique check on `column` knows them: its chunks were matched as its pages landed.
+   * For firstCopies: deduplicating then compares only those values' rows.
+   */
+  repeatsOf(column: string): pl.Series | null {
+    return this.repeats.get(column) ?? null;
+  }
+
+  /** The same frame, knowing that only `values` of `column` may repeat in it (see repeatsOf). */
+  withRepeats(column: string, values: pl.Series): ChunkedFrame {
+    return new ChunkedFrame(this.ctx, this.groups, this.grouping, this.schema, this.inOrder, new Map([...this.repeats, [column, values]]));
+  }
 
   /** One group of frames held in memory. */
   static fromFrames(ctx: ChunkContext, frames: pl.DataFrame[], schema?: Record<string, pl.DataType>): ChunkedFrame {

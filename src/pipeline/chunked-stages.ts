@@ -107,13 +107,19 @@ export class ChunkedStages {
     if (presence) run.validation.withPresence(presence);
     // a stream of several chunks checks uniqueness on the repeated keys matched as its chunks landed,
     // or, once kept on disk, on its key groups (a lone chunk was validated whole)
+    const repeats = new Map<string, pl.Series>();
     if (!(await run.end())) {
       for (const k of run.keys) {
-        if (k.repeats && !k.collector.spilled) run.validation.keyGroup(k.check, inKeyOrder(k.repeats.failing()), 0, [], k.repeats.rows);
-        else await this.validateKeys(run.validation, k.check, k.collector.finish(run.inOrder));
+        if (k.repeats && !k.collector.spilled) {
+          const failing = k.repeats.failing();
+          run.validation.keyGroup(k.check, inKeyOrder(failing), 0, [], k.repeats.rows);
+          // every value of the key that repeats, among all rows: the valid rows' repeats are among them
+          const column = k.check.columns[0];
+          if (column !== undefined) repeats.set(column, failing.getColumn(column).unique());
+        } else await this.validateKeys(run.validation, k.check, k.collector.finish(run.inOrder));
       }
     }
-    const out = run.valid.finish(run.inOrder);
+    const out = [...repeats].reduce((frame, [column, values]) => frame.withRepeats(column, values), run.valid.finish(run.inOrder));
     await port.settleValidation(suite.table, t0, run.validation.finish(), run.quarantined(), landed, { rows: out.height, head: await out.head(), chunks: run.chunks }, await run.quarantinedRaw());
     return out;
   }

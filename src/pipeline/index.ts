@@ -6,5 +6,6 @@ export { notRun, type PartitionOutcome, type PartitionStatus, type StepRecord } 
 export { runBackfill, type BackfillOptions, type BackfillProgress } from "./backfill.ts";
 export { jsonRows, listRows, type ListRowsOptions } from "./frames.ts";
 export { ChunkedFrame, type LakeWindowFiles, type RangeTarget } from "./chunked-frame.ts";
+export { firstCopies } from "./first-copies.ts";
 export { SourceStream, type StreamOptions } from "./chunked-stages.ts";
 export type { StepOutput } from "./step-record.ts";
