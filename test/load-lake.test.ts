@@ -1,5 +1,5 @@
 /** The Parquet lake: atomic partition writes, the Parquet types the warehouse reads, stale temp files, listing and reading partitions. */
-import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
@@ -11,6 +11,9 @@ import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load
 import { tempDataDir } from "./support/dirs.ts";
 import { assertFramesEqual } from "./support/frames.ts";
 import { distinctKeysByHash, dtIs, epochDay, keyFaults, splitByDt } from "../src/pipeline/frames.ts";
+import { defineJob, runPartition } from "../src/pipeline/index.ts";
+import type { TableSpec } from "../src/load/types.ts";
+import { testRunSettings } from "./support/settings.ts";
 
 test("a lake partition is written atomically: only data.parquet remains, and a rerun replaces it", async (t) => {
   const dataDir = await tempDataDir(t);
@@ -168,4 +171,35 @@ test("a large frame's one-column key is certified free of repeats by distinct ha
   // 64-bit ids past 2^53 that a JS number would merge are distinct.
   const big = pl.Series("big", Array.from({ length: n }, (_, i) => String(9_007_199_254_740_992n + BigInt(i)))).cast(pl.Int64);
   assert.deepEqual(distinctKeysByHash(pl.DataFrame({ big }), ["big"]), { nullKeys: 0, duplicateKeys: 0 });
+});
+
+test("a run whose lake write fails for one partition puts back the partitions it wrote beside it, and loads nothing", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const DAY = "2026-11-20";
+  const table = (name: string): TableSpec => ({ name, key: ["id"], partitioned: true, columns: [{ name: "id", type: "BIGINT" }, { name: "v", type: "VARCHAR" }, { name: "dt", type: "DATE" }] });
+  const [first, second] = [table("first_part"), table("second_part")];
+  let version = "v1";
+  const job = defineJob({
+    name: "two_parts",
+    description: "two tables, one partition each",
+    tables: [first, second],
+    async run(ctx) {
+      const rows = () => pl.DataFrame({ id: [1, 2, 3], v: [version, version, version], dt: [DAY, DAY, DAY] }).withColumns(pl.col("dt").str.strptime(pl.Date, "%Y-%m-%d"), pl.col("id").cast(pl.Int64));
+      await ctx.materialize([{ table: first, frame: rows() }, { table: second, frame: rows() }]);
+    },
+  });
+  const settings = testRunSettings(dataDir, "http://127.0.0.1:9");
+  assert.equal((await runPartition(job, DAY, settings)).status, "succeeded");
+  // the second table's partition file becomes a directory: keeping it for a restore fails at once,
+  // while the first table's partition is being written beside it
+  const blocked = lakePartitionPath(dataDir, second.name, DAY);
+  await rm(blocked);
+  await mkdir(path.join(blocked, "in-the-way"), { recursive: true });
+  version = "v2";
+  const failed = await runPartition(job, DAY, settings);
+  assert.equal(failed.status, "failed");
+  assert.deepEqual(pl.readParquet(lakePartitionPath(dataDir, first.name, DAY)).getColumn("v").toArray(), ["v1", "v1", "v1"], "the first table's partition is the one loaded before");
+  const loaded = await withWarehouse(dataDir, "read", async (conn) => (await query(conn, `SELECT DISTINCT v FROM main.${first.name}`)).rows);
+  assert.deepEqual(loaded, [["v1"]], "the warehouse keeps the first load");
+  assert.equal((await readdir(path.dirname(lakePartitionPath(dataDir, first.name, DAY)))).length, 1, "no kept or temp file is left beside it");
 });

@@ -55,11 +55,18 @@ export function literalFilePattern(file: string): string {
   return file.replace(/[*?[\]]/g, (c) => `[${c}]`);
 }
 
-/** Atomically writes (or replaces) one partition of a table; returns the Parquet path. `revision` keeps the file it replaces. */
+/**
+ * Atomically writes (or replaces) one partition of a table; returns the Parquet path. `revision`
+ * keeps the file it replaces. Written off the main thread (a sink on Polars' threads), so that
+ * partitions write side by side, in row groups of LAKE_ROW_GROUP rows, which DuckDB's load reads
+ * in parallel (1M events: 3 row groups took 0.62-0.88 s to insert, 8 took 0.58-0.63 s).
+ */
 export async function writeLakePartition(dataDir: string, table: string, dt: string, frame: pl.DataFrame, revision?: LakeRevision): Promise<string> {
   const exprs = parquetNormalization(schemaOf(frame), table);
-  const normalized = exprs.length === 0 ? frame : frame.withColumns(...exprs);
-  return replacePartition(dataDir, table, dt, (temp) => normalized.writeParquet(temp, { compression: "zstd" }), revision);
+  const rows = exprs.length === 0 ? frame.lazy() : frame.lazy().withColumns(...exprs);
+  return replacePartition(dataDir, table, dt, async (temp) => {
+    await rows.sinkParquet(temp, { compression: "zstd", rowGroupSize: LAKE_ROW_GROUP, maintainOrder: true }).collect();
+  }, revision);
 }
 
 /**
@@ -79,7 +86,7 @@ export async function writeLakePartitionStreamed(dataDir: string, table: string,
 export const LAKE_ROW_GROUP = 131_072;
 
 /** Writes a partition's file through `write(tempPath)`, then renames it over data.parquet (durably). */
-async function replacePartition(dataDir: string, table: string, dt: string, write: (temp: string) => void, revision?: LakeRevision): Promise<string> {
+async function replacePartition(dataDir: string, table: string, dt: string, write: (temp: string) => Promise<void> | void, revision?: LakeRevision): Promise<string> {
   const target = lakePartitionPath(dataDir, table, dt);
   const dir = path.dirname(target);
   await mkdir(dir, { recursive: true });
@@ -89,8 +96,8 @@ async function replacePartition(dataDir: string, table: string, dt: string, writ
   try {
     await replaceAtomically(
       target,
-      (temp) => {
-        write(temp);
+      async (temp) => {
+        await write(temp);
         failpoint("lake.write");
       },
       { durable: true },
