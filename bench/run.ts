@@ -8,7 +8,8 @@
  *   (4) sluice at 4N events, once (cost should grow linearly, memory stay nearly flat)
  *   (5) with --ten-x: sluice and duckdb at 10N events, once each (memory flat, time linear, same work)
  *   (6) with --latency-ms L: sluice against an API answering each page after L ms, and the plain
- *       sequential download of the same pages to files (processing should overlap the fetching)
+ *       sequential download of the same pages to files (processing should overlap the fetching),
+ *       in R back-to-back pairs
  *
  * Run: npm run bench [-- --events N --repeat R --sample M --skip-4x --ten-x --latency-ms L --port P]
  * See bench/README.md for what is measured and how to read bench/results/*.json.
@@ -497,24 +498,37 @@ async function runTenX(opts: Options, workRoot: string, apis: Api[]): Promise<Te
   }
 }
 
-/** The latency point: (1) and the plain sequential download of the same pages, against a demo API with latency. */
+/**
+ * The latency point: (1) and the plain sequential download of the same pages, against a demo API
+ * with latency, in --repeat back-to-back pairs (a pair's ratio is taken in one stretch of the
+ * machine's speed; the point is their median).
+ */
 interface LatencyPoint {
   latencyMs: number;
   pages: number;
+  pairs: Array<{ sluice: SluiceRun; download: { wallMs: number; workMs: number } }>;
+  /** The pair of the median ratio. */
   sluice: SluiceRun;
   download: { wallMs: number; workMs: number };
+  ratio: number;
 }
 
 async function runLatency(opts: Options, workRoot: string, apis: Api[]): Promise<LatencyPoint> {
   const api = await startApi(opts.events, opts.port, opts.latencyMs);
   apis.push(api);
   try {
-    const download = await runDownload(api, workRoot);
-    process.stderr.write(`  [latency] download ${(download.wallMs / 1000).toFixed(2)} s\n`);
-    const sluice = await runSluice(api, workRoot, "latency");
-    await cleanup(sluice.dataDir);
-    process.stderr.write(`  [latency] sluice   ${(sluice.wallMs / 1000).toFixed(2)} s, peak RSS ${sluice.peakRssMiB?.toFixed(0)} MiB\n`);
-    return { latencyMs: opts.latencyMs, pages: api.pages, sluice, download };
+    const pairs: LatencyPoint["pairs"] = [];
+    for (let i = 0; i < opts.repeat; i++) {
+      const download = await runDownload(api, workRoot);
+      process.stderr.write(`  [latency ${i + 1}/${opts.repeat}] download ${(download.wallMs / 1000).toFixed(2)} s\n`);
+      const sluice = await runSluice(api, workRoot, "latency");
+      await cleanup(sluice.dataDir);
+      process.stderr.write(`  [latency ${i + 1}/${opts.repeat}] sluice   ${(sluice.wallMs / 1000).toFixed(2)} s, peak RSS ${sluice.peakRssMiB?.toFixed(0)} MiB\n`);
+      pairs.push({ sluice, download });
+    }
+    const byRatio = [...pairs].sort((a, b) => a.sluice.wallMs / a.download.wallMs - b.sluice.wallMs / b.download.wallMs);
+    const mid = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
+    return { latencyMs: opts.latencyMs, pages: api.pages, pairs, ...mid, ratio: median(pairs.map((p) => p.sluice.wallMs / p.download.wallMs)) };
   } finally {
     await stopApi(api);
   }
@@ -573,7 +587,7 @@ async function report(x: ReportInput): Promise<void> {
   const rssOk = sluiceRss === null ? null : [sluiceRss, x.fourX?.peakRssMiB ?? 0, tenXRss ?? 0].every((v) => v <= TARGETS.peakRssMiB);
   const tenXTime = x.tenX ? x.tenX.sluice.wallMs / sluiceWall : null;
   const tenXRssRatio = tenXRss !== null && sluiceRss !== null ? tenXRss / sluiceRss : null;
-  const latencyRatio = x.latency ? x.latency.sluice.wallMs / x.latency.download.wallMs : null;
+  const latencyRatio = x.latency ? x.latency.ratio : null;
 
   const rows: Array<Array<string | number | null>> = [];
   const mib = (v: number | null) => (v === null ? null : Math.round(v));
@@ -590,8 +604,10 @@ async function report(x: ReportInput): Promise<void> {
   }
   if (x.latency) {
     const l = x.latency;
-    rows.push([`(1) sluice, API latency ${l.latencyMs} ms/page`, 1, s(l.sluice.wallMs), records, Math.round(records / (l.sluice.wallMs / 1000)), mib(l.sluice.peakRssMiB)]);
-    rows.push([`plain download, latency ${l.latencyMs} ms/page`, 1, s(l.download.wallMs), records, Math.round(records / (l.download.wallMs / 1000)), null]);
+    const sluiceMs = median(l.pairs.map((p) => p.sluice.wallMs));
+    const downloadMs = median(l.pairs.map((p) => p.download.wallMs));
+    rows.push([`(1) sluice, API latency ${l.latencyMs} ms/page`, l.pairs.length, s(sluiceMs), records, Math.round(records / (sluiceMs / 1000)), mib(medianOrNull(l.pairs.map((p) => p.sluice.peakRssMiB)))]);
+    rows.push([`plain download, latency ${l.latencyMs} ms/page`, l.pairs.length, s(downloadMs), records, Math.round(records / (downloadMs / 1000)), null]);
   }
 
   const out: string[] = [];
@@ -689,7 +705,17 @@ async function report(x: ReportInput): Promise<void> {
       sluice4x: x.fourX && { wallMs: round(x.fourX.wallMs, 0), records: x.fourX.records, peakRssMiB: x.fourX.peakRssMiB && round(x.fourX.peakRssMiB, 1), stages: x.fourX.stages, rssPhases: roundPhases(x.fourX.rssPhases) },
       sluice10x: x.tenX && { wallMs: round(x.tenX.sluice.wallMs, 0), records: x.tenX.records, pages: x.tenX.pages, peakRssMiB: x.tenX.sluice.peakRssMiB && round(x.tenX.sluice.peakRssMiB, 1), stages: x.tenX.sluice.stages, rssPhases: roundPhases(x.tenX.sluice.rssPhases) },
       duckdb10x: x.tenX?.duckdb ? { wallMs: round(x.tenX.duckdb.wallMs, 0), peakRssMiB: x.tenX.duckdb.peakRssMiB && round(x.tenX.duckdb.peakRssMiB, 1), phases: x.tenX.duckdb.phases, records: x.tenX.duckdb.records } : null,
-      latency: x.latency && { latencyMs: x.latency.latencyMs, pages: x.latency.pages, sluiceWallMs: round(x.latency.sluice.wallMs, 0), sluicePeakRssMiB: x.latency.sluice.peakRssMiB && round(x.latency.sluice.peakRssMiB, 1), sluiceStages: x.latency.sluice.stages, downloadWallMs: round(x.latency.download.wallMs, 0), downloadWorkMs: x.latency.download.workMs },
+      latency: x.latency && {
+        latencyMs: x.latency.latencyMs,
+        pages: x.latency.pages,
+        // the pair of the median ratio
+        sluiceWallMs: round(x.latency.sluice.wallMs, 0),
+        sluicePeakRssMiB: x.latency.sluice.peakRssMiB && round(x.latency.sluice.peakRssMiB, 1),
+        sluiceStages: x.latency.sluice.stages,
+        downloadWallMs: round(x.latency.download.wallMs, 0),
+        downloadWorkMs: x.latency.download.workMs,
+        pairs: x.latency.pairs.map((p) => ({ sluiceWallMs: round(p.sluice.wallMs, 0), downloadWallMs: round(p.download.wallMs, 0), ratio: round(p.sluice.wallMs / p.download.wallMs, 3) })),
+      },
     },
     stagesMedianMs: { ...Object.fromEntries(stageNames.map((k) => [k, round(stageMed[k], 0)])), other: round(other, 0), steps: Object.fromEntries(stepNames.map((k) => [k, round(stepMed[k] ?? 0, 0)])) },
     equivalence: { equivalent, sluice: fp1 ?? null, duckdb: fp2 ?? null, differences: diffs, tenX: x.tenX?.duckdb ? { equivalent: tenXDiffs?.length === 0, sluice: x.tenX.sluice.fingerprint, duckdb: x.tenX.duckdb.fingerprint, differences: tenXDiffs } : null },
