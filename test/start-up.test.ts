@@ -1,9 +1,10 @@
-/** What a command line loads when it starts: every command pays it, so the queue's client loads only for the queue. */
+/** What a command line loads when it starts: every command pays it, so the queue's client loads only for the queue, and the demo API's server only when it is used. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pathToFileURL } from "node:url";
 import path from "node:path";
 import { ROOT, runSluice } from "./support/sluice.ts";
+import { tempDataDir } from "./support/dirs.ts";
 
 const TRACE = pathToFileURL(path.join(ROOT, "test", "support", "trace-imports.mjs")).href;
 const traced = (args: string[]) => runSluice(args, { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "ioredis,bullmq" });
@@ -19,4 +20,19 @@ test("a command line that does not use the queue never loads the Redis client, a
   // The queue's status does: the trace sees it (Redis is not there, so it fails after loading it).
   const queue = await traced(["status", "--queue", "redis://127.0.0.1:1"]);
   assert.match(queue.stderr, /imported ioredis/);
+});
+
+test("a command line loads the demo API's server only when it serves it: not for --help, nor for a run given an API URL", async (t) => {
+  const specifiers = "../demo-api/index.ts,../../demo-api/index.ts,./server.ts";
+  const help = await runSluice(["--help"], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: specifiers });
+  assert.equal(help.code, 0, help.stderr);
+  assert.doesNotMatch(help.stderr, /imported .*(demo-api|server)/);
+  // a bad date fails after the command's modules and the job catalog loaded, before any source is asked
+  const run = await runSluice(["run", "events", "--date", "2026-02-30", "--api-url", "http://127.0.0.1:1"], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: specifiers });
+  assert.equal(run.code, 2, run.stderr);
+  assert.doesNotMatch(run.stderr, /imported .*(demo-api|server)/);
+  // a run with no API URL does: it serves the job from the built-in demo API
+  const demo = await runSluice(["run", "events", "--date", "2026-11-20", "--preview", "--data-dir", await tempDataDir(t)], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: specifiers });
+  assert.equal(demo.code, 0, demo.stderr);
+  assert.match(demo.stderr, /imported \.\.\/demo-api\/index\.ts/);
 });

@@ -1,7 +1,7 @@
 /** What `run`, `backfill` and `catch-up` set up around their partitions: logging, secrets, Ctrl-C, alerts, and the demo API when no URL is given. */
 import type { Settings } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
-import { startDemoApi, type DemoApi } from "../demo-api/index.ts";
+import type { DemoApi } from "../demo-api/index.ts";
 import { Redactor } from "../extract/index.ts";
 import type { AlertTarget } from "../operate/alert-webhook.ts";
 import type { RunSettings } from "../pipeline/index.ts";
@@ -26,7 +26,8 @@ export async function withRunEnvironment(
   // The demo API starts only when a source of the job needs it (no override given).
   let demo: Promise<DemoApi> | undefined;
   const demoApi = async (): Promise<string> => {
-    demo ??= startDemoApi(settings.apiToken ? { token: settings.apiToken } : {}).then((api) => {
+    // loaded only when used: a run given an API URL does not pay for the server's ~25 modules
+    demo ??= import("../demo-api/index.ts").then(({ startDemoApi }) => startDemoApi(settings.apiToken ? { token: settings.apiToken } : {})).then((api) => {
       io.stderr(`no --api-url or SLUICE_API_URL given: using the built-in demo API at ${api.url}\n`);
       return api;
     });

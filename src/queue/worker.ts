@@ -12,7 +12,6 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import { SluiceError, formatError, worthRetrying } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { startDemoApi } from "../demo-api/index.ts";
 import type { Redactor } from "../extract/index.ts";
 import { SharedRateLimits } from "../extract/shared-rate-limit.ts";
 import type { JobLookup } from "../pipeline/job-catalog.ts";
@@ -121,6 +120,7 @@ async function shutdown(parts: { worker: Worker; schedules: CatchUpConsumer; war
 /** The source API: the given URL, or the built-in demo API started in this process. */
 async function sourceApi(apiUrl: string | undefined, log: Logger): Promise<{ url: string; close: () => Promise<void> }> {
   if (apiUrl !== undefined) return { url: apiUrl, close: async () => undefined };
+  const { startDemoApi } = await import("../demo-api/index.ts");
   const demo = await startDemoApi({});
   log.warn({ api_url: demo.url }, "no API URL given: using the built-in demo API");
   return { url: demo.url, close: () => demo.close() };

@@ -3,7 +3,7 @@ import { Option, type Command } from "commander";
 import { resolveApiToken } from "../../core/config.ts";
 import { parseDay } from "../../core/dates.ts";
 import { UsageError } from "../../core/errors.ts";
-import { DAY_ANOMALIES, startDemoApi, type DayAnomaly } from "../../demo-api/index.ts";
+import { DAY_ANOMALIES, type DayAnomaly } from "../../demo-api/anomalies.ts";
 import type { CliContext } from "../context.ts";
 import { fractionOption, intOption } from "../options.ts";
 import { aborted, untilSignal } from "../signals.ts";
@@ -30,6 +30,8 @@ export function registerDemoApi(program: Command, { io, env }: CliContext): void
     .addOption(intOption("latency-ms", "every response is sent this many ms after its request (a slow API, not a fault)", 0, 600_000, 0))
     .action(async ({ port, seed, eventsPerDay, faultRate, anomaly, latencyMs }: DemoApiFlags) => {
       const token = resolveApiToken(env);
+      // loaded here: every other command line would pay for the server's ~25 modules
+      const { startDemoApi } = await import("../../demo-api/index.ts");
       const api = await startDemoApi({ port, seed, eventsPerDay, faultRate, anomalies: anomaly, latencyMs, ...(token ? { token } : {}) });
       const days = Object.entries(anomaly).map(([dt, kind]) => `${dt} ${kind}`);
       io.stderr(`demo API listening on ${api.url} (seed ${seed}, ${eventsPerDay} events/day, fault rate ${faultRate}${latencyMs > 0 ? `, latency ${latencyMs} ms` : ""}${days.length > 0 ? `, anomalies: ${days.join(", ")}` : ""}${token ? ", token required" : ""}); Ctrl-C to stop\n`);
