@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
-import { hasLakePartition, lakePartitionExists, lakePartitionPath, listLakePartitions, readLakePartitions, writeLakePartition } from "../src/load/lake.ts";
+import { LAKE_ROW_GROUP, hasLakePartition, lakePartitionExists, lakePartitionPath, listLakePartitions, readLakePartitions, writeLakePartition } from "../src/load/lake.ts";
 import { query, withWarehouse } from "../src/load/warehouse.ts";
 import { eventRows, eventsFrame, spawnChild, writeEvents } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
@@ -28,6 +28,16 @@ test("a lake partition is written atomically: only data.parquet remains, and a r
   await writeLakePartition(dataDir, "events", "2026-11-20", second);
   assert.deepEqual(await readdir(path.dirname(file)), ["data.parquet"]);
   assertFramesEqual(pl.readParquet(file), second);
+});
+
+test("a lake partition keeps its rows in order, in row groups of LAKE_ROW_GROUP rows that DuckDB's load reads in parallel", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const n = 2 * LAKE_ROW_GROUP + 1000;
+  const frame = pl.DataFrame({ id: Array.from({ length: n }, (_, i) => n - i), v: Array.from({ length: n }, (_, i) => `v${i % 7}`) });
+  const file = await writeLakePartition(dataDir, "big", "2026-11-20", frame);
+  assert.ok(pl.readParquet(file).frameEqual(frame, true), "the rows, in their order");
+  const groups = await withWarehouse(dataDir, "write", async (conn) => (await query(conn, `SELECT row_group_id, any_value(row_group_num_rows) FROM parquet_metadata('${file}') GROUP BY ALL ORDER BY 1`)).rows);
+  assert.deepEqual(groups.map((g) => Number(g[1])), [LAKE_ROW_GROUP, LAKE_ROW_GROUP, 1000]);
 });
 
 test("Polars types land as the Parquet types DuckDB reads as TIMESTAMPTZ, DATE and INTEGER", async (t) => {
