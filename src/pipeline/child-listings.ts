@@ -44,20 +44,6 @@ export function listingsOf(child: SourceSpec, parents: pl.DataFrame): ListingPla
   return [...plans.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Runs `fn` over `items`, at most `concurrency` at once, keeping the input order in the results. */
-export async function inPool<T, R>(items: readonly T[], concurrency: number, signal: AbortSignal, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !signal.aborted) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  return results;
-}
-
 /**
  * The listings' frames as one: parent columns copied in (typed as in the parent), _page offset per
  * listing; and where each listing landed. Built with one Series per column, not an expression per

@@ -5,6 +5,7 @@ import { CancelledError, ConfigError, PartitionShrinkError, SchemaError, SluiceE
 import { failpoint } from "../core/failpoints.ts";
 import type { Logger } from "../core/log.ts";
 import { schemaOf } from "../core/frame-schema.ts";
+import { inPool } from "../core/in-pool.ts";
 import { reclaimMemoryIfGrown } from "../core/memory.ts";
 import { DEMO_ENDPOINT, readLandedRecords, resolveEndpoint, type ChunkSink } from "../extract/index.ts";
 import type { SourceMark } from "../load/source-state.ts";
@@ -20,7 +21,7 @@ import { distinctKeysByHash, isDataFrame, jsonRows, keyFaults, splitByDt } from 
 import type { Extracted, JobContext, JobDefinition, TableOutput } from "./job.ts";
 import type { RunSettings } from "./run-partition.ts";
 import type { RunState } from "./run-state.ts";
-import { inPool, type LandedListing } from "./child-listings.ts";
+import type { LandedListing } from "./child-listings.ts";
 import { extractSource } from "./source-extraction.ts";
 import { SpillStore } from "./spill-store.ts";
 import { recordStep, type StepOutput } from "./step-record.ts";

@@ -11,7 +11,8 @@ import type { Logger } from "../core/log.ts";
 import { continueFrom, emptyFrameOf, extractPartition, laterMark, type ChunkSink, type ExtractOptions, type ExtractResult } from "../extract/index.ts";
 import type { SourceSpec } from "../extract/types.ts";
 import type { SourceMark } from "../load/source-state.ts";
-import { combineListings, inPool, listingsOf, sumResults, type LandedListing, type ListingPlan } from "./child-listings.ts";
+import { inPool } from "../core/in-pool.ts";
+import { combineListings, listingsOf, sumResults, type LandedListing, type ListingPlan } from "./child-listings.ts";
 import type { RunSettings } from "./run-partition.ts";
 
 /** What an extraction gives the job context to record. */
