@@ -1,4 +1,4 @@
-/** What a command line loads when it starts: every command pays it, so the queue's client loads only for the queue, and the demo API's server only when it is used. */
+/** What a command line loads when it starts: every command pays it, so the engine runs prebuilt, the queue's client loads only for the queue, and the demo API's server only when it is used. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pathToFileURL } from "node:url";
@@ -23,16 +23,38 @@ test("a command line that does not use the queue never loads the Redis client, a
 });
 
 test("a command line loads the demo API's server only when it serves it: not for --help, nor for a run given an API URL", async (t) => {
-  const specifiers = "../demo-api/index.ts,../../demo-api/index.ts,./server.ts";
-  const help = await runSluice(["--help"], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: specifiers });
+  // the server's module: its source, or the bundle's chunk of the demo API (bin/engine-bundle.mjs)
+  const server = { SLUICE_TRACE_IMPORTS: "/demo-api(\\/server\\.ts|-\\w+\\.js)$/" };
+  const help = await runSluice(["--help"], { NODE_OPTIONS: `--import ${TRACE}`, ...server });
   assert.equal(help.code, 0, help.stderr);
-  assert.doesNotMatch(help.stderr, /imported .*(demo-api|server)/);
+  assert.doesNotMatch(help.stderr, /loaded .*demo-api/);
   // a bad date fails after the command's modules and the job catalog loaded, before any source is asked
-  const run = await runSluice(["run", "events", "--date", "2026-02-30", "--api-url", "http://127.0.0.1:1"], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: specifiers });
+  const run = await runSluice(["run", "events", "--date", "2026-02-30", "--api-url", "http://127.0.0.1:1"], { NODE_OPTIONS: `--import ${TRACE}`, ...server });
   assert.equal(run.code, 2, run.stderr);
-  assert.doesNotMatch(run.stderr, /imported .*(demo-api|server)/);
+  assert.doesNotMatch(run.stderr, /loaded .*demo-api/);
   // a run with no API URL does: it serves the job from the built-in demo API
-  const demo = await runSluice(["run", "events", "--date", "2026-11-20", "--preview", "--data-dir", await tempDataDir(t)], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: specifiers });
+  const demo = await runSluice(["run", "events", "--date", "2026-11-20", "--preview", "--data-dir", await tempDataDir(t)], { NODE_OPTIONS: `--import ${TRACE}`, ...server });
   assert.equal(demo.code, 0, demo.stderr);
-  assert.match(demo.stderr, /imported \.\.\/demo-api\/index\.ts/);
+  assert.match(demo.stderr, /loaded .*demo-api/);
+  // and so do the sources, run without the bundle
+  const sources = await runSluice(["run", "events", "--date", "2026-11-20", "--preview", "--data-dir", await tempDataDir(t)], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_ENGINE_BUNDLE: "0", ...server });
+  assert.equal(sources.code, 0, sources.stderr);
+  assert.match(sources.stderr, /loaded .*src\/demo-api\/server\.ts/);
+});
+
+test("a command line runs the engine prebuilt: the job files it loads import that engine, and no engine source loads", async () => {
+  const trace = { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "/\\/(src|jobs|transforms)\\/.*\\.ts$/" };
+  const jobs = await runSluice(["jobs"], trace);
+  assert.equal(jobs.code, 0, jobs.stderr);
+  assert.match(jobs.stdout, /events/);
+  // the job files, and the transform they import, load through tsx; their imports of src/index.ts
+  // and src/core/errors.ts resolve to the modules the CLI already runs (one engine: one ConfigError)
+  assert.match(jobs.stderr, /loaded .*\/jobs\/events\.ts/);
+  assert.match(jobs.stderr, /loaded .*\/transforms\/sessions\.ts/);
+  assert.doesNotMatch(jobs.stderr, /loaded .*\/src\//);
+  // SLUICE_ENGINE_BUNDLE=0 runs the TypeScript sources instead, with the same result
+  const sources = await runSluice(["jobs"], { ...trace, SLUICE_ENGINE_BUNDLE: "0" });
+  assert.equal(sources.code, 0, sources.stderr);
+  assert.equal(sources.stdout, jobs.stdout);
+  assert.match(sources.stderr, /loaded .*\/src\/index\.ts/);
 });

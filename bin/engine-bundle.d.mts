@@ -1,0 +1,10 @@
+/** Types of engine-bundle.mjs (plain JavaScript: it runs before tsx is registered). */
+export declare const ENTRIES: readonly string[];
+export interface EngineBundle {
+  /** URL of the bundle's CLI module (src/cli/main.ts). */
+  main: string;
+  /** Source URL of each entry module -> its URL in the bundle. */
+  redirects: Record<string, string>;
+}
+export declare function engineBundle(root: string): Promise<EngineBundle | null>;
+export declare function fingerprint(src: string): string;

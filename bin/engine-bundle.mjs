@@ -1,0 +1,126 @@
+// The engine prebuilt into a few ES modules, so that a command starts without routing ~200 engine
+// files one by one through tsx's loader thread (~0.3 s of every `sluice` command). esbuild (the one
+// tsx runs on) builds it into node_modules/.cache/sluice/engine-<fingerprint>/ the first time a
+// source tree is seen; the fingerprint covers every file under src/ (path, size, mtime), so an
+// edited engine is rebuilt before it runs. Anything unexpected (a read-only node_modules, a source
+// that does not parse) gives null, and the caller runs the TypeScript sources as before.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/**
+ * The engine modules with a stable file in the bundle: the CLI, and what job code imports (under
+ * the CLI, an import of one of these from a job resolves to the bundle's copy, so both share one
+ * engine: its error classes, its registries). Other engine modules live in shared chunks.
+ */
+export const ENTRIES = ["cli/main.ts", "index.ts", "core/errors.ts"];
+
+/** Bumped when the way the bundle is built changes, so that older builds are not reused. */
+const BUILD_FORMAT = 1;
+
+/** Builds older than this are removed when a new one is made (a command still running from one has long loaded it). */
+const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * The engine under `root` as a bundle: the URL of the CLI's entry module, and for each entry the
+ * bundle URL its source URL should resolve to. Null when the bundle cannot be had.
+ */
+export async function engineBundle(root) {
+  try {
+    const src = path.join(root, "src");
+    const cache = path.join(root, "node_modules", ".cache", "sluice");
+    const dir = path.join(cache, `engine-${fingerprint(src)}`);
+    if (!isDirectory(dir)) await build(src, cache, dir);
+    const url = (file) => pathToFileURL(path.join(dir, file.replace(/\.ts$/, ".js"))).href;
+    const redirects = Object.fromEntries(ENTRIES.map((entry) => [pathToFileURL(path.join(src, entry)).href, url(entry)]));
+    return { main: url("cli/main.ts"), redirects };
+  } catch {
+    return null;
+  }
+}
+
+/** A hash of the source tree: every file's path, size and mtime, and how the bundle is built. */
+export function fingerprint(src) {
+  const hash = createHash("sha256").update(`${BUILD_FORMAT}\0${src}\0${esbuildVersion()}`);
+  const files = readdirSync(src, { recursive: true }).map(String).sort();
+  for (const file of files) {
+    const stat = statSync(path.join(src, file));
+    if (stat.isFile()) hash.update(`\0${file}\0${stat.size}\0${stat.mtimeMs}`);
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** Builds into a private directory, then renames it into place: a process sees a whole build or none. */
+async function build(src, cache, dir) {
+  const { build: esbuild } = await import("esbuild");
+  mkdirSync(cache, { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await esbuild({
+      entryPoints: ENTRIES.map((entry) => path.join(src, entry)),
+      outdir: tmp,
+      outbase: src,
+      bundle: true,
+      splitting: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      packages: "external",
+      chunkNames: "chunks/[dir]/[name]-[hash]",
+      sourcemap: "linked",
+      sourcesContent: false,
+      logLevel: "silent",
+      plugins: [sourceLocation],
+    });
+    renameSync(tmp, dir);
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    // another command built the same sources first
+    if (!isDirectory(dir)) throw error;
+  }
+  prune(cache, dir);
+}
+
+/**
+ * import.meta.url and import.meta.dirname as the source file's own: the engine finds files next
+ * to its sources (the built-in jobs, Chart.js), wherever the bundle lives.
+ */
+const sourceLocation = {
+  name: "source-location",
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => ({
+      loader: "ts",
+      contents: readFileSync(args.path, "utf8")
+        .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
+        .replaceAll("import.meta.filename", JSON.stringify(args.path))
+        .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href)),
+    }));
+  },
+};
+
+/** Removes builds (and abandoned partial ones) not touched for a week. */
+function prune(cache, keep) {
+  for (const name of readdirSync(cache)) {
+    const full = path.join(cache, name);
+    if (full === keep || !name.startsWith("engine-")) continue;
+    try {
+      if (Date.now() - statSync(full).mtimeMs > PRUNE_AFTER_MS) rmSync(full, { recursive: true, force: true });
+    } catch {
+      // another command pruned it
+    }
+  }
+}
+
+function isDirectory(dir) {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function esbuildVersion() {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return JSON.parse(readFileSync(path.join(here, "..", "node_modules", "esbuild", "package.json"), "utf8")).version;
+}

@@ -1,0 +1,79 @@
+/** The engine's prebuilt bundle (bin/engine-bundle.mjs), built from a small source tree of its own. */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { engineBundle, ENTRIES } from "../bin/engine-bundle.mjs";
+import { tempDataDir } from "./support/dirs.ts";
+
+/** A source tree shaped like the engine's: its entries, and a module that reports where it lives. */
+async function sourceTree(t: TestContext): Promise<string> {
+  const root = await tempDataDir(t, "sluice-bundle-");
+  const files: Record<string, string> = {
+    "cli/main.ts": `import { here, version } from "../core/where.ts";\nexport async function main(): Promise<string> { return \`\${version} \${here}\`; }\n`,
+    "core/where.ts": `export const here: string = import.meta.dirname;\nexport const version = "v1";\n`,
+    "core/errors.ts": `export class EngineError extends Error {}\n`,
+    "index.ts": `export { EngineError } from "./core/errors.ts";\nexport { here } from "./core/where.ts";\n`,
+  };
+  for (const [file, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, "src", file)), { recursive: true });
+    await writeFile(path.join(root, "src", file), text);
+  }
+  return root;
+}
+
+async function mainOf(url: string): Promise<string> {
+  const module = (await import(url)) as { main(): Promise<string> };
+  return module.main();
+}
+
+async function builds(root: string): Promise<string[]> {
+  return (await readdir(path.join(root, "node_modules", ".cache", "sluice"))).sort();
+}
+
+test("the engine bundle is built once per source tree, and runs as its sources would", async (t) => {
+  const root = await sourceTree(t);
+  const bundle = await engineBundle(root);
+  assert.ok(bundle, "a bundle of a tree that parses");
+  // import.meta.dirname is the source file's directory, not the bundle's
+  assert.equal(await mainOf(bundle.main), `v1 ${path.join(root, "src", "core")}`);
+  assert.deepEqual(Object.keys(bundle.redirects).sort(), ENTRIES.map((e) => pathToFileURL(path.join(root, "src", e)).href).sort());
+  // entries share their modules: the class a job imports from errors.ts is the one index.ts exports
+  const index = (await import(bundle.redirects[pathToFileURL(path.join(root, "src", "index.ts")).href] ?? "")) as { EngineError: unknown };
+  const errors = (await import(bundle.redirects[pathToFileURL(path.join(root, "src", "core", "errors.ts")).href] ?? "")) as { EngineError: unknown };
+  assert.equal(index.EngineError, errors.EngineError);
+  const again = await engineBundle(root);
+  assert.deepEqual(again, bundle, "the same sources reuse the build");
+  assert.equal((await builds(root)).length, 1);
+});
+
+test("an edited engine source is rebuilt before it runs", async (t) => {
+  const root = await sourceTree(t);
+  const first = await engineBundle(root);
+  assert.ok(first);
+  const where = path.join(root, "src", "core", "where.ts");
+  await writeFile(where, `export const here: string = import.meta.dirname;\nexport const version = "v2";\n`);
+  // same size as before: the mtime alone tells the edit apart
+  await utimes(where, new Date(), new Date(Date.now() + 5000));
+  const second = await engineBundle(root);
+  assert.ok(second);
+  assert.notEqual(second.main, first.main);
+  assert.match(await mainOf(second.main), /^v2 /);
+  assert.equal((await builds(root)).length, 2);
+});
+
+test("an engine source that does not parse gives no bundle (the CLI then runs the sources) and leaves no partial build", async (t) => {
+  const root = await sourceTree(t);
+  await writeFile(path.join(root, "src", "core", "where.ts"), "export const = ;\n");
+  assert.equal(await engineBundle(root), null);
+  assert.deepEqual(await builds(root), []);
+});
+
+test("commands building the same sources at the same time all get the one build", async (t) => {
+  const root = await sourceTree(t);
+  const bundles = await Promise.all([engineBundle(root), engineBundle(root), engineBundle(root)]);
+  assert.ok(bundles.every((b) => b !== null && b.main === bundles[0]?.main), JSON.stringify(bundles));
+  assert.equal((await builds(root)).length, 1, "one build, no partial directories left");
+  assert.match(await mainOf(bundles[0]?.main ?? ""), /^v1 /);
+});
