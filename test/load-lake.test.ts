@@ -169,18 +169,18 @@ test("a small frame's key counts: null keys, repeated keys (timestamps a microse
   assert.equal(keyFaults(pl.DataFrame({ id: pl.Series("id", Array.from({ length: 50_001 }, (_, i) => i), pl.Int64) }), ["id"]), undefined);
 });
 
-test("a large frame's one-column key is certified free of repeats by distinct hashes; a repeat, a float or a composite key is left to the load", () => {
+test("a large frame's one-column key is certified free of repeats by distinct hashes; a repeat, a float or a composite key is left to the load", async () => {
   const n = 60_000;
   const ids = Array.from({ length: n }, (_, i) => (i % 1000 === 7 ? null : `e-${i}`));
   const strings = pl.DataFrame({ id: pl.Series("id", ids, pl.Utf8), x: pl.Series("x", Array.from({ length: n }, (_, i) => i * 0.5), pl.Float64) });
-  assert.deepEqual(distinctKeysByHash(strings, ["id"]), { nullKeys: 60, duplicateKeys: 0 });
+  assert.deepEqual(await distinctKeysByHash(strings, ["id"]), { nullKeys: 60, duplicateKeys: 0 });
   const repeated = strings.withColumns(pl.when(pl.col("x").eq(pl.lit(100))).then(pl.lit("e-3")).otherwise(pl.col("id")).alias("id"));
-  assert.equal(distinctKeysByHash(repeated, ["id"]), undefined, "e-3 twice");
-  assert.equal(distinctKeysByHash(strings, ["x"]), undefined, "a float key");
-  assert.equal(distinctKeysByHash(strings, ["id", "x"]), undefined, "a composite key");
+  assert.equal(await distinctKeysByHash(repeated, ["id"]), undefined, "e-3 twice");
+  assert.equal(await distinctKeysByHash(strings, ["x"]), undefined, "a float key");
+  assert.equal(await distinctKeysByHash(strings, ["id", "x"]), undefined, "a composite key");
   // 64-bit ids past 2^53 that a JS number would merge are distinct.
   const big = pl.Series("big", Array.from({ length: n }, (_, i) => String(9_007_199_254_740_992n + BigInt(i)))).cast(pl.Int64);
-  assert.deepEqual(distinctKeysByHash(pl.DataFrame({ big }), ["big"]), { nullKeys: 0, duplicateKeys: 0 });
+  assert.deepEqual(await distinctKeysByHash(pl.DataFrame({ big }), ["big"]), { nullKeys: 0, duplicateKeys: 0 });
 });
 
 test("a run whose lake write fails for one partition puts back the partitions it wrote beside it, and loads nothing", async (t) => {

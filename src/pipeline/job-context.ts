@@ -323,8 +323,8 @@ export class Context implements JobContext {
   /** One partition of writeLake: its Parquet file, and what the load needs to know of its rows. */
   private async lakePartition(table: TableSpec, dt: string, frame: pl.DataFrame, revision: LakeRevision): Promise<PartitionLoad> {
     const rows = await this.withEarlierPulls(table, dt, conform(frame, table.columns.map((c) => c.name)));
-    const parquetPath = await writeLakePartition(this.dataDir, table.name, dt, rows, revision);
-    const faults = keyFaults(rows, table.key) ?? distinctKeysByHash(rows, table.key);
+    // the key count runs on Polars' threads alongside the write (~0.1 s per 1M string keys)
+    const [parquetPath, faults] = await Promise.all([writeLakePartition(this.dataDir, table.name, dt, rows, revision), keyFaults(rows, table.key) ?? distinctKeysByHash(rows, table.key)]);
     const nullColumns = Object.entries(schemaOf(rows)).flatMap(([name, dtype]) => (dtype.variant === "Null" ? [name] : []));
     failpoint("lake.partial");
     return { table, dt, parquetPath, rows: rows.height, nullColumns, ...(faults ? { keyFaults: faults } : {}) };
