@@ -11,7 +11,7 @@ import { eventsCharts } from "../jobs/events-charts.ts";
 import eventsJob from "../jobs/events.ts";
 import usersJob from "../jobs/users.ts";
 import { RunObserver } from "../src/cli/observe.ts";
-import { silentLogger } from "../src/core/log.ts";
+import { createLogger, silentLogger } from "../src/core/log.ts";
 import type { JobDefinition } from "../src/pipeline/job.ts";
 import { chartAssetPath, chartJs, jobCharts, lakeFiles, latestReport, renderRunReport, reportPath, shortDtype, writeRunReport, type ReportCharts } from "../src/report/index.ts";
 import type { CheckResult } from "../src/validate/types.ts";
@@ -326,6 +326,41 @@ test("the run observer draws the charts of the job it runs through the job's hoo
   assert.deepEqual(reportData(await readFile(still, "utf8")).charts.map((c) => c.title), ["Time per step (seconds)"]);
   await observer.finish();
   assert.ok((await stat(path.join(dataDir, "metrics", "events.prom"))).isFile(), "metrics are named after the job");
+});
+
+test("charts started while the warehouse commits are the report's, drawn once; started ones that failed are drawn again, with the warning", async (t) => {
+  const dataDir = await tempDataDir(t);
+  let calls = 0;
+  let failFirst = false;
+  const job: JobDefinition = {
+    name: "events",
+    description: "test",
+    tables: [],
+    run: async () => {},
+    charts: async ({ dt }) => {
+      calls++;
+      if (failFirst && calls === 1) throw new Error("the lake moved");
+      return [{ title: `drawn for ${dt} (call ${calls})`, kind: "line", labels: ["x"], values: [1] }];
+    },
+  };
+  const early = new RunObserver(dataDir, job, silentLogger(), undefined);
+  early.startCharts("2026-11-19");
+  const report = await early.partition(sampleOutcome());
+  assert.ok(report);
+  assert.equal(calls, 1, "the started charts are used, not drawn again");
+  assert.deepEqual(reportData(await readFile(report, "utf8")).charts.map((c) => c.title), ["Time per step (seconds)", "drawn for 2026-11-19 (call 1)"]);
+
+  calls = 0;
+  failFirst = true;
+  const warnings: string[] = [];
+  const log = createLogger({ level: "warn", destination: { write: (line: string) => warnings.push(line) } });
+  const retried = new RunObserver(dataDir, job, log, undefined);
+  retried.startCharts("2026-11-19");
+  const again = await retried.partition(sampleOutcome());
+  assert.ok(again);
+  assert.equal(calls, 2);
+  assert.deepEqual(reportData(await readFile(again, "utf8")).charts.map((c) => c.title), ["Time per step (seconds)", "drawn for 2026-11-19 (call 2)"]);
+  assert.deepEqual(warnings, [], "the early failure is not reported: the second drawing succeeded");
 });
 
 /** A small deterministic day of sessions and events, with values on the bucket edges. */

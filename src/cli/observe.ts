@@ -9,6 +9,8 @@ import { jobCharts, writeRunReport } from "../report/index.ts";
 /** Observes the partitions of one command; reporting failures never change a run's outcome. */
 export class RunObserver {
   private readonly metrics = new RunMetrics();
+  /** Charts started while the warehouse commits (see startCharts), by partition. */
+  private readonly early = new Map<string, Promise<ReportChart[] | null>>();
 
   constructor(
     private readonly dataDir: string,
@@ -21,13 +23,24 @@ export class RunObserver {
   async partition(outcome: PartitionOutcome): Promise<string | undefined> {
     this.metrics.observe(outcome);
     if (outcome.status === "skipped") return undefined;
-    const charts = outcome.status === "succeeded" ? await this.chartsOf(outcome.dt) : [];
+    const charts = outcome.status === "succeeded" ? ((await this.early.get(outcome.dt)) ?? (await this.chartsOf(outcome.dt))) : [];
+    this.early.delete(outcome.dt);
     try {
       return await writeRunReport(outcome, { dataDir: this.dataDir, charts });
     } catch (error) {
       this.log.warn({ err: formatError(error), dt: outcome.dt }, "could not write the run report");
       return undefined;
     }
+  }
+
+  /**
+   * Computes partition `dt`'s charts from its lake files now, while the warehouse commits them
+   * (~0.1 s at 1M events, on a main thread that waits for DuckDB). A failure here is not reported:
+   * the run may still fail, and partition() computes them again.
+   */
+  startCharts(dt: string): void {
+    const charts = jobCharts(this.job, this.dataDir, dt).catch(() => null);
+    this.early.set(dt, charts);
   }
 
   /** The job's own charts; a failing hook (user code) costs the report its charts, not the report. */

@@ -232,6 +232,7 @@ export class Context implements JobContext {
   /** The load's second half: one warehouse transaction for the written lake partitions, then the record of it. */
   private async commitLoads(t0: number, loads: PartitionLoad[], revision: LakeRevision): Promise<void> {
     const lakeMs = performance.now() - t0;
+    this.settings.onLakeWritten?.(this.dt);
     const t1 = performance.now();
     const counts = await this.commit(loads, revision);
     failpoint("warehouse.committed");

@@ -33,6 +33,8 @@ export interface RunSettings {
   groupRows?: number;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
+  /** Called once the lake holds the run's partitions, before the warehouse commits them (the report's charts start then). */
+  onLakeWritten?: (dt: string) => void;
   /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */
   warehouse?: WarehouseGateway;
   /** Collects every secret the sources use (the process logger scrubs them). */

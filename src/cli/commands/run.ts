@@ -36,11 +36,12 @@ async function run(jobName: string, flags: RunCommandFlags, { io, env, setExit }
   const settings = resolveSettings({ flags, env });
   await checkDataDir(settings.dataDir, "write");
   await withRunEnvironment(settings, { io, env }, async (environment) => {
-    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview), fullRefresh: Boolean(flags.fullRefresh), allowShrink: Boolean(flags.allowShrink) });
+    const observer = new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl);
+    const onLakeWritten = (day: string) => observer.startCharts(day);
+    const outcome = await runPartition(job, dt, { ...environment, preview: Boolean(flags.preview), fullRefresh: Boolean(flags.fullRefresh), allowShrink: Boolean(flags.allowShrink), onLakeWritten });
     if (flags.preview) {
       printPreview(outcome, io.stdout, { width: frameWidth(flags, io) });
     } else {
-      const observer = new RunObserver(settings.dataDir, job, environment.log, settings.pushgatewayUrl);
       const report = await observer.partition(outcome);
       await observer.finish();
       if (report) io.stderr(`report: ${report}\n`);
