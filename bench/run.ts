@@ -407,6 +407,8 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
+    // The first command after the engine's sources change builds its bundle (bin/engine-bundle.mjs, ~0.5 s once): not a run's cost.
+    await runMeasured(process.execPath, [path.join(ROOT, "bin/sluice.mjs"), "--help"], { cwd: ROOT, env: cleanEnv(), timeoutMs: PROCESS_TIMEOUT_MS });
     const api = await startApi(opts.events, opts.port);
     apis.push(api);
     const sluice: SluiceRun[] = [];
