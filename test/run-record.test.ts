@@ -1,14 +1,15 @@
-/** sluice.runs tells the truth about failed runs: a run that could not get the warehouse is recorded once it can, and a failed run loaded nothing. */
+/** sluice.runs tells the truth about failed runs (a run that could not get the warehouse is recorded once it can, and a failed run loaded nothing), and how a run uses the warehouse while it extracts. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { StorageError } from "../src/core/errors.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { startDemoApi } from "../src/demo-api/index.ts";
 import { query, warehousePath, withWarehouse } from "../src/load/warehouse.ts";
 import { runPartition } from "../src/pipeline/index.ts";
-import { localWarehouse } from "../src/pipeline/warehouse-gateway.ts";
+import { localWarehouse, type WarehouseGateway } from "../src/pipeline/warehouse-gateway.ts";
 import events from "../jobs/events.ts";
 import { spawnChild } from "./fixtures/load.ts";
 import { tempDataDir } from "./support/dirs.ts";
@@ -70,4 +71,29 @@ test("a run whose load failed records rows_loaded 0 in sluice.runs and in its ou
   assert.equal(row?.[0], "failed");
   assert.ok(Number(row?.[1]) > 200, "rows_in as extracted");
   assert.equal(row?.[2], 0, "rows_loaded: nothing was loaded");
+});
+
+test("a streamed day's checks read their history from the warehouse while the first pages are fetched, not before", async (t) => {
+  const api = await startDemoApi({ eventsPerDay: 3000, seed: 9 });
+  t.after(() => api.close());
+  const dataDir = await tempDataDir(t);
+  const settings = testRunSettings(dataDir, api.url);
+  const local = localWarehouse(dataDir, { signal: settings.signal, log: silentLogger() });
+  const requestsWhenAnswered: number[] = [];
+  // The history answers only once a page was asked for: a run that read it before fetching would
+  // wait for it here until the deadline, and fail.
+  const warehouse: WarehouseGateway = {
+    ...local,
+    checkHistory: async (query) => {
+      const history = await local.checkHistory(query);
+      const deadline = Date.now() + 10_000;
+      while (api.stats().requests === 0 && Date.now() < deadline) await delay(5);
+      requestsWhenAnswered.push(api.stats().requests);
+      if (api.stats().requests === 0) throw new Error("no page was asked for while the history was read");
+      return history;
+    },
+  };
+  const outcome = await runPartition(events, "2026-11-20", { ...settings, warehouse });
+  assert.equal(outcome.status, "succeeded", outcome.error ?? "");
+  assert.ok(requestsWhenAnswered.length >= 1 && requestsWhenAnswered.every((n) => n > 0), JSON.stringify(requestsWhenAnswered));
 });

@@ -99,9 +99,12 @@ export class ChunkedStages {
     const { port } = this;
     const budget = port.chunks.groupRows;
     const rows = Math.min(STREAM_CHUNK_ROWS, budget);
-    const run = new StreamValidation(port.chunks, suite, new ChunkedValidation(suite, await port.validationContext(suite, undefined)), stream.options.groupBy ?? null, rows);
-    const sink: ChunkSink = { firstRows: wholeRowsOf(port.chunks), rows, minRows: Math.min(STREAM_MIN_CHUNK_ROWS, rows), onChunk: (chunk) => run.add(chunk) };
+    // the checks' history is read from the warehouse while the first pages are fetched (~70 ms)
+    const starting = port.validationContext(suite, undefined).then((context) => new StreamValidation(port.chunks, suite, new ChunkedValidation(suite, context), stream.options.groupBy ?? null, rows));
+    starting.catch(() => undefined); // awaited by the first chunk, or after the extraction
+    const sink: ChunkSink = { firstRows: wholeRowsOf(port.chunks), rows, minRows: Math.min(STREAM_MIN_CHUNK_ROWS, rows), onChunk: async (chunk) => (await starting).add(chunk) };
     const { landed, presence } = await port.extract(stream.source, sink);
+    const run = await starting;
     const t0 = performance.now();
     // presence checks judge the counts of the whole extraction, known only now
     if (presence) run.validation.withPresence(presence);
