@@ -43,7 +43,7 @@ test("a command line loads the demo API's server only when it serves it: not for
 });
 
 test("a command line runs the engine prebuilt: the job files it loads import that engine, and no engine source loads", async () => {
-  const trace = { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "/\\/(src|jobs|transforms)\\/.*\\.ts$/" };
+  const trace = { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "/\\/(src|jobs|transforms)\\/.*\\.ts$/,/node_modules\\/(apache-arrow|prom-client)\\//" };
   const jobs = await runSluice(["jobs"], trace);
   assert.equal(jobs.code, 0, jobs.stderr);
   assert.match(jobs.stdout, /events/);
@@ -52,9 +52,12 @@ test("a command line runs the engine prebuilt: the job files it loads import tha
   assert.match(jobs.stderr, /loaded .*\/jobs\/events\.ts/);
   assert.match(jobs.stderr, /loaded .*\/transforms\/sessions\.ts/);
   assert.doesNotMatch(jobs.stderr, /loaded .*\/src\//);
+  // and the packages compiled into it (BUNDLED_PACKAGES) are not loaded file by file from node_modules
+  assert.doesNotMatch(jobs.stderr, /loaded .*node_modules\/(apache-arrow|prom-client)\//);
   // SLUICE_ENGINE_BUNDLE=0 runs the TypeScript sources instead, with the same result
   const sources = await runSluice(["jobs"], { ...trace, SLUICE_ENGINE_BUNDLE: "0" });
   assert.equal(sources.code, 0, sources.stderr);
   assert.equal(sources.stdout, jobs.stdout);
   assert.match(sources.stderr, /loaded .*\/src\/index\.ts/);
+  assert.match(sources.stderr, /loaded .*node_modules\/apache-arrow\//);
 });
