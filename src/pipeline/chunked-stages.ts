@@ -129,11 +129,14 @@ export class ChunkedStages {
 
   /** Validates a chunked frame group by group (one group: at once); unique checks on key groups of their own. */
   private async validateFrame(input: ChunkedFrame, suite: Suite): Promise<ChunkedFrame> {
+    // the checks' history is read (DuckDB's threads) while this thread collects the garbage
+    const context = this.port.validationContext(suite, undefined);
+    context.catch(() => undefined); // awaited below
     reclaimMemory();
     // every validation pass builds its plan anew: as few passes as the budget allows
     const frame = input.coalesce(input.inMemory ? wholeRowsOf(this.port.chunks) : this.port.chunks.groupRows);
     const t0 = performance.now();
-    const validation = new ChunkedValidation(suite, await this.port.validationContext(suite, undefined));
+    const validation = new ChunkedValidation(suite, await context);
     const whole = frame.groups.length === 1;
     const keys = whole ? [] : validation.uniqueChecks.map((check) => ({ check, collector: new StreamCollector(this.port.chunks, `keys-${suite.table}`, check.columns[0] ?? null, KEY_GROUP_BUDGETS * this.port.chunks.groupRows) }));
     const quarantined: pl.DataFrame[] = [];

@@ -109,12 +109,15 @@ export class Context implements JobContext {
   validate(input: SourceStream | ChunkedFrame, suite: Suite): Promise<ChunkedFrame>;
   async validate(input: Extracted | pl.DataFrame | SourceStream | ChunkedFrame, suite: Suite): Promise<pl.DataFrame | ChunkedFrame> {
     if (input instanceof SourceStream || input instanceof ChunkedFrame) return this.chunked().validate(input, suite);
-    reclaimMemoryIfGrown();
-    const t0 = performance.now();
     const frame = isDataFrame(input) ? input : input.frame;
     const landed = isDataFrame(input) ? undefined : this.landed.get(input);
     const presence = isDataFrame(input) ? undefined : this.presence.get(input);
-    const outcome = validate(frame, suite, await this.validationContext(suite, presence));
+    // the checks' history is read (DuckDB's threads) while this thread may collect the garbage
+    const context = this.validationContext(suite, presence);
+    context.catch(() => undefined); // awaited below
+    reclaimMemoryIfGrown();
+    const t0 = performance.now();
+    const outcome = validate(frame, suite, await context);
     await this.settleValidation(suite.table, t0, outcome, outcome.quarantined, landed, { rows: outcome.valid.height, head: outcome.valid });
     return outcome.valid;
   }
