@@ -9,7 +9,7 @@ import path from "node:path";
 import pl from "nodejs-polars";
 import { dayWindow } from "../src/core/dates.ts";
 import { ConfigError } from "../src/core/errors.ts";
-import { defineJob, runPartition } from "../src/pipeline/index.ts";
+import { defineJob, firstCopies, runPartition } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { BUILTIN_JOBS_DIR } from "../src/core/config.ts";
 import { defineSuite, validate, type HistoryPoint, type Suite, type ValidationContext } from "../src/validate/index.ts";
@@ -192,4 +192,31 @@ test("a streamed day of up to two group budgets stays one frame in memory, and a
   assert.equal(spills.inMemory, false, "above 2 x 100 rows: on disk");
   assert.ok(spills.groups > 1, `several groups (${spills.groups})`);
   assert.equal(spills.rows, fits.rows, "the same rows either way");
+});
+
+test("a day held in memory tells the CLI its lake is written before the warehouse commits (the report's charts start then); a day kept on disk does not", async (t) => {
+  const days = makeEventDays(59, [DT], 300);
+  const server = await startContractServer({ days });
+  t.after(() => server.close());
+  const ids = { name: "event_ids", key: ["event_id"], partitioned: false, columns: [{ name: "event_id", type: "VARCHAR" as const }, { name: "user_id", type: "BIGINT" as const }] };
+  const kept: boolean[] = [];
+  const job = defineJob({
+    name: "events",
+    description: "loads the ids of a streamed day",
+    tables: [ids],
+    async run(ctx) {
+      const valid = await ctx.validate(ctx.stream(eventsSource, { groupBy: "event_id" }), eventsSuite);
+      const unique = await valid.groupMap("event_id", (events) => firstCopies(events, "event_id", null));
+      kept.push(unique.inMemory);
+      await ctx.materialize([{ table: ids, frame: unique }]);
+    },
+  });
+  const calls: Array<{ groupRows: number; dt: string }> = [];
+  for (const groupRows of [200, 100]) {
+    const outcome = await runPartition(job, DT, { ...testRunSettings(await tempDataDir(t), server.url), groupRows, onLakeWritten: (dt) => calls.push({ groupRows, dt }) });
+    assert.equal(outcome.status, "succeeded", outcome.error ?? "");
+    assert.ok(outcome.rowsLoaded > 200, `rows loaded: ${outcome.rowsLoaded}`);
+  }
+  assert.deepEqual(kept, [true, false], "in memory, then on disk");
+  assert.deepEqual(calls, [{ groupRows: 200, dt: DT }]);
 });

@@ -206,6 +206,8 @@ export class Context implements JobContext {
       await revision.restore();
       throw error;
     });
+    // only for a day held in memory: one kept on disk leaves the commit's memory to DuckDB
+    this.settings.onLakeWritten?.(this.dt);
     await this.commitLoads(t0, loads, revision);
   }
 
@@ -235,7 +237,6 @@ export class Context implements JobContext {
   /** The load's second half: one warehouse transaction for the written lake partitions, then the record of it. */
   private async commitLoads(t0: number, loads: PartitionLoad[], revision: LakeRevision): Promise<void> {
     const lakeMs = performance.now() - t0;
-    this.settings.onLakeWritten?.(this.dt);
     const t1 = performance.now();
     const counts = await this.commit(loads, revision);
     failpoint("warehouse.committed");

@@ -33,7 +33,7 @@ export interface RunSettings {
   groupRows?: number;
   /** Called when the run waits for the warehouse or a lock. */
   onWait?: (message: string) => void;
-  /** Called once the lake holds the run's partitions, before the warehouse commits them (the report's charts start then). */
+  /** Called once the lake holds the partitions of a day held in memory, before the warehouse commits them (the report's charts start then); not for a day kept on disk. */
   onLakeWritten?: (dt: string) => void;
   /** Where warehouse reads and writes go; default: the DuckDB file in dataDir. */
   warehouse?: WarehouseGateway;
