@@ -1,5 +1,5 @@
 /** sluice.runs tells the truth about failed runs (a run that could not get the warehouse is recorded once it can, and a failed run loaded nothing), and how a run uses the warehouse while it extracts. */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
@@ -55,12 +55,17 @@ test("a run that could not get the warehouse is recorded in sluice.runs by the n
   assert.deepEqual(await readdir(path.join(dataDir, "runs-pending")), []);
 });
 
-test("a run whose load failed records rows_loaded 0 in sluice.runs and in its outcome, though it had rows to load", async (t) => {
-  const api = await startDemoApi({ eventsPerDay: 300, seed: 5 });
+/** A demo API serving `eventsPerDay` events a day, a fresh data dir, its run settings and its warehouse. */
+async function demoRun(t: TestContext, eventsPerDay: number, seed: number) {
+  const api = await startDemoApi({ eventsPerDay, seed });
   t.after(() => api.close());
   const dataDir = await tempDataDir(t);
   const settings = testRunSettings(dataDir, api.url);
-  const local = localWarehouse(dataDir, { signal: settings.signal, log: silentLogger() });
+  return { api, dataDir, settings, local: localWarehouse(dataDir, { signal: settings.signal, log: silentLogger() }) };
+}
+
+test("a run whose load failed records rows_loaded 0 in sluice.runs and in its outcome, though it had rows to load", async (t) => {
+  const { dataDir, settings, local } = await demoRun(t, 300, 5);
   const failing = { ...local, commit: async () => Promise.reject(new StorageError("no space left on device (injected)")) };
   const outcome = await runPartition(events, "2026-11-19", { ...settings, warehouse: failing });
   assert.equal(outcome.status, "failed");
@@ -74,11 +79,7 @@ test("a run whose load failed records rows_loaded 0 in sluice.runs and in its ou
 });
 
 test("a streamed day's checks read their history from the warehouse while the first pages are fetched, not before", async (t) => {
-  const api = await startDemoApi({ eventsPerDay: 3000, seed: 9 });
-  t.after(() => api.close());
-  const dataDir = await tempDataDir(t);
-  const settings = testRunSettings(dataDir, api.url);
-  const local = localWarehouse(dataDir, { signal: settings.signal, log: silentLogger() });
+  const { api, settings, local } = await demoRun(t, 3000, 9);
   const requestsWhenAnswered: number[] = [];
   // The history answers only once a page was asked for: a run that read it before fetching would
   // wait for it here until the deadline, and fail.
