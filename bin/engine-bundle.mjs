@@ -1,11 +1,11 @@
-// The engine prebuilt into a few ES modules, so that a command starts without routing ~200 engine
+// The engine prebuilt into a few ES modules, so that a command starts without routing ~170 engine
 // files one by one through tsx's loader thread (~0.3 s of every `sluice` command). esbuild (the one
 // tsx runs on) builds it into node_modules/.cache/sluice/engine-<fingerprint>/ the first time a
 // source tree is seen; the fingerprint covers every file under src/ (path, size, mtime), so an
 // edited engine is rebuilt before it runs. Anything unexpected (a read-only node_modules, a source
 // that does not parse) gives null, and the caller runs the TypeScript sources as before.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -27,7 +27,10 @@ export const BUNDLED_PACKAGES = ["apache-arrow", "prom-client", "commander", "cl
 /** Bumped when the way the bundle is built changes, so that older builds are not reused. */
 const BUILD_FORMAT = 2;
 
-/** Builds older than this are removed when a new one is made (a command still running from one has long loaded it). */
+/**
+ * Builds no command has started from for this long are removed when a new one is made. Every start
+ * touches its build; a process loads its lazy chunks (the demo API, the queue) from it later.
+ */
 const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
 
 /**
@@ -39,7 +42,8 @@ export async function engineBundle(root) {
     const src = path.join(root, "src");
     const cache = path.join(root, "node_modules", ".cache", "sluice");
     const dir = path.join(cache, `engine-${fingerprint(src)}`);
-    if (!isDirectory(dir)) await build(src, cache, dir);
+    if (isDirectory(dir)) touch(dir);
+    else await build(src, cache, dir);
     const url = (file) => pathToFileURL(path.join(dir, file.replace(/\.ts$/, ".js"))).href;
     const redirects = Object.fromEntries(ENTRIES.map((entry) => [pathToFileURL(path.join(src, entry)).href, url(entry)]));
     return { main: url("cli/main.ts"), redirects };
@@ -109,7 +113,7 @@ const sourceLocation = {
   },
 };
 
-/** Removes builds (and abandoned partial ones) not touched for a week. */
+/** Removes builds (and abandoned partial ones) no command started from for a week. */
 function prune(cache, keep) {
   for (const name of readdirSync(cache)) {
     const full = path.join(cache, name);
@@ -129,6 +133,15 @@ function externalPackages() {
   return Object.keys(dependencies)
     .filter((name) => !BUNDLED_PACKAGES.includes(name))
     .flatMap((name) => [name, `${name}/*`]);
+}
+
+function touch(dir) {
+  const now = new Date();
+  try {
+    utimesSync(dir, now, now);
+  } catch {
+    // a read-only cache still serves its build
+  }
 }
 
 function isDirectory(dir) {

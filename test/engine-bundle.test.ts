@@ -77,3 +77,24 @@ test("commands building the same sources at the same time all get the one build"
   assert.equal((await builds(root)).length, 1, "one build, no partial directories left");
   assert.match(await mainOf(bundles[0]?.main ?? ""), /^v1 /);
 });
+
+test("a new build removes the builds no command started from for a week, and keeps one in use", async (t) => {
+  const root = await sourceTree(t);
+  const cache = path.join(root, "node_modules", ".cache", "sluice");
+  const weekAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+  await mkdir(path.join(cache, "engine-abandoned"), { recursive: true });
+  await utimes(path.join(cache, "engine-abandoned"), weekAgo, weekAgo);
+  const used = await engineBundle(root);
+  assert.ok(used);
+  const usedDir = (await builds(root)).find((d) => d !== "engine-abandoned") ?? "";
+  // a week old, but a command starts from it again: touched, so it survives the next build
+  await utimes(path.join(cache, usedDir), weekAgo, weekAgo);
+  assert.deepEqual(await engineBundle(root), used);
+  const where = path.join(root, "src", "core", "where.ts");
+  await utimes(where, new Date(), new Date(Date.now() + 5000));
+  assert.ok(await engineBundle(root));
+  const left = await builds(root);
+  assert.ok(!left.includes("engine-abandoned"), `the abandoned build is gone: ${left.join(", ")}`);
+  assert.ok(left.includes(usedDir), "the build in use stays");
+  assert.equal(left.length, 2);
+});
