@@ -10,11 +10,12 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
- * The engine modules with a stable file in the bundle: the CLI, and what job code imports (under
+ * The engine modules with a stable file in the bundle: the CLI (its entry point, and its modules
+ * to load before tsx's hooks), and what job code imports (under
  * the CLI, an import of one of these from a job resolves to the bundle's copy, so both share one
  * engine: its error classes, its registries). Other engine modules live in shared chunks.
  */
-export const ENTRIES = ["cli/main.ts", "index.ts", "core/errors.ts"];
+export const ENTRIES = ["cli/bin.ts", "cli/main.ts", "index.ts", "core/errors.ts"];
 
 /**
  * Packages compiled into the bundle: plain JavaScript that only the engine imports (never job
@@ -34,7 +35,8 @@ const BUILD_FORMAT = 2;
 const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * The engine under `root` as a bundle: the URL of the CLI's entry module, and for each entry the
+ * The engine under `root` as a bundle: the URLs of the CLI's modules and of its entry point (which
+ * runs the command when imported), and for each entry the
  * bundle URL its source URL should resolve to. Null when the bundle cannot be had.
  */
 export async function engineBundle(root) {
@@ -46,14 +48,14 @@ export async function engineBundle(root) {
     else await build(src, cache, dir);
     const url = (file) => pathToFileURL(path.join(dir, file.replace(/\.ts$/, ".js"))).href;
     const redirects = Object.fromEntries(ENTRIES.map((entry) => [pathToFileURL(path.join(src, entry)).href, url(entry)]));
-    return { main: url("cli/main.ts"), redirects };
+    return { main: url("cli/main.ts"), bin: url("cli/bin.ts"), redirects };
   } catch {
     return null;
   }
 }
 
 /** A hash of the source tree: every file's path, size and mtime, and how the bundle is built. */
-export function fingerprint(src) {
+function fingerprint(src) {
   const hash = createHash("sha256").update(`${BUILD_FORMAT}\0${src}\0${esbuildVersion()}\0${bundledVersions()}`);
   const files = readdirSync(src, { recursive: true }).map(String).sort();
   for (const file of files) {

@@ -15,18 +15,13 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const bundle = process.env.SLUICE_ENGINE_BUNDLE === "0" ? null : await engineBundle(ROOT);
 // Stack traces of the bundle point into the TypeScript sources (tsx turns this on anyway).
 process.setSourceMapsEnabled(true);
-const { main } = bundle ? await import(bundle.main) : { main: undefined };
-if (!bundle) await Promise.all(["apache-arrow", "nodejs-polars", "@duckdb/node-api", "undici", "zod", "pino", "commander", "prom-client", "cli-progress"].map((name) => import(name)));
+// the engine's modules load now; its entry point runs the command once the hooks are in place
+if (bundle) await import(bundle.main);
+else await Promise.all(["apache-arrow", "nodejs-polars", "@duckdb/node-api", "undici", "zod", "pino", "commander", "prom-client", "cli-progress"].map((name) => import(name)));
 // Both hooks: job files found outside an ESM package (a user's jobs folder) load as CommonJS.
 const { register: registerCommonJs } = await import("tsx/cjs/api");
 const { register } = await import("tsx/esm/api");
 registerCommonJs();
 register();
-if (bundle) {
-  registerHooks("./engine-redirect.mjs", import.meta.url, { data: { redirects: bundle.redirects } });
-  const code = await main(process.argv.slice(2));
-  // Keep-alive sockets or timers of libraries must not keep a finished command alive (as src/cli/bin.ts).
-  process.stdout.write("", () => process.exit(code));
-} else {
-  await import("../src/cli/bin.ts");
-}
+if (bundle) registerHooks("./engine-redirect.mjs", import.meta.url, { data: { redirects: bundle.redirects } });
+await import(bundle ? bundle.bin : "../src/cli/bin.ts");

@@ -12,6 +12,7 @@ async function sourceTree(t: TestContext): Promise<string> {
   const root = await tempDataDir(t, "sluice-bundle-");
   const files: Record<string, string> = {
     "cli/main.ts": `import { here, version } from "../core/where.ts";\nexport async function main(): Promise<string> { return \`\${version} \${here}\`; }\n`,
+    "cli/bin.ts": `import { main } from "./main.ts";\nexport const ran: string = await main();\n`,
     "core/where.ts": `export const here: string = import.meta.dirname;\nexport const version = "v1";\n`,
     "core/errors.ts": `export class EngineError extends Error {}\n`,
     "index.ts": `export { EngineError } from "./core/errors.ts";\nexport { here } from "./core/where.ts";\n`,
@@ -38,6 +39,8 @@ test("the engine bundle is built once per source tree, and runs as its sources w
   assert.ok(bundle, "a bundle of a tree that parses");
   // import.meta.dirname is the source file's directory, not the bundle's
   assert.equal(await mainOf(bundle.main), `v1 ${path.join(root, "src", "core")}`);
+  // the entry point runs the same module the CLI's module is
+  assert.equal(((await import(bundle.bin)) as { ran: string }).ran, `v1 ${path.join(root, "src", "core")}`);
   assert.deepEqual(Object.keys(bundle.redirects).sort(), ENTRIES.map((e) => pathToFileURL(path.join(root, "src", e)).href).sort());
   // entries share their modules: the class a job imports from errors.ts is the one index.ts exports
   const index = (await import(bundle.redirects[pathToFileURL(path.join(root, "src", "index.ts")).href] ?? "")) as { EngineError: unknown };
