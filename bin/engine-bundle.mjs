@@ -35,9 +35,9 @@ const BUILD_FORMAT = 2;
 const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * The engine under `root` as a bundle: the URLs of the CLI's modules and of its entry point (which
- * runs the command when imported), and for each entry the
- * bundle URL its source URL should resolve to. Null when the bundle cannot be had.
+ * The engine under `root` as a bundle: its directory, the URLs of the CLI's modules and of its
+ * entry point (which runs the command when imported), and for each entry the bundle URL its
+ * source URL should resolve to. Null when the bundle cannot be had.
  */
 export async function engineBundle(root) {
   try {
@@ -48,7 +48,7 @@ export async function engineBundle(root) {
     else await build(src, cache, dir);
     const url = (file) => pathToFileURL(path.join(dir, file.replace(/\.ts$/, ".js"))).href;
     const redirects = Object.fromEntries(ENTRIES.map((entry) => [pathToFileURL(path.join(src, entry)).href, url(entry)]));
-    return { main: url("cli/main.ts"), bin: url("cli/bin.ts"), redirects };
+    return { dir, main: url("cli/main.ts"), bin: url("cli/bin.ts"), redirects };
   } catch {
     return null;
   }
@@ -87,7 +87,7 @@ async function build(src, cache, dir) {
       sourcemap: "linked",
       sourcesContent: false,
       logLevel: "silent",
-      plugins: [sourceLocation],
+      plugins: [sourceLocation(/\.ts$/)],
     });
     renameSync(tmp, dir);
   } catch (error) {
@@ -95,31 +95,40 @@ async function build(src, cache, dir) {
     // another command built the same sources first
     if (!isDirectory(dir)) throw error;
   }
-  prune(cache, dir);
+  prune(cache, dir, "engine-");
 }
 
 /**
- * import.meta.url and import.meta.dirname as the source file's own: the engine finds files next
- * to its sources (the built-in jobs, Chart.js), wherever the bundle lives.
+ * An esbuild plugin that gives the files matching `filter` their own import.meta.url, dirname and
+ * filename: the engine finds files next to its sources (the built-in jobs, Chart.js), and a job
+ * next to its own, wherever the bundle lives. `inspect(path, text)`, when given, sees each source.
  */
-const sourceLocation = {
-  name: "source-location",
-  setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, (args) => ({
-      loader: "ts",
-      contents: readFileSync(args.path, "utf8")
-        .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
-        .replaceAll("import.meta.filename", JSON.stringify(args.path))
-        .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href)),
-    }));
-  },
-};
+export function sourceLocation(filter, inspect = () => {}) {
+  return {
+    name: "source-location",
+    setup(build) {
+      build.onLoad({ filter }, (args) => {
+        const text = readFileSync(args.path, "utf8");
+        inspect(args.path, text);
+        return {
+          loader: LOADERS[path.extname(args.path)] ?? "default",
+          contents: text
+            .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
+            .replaceAll("import.meta.filename", JSON.stringify(args.path))
+            .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href)),
+        };
+      });
+    },
+  };
+}
 
-/** Removes builds (and abandoned partial ones) no command started from for a week. */
-function prune(cache, keep) {
+const LOADERS = { ".ts": "ts", ".mts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".jsx": "jsx" };
+
+/** Removes the builds named `prefix`* (and abandoned partial ones) no command started from for a week. */
+export function prune(cache, keep, prefix) {
   for (const name of readdirSync(cache)) {
     const full = path.join(cache, name);
-    if (full === keep || !name.startsWith("engine-")) continue;
+    if (full === keep || !name.startsWith(prefix)) continue;
     try {
       if (Date.now() - statSync(full).mtimeMs > PRUNE_AFTER_MS) rmSync(full, { recursive: true, force: true });
     } catch {
@@ -137,7 +146,8 @@ function externalPackages() {
     .flatMap((name) => [name, `${name}/*`]);
 }
 
-function touch(dir) {
+/** Marks a build as used now (what prune() reads). */
+export function touch(dir) {
   const now = new Date();
   try {
     utimesSync(dir, now, now);
@@ -146,7 +156,7 @@ function touch(dir) {
   }
 }
 
-function isDirectory(dir) {
+export function isDirectory(dir) {
   try {
     return statSync(dir).isDirectory();
   } catch {

@@ -1,28 +1,11 @@
 /** The engine's prebuilt bundle (bin/engine-bundle.mjs), built from a small source tree of its own. */
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { engineBundle, ENTRIES } from "../bin/engine-bundle.mjs";
-import { tempDataDir } from "./support/dirs.ts";
-
-/** A source tree shaped like the engine's: its entries, and a module that reports where it lives. */
-async function sourceTree(t: TestContext): Promise<string> {
-  const root = await tempDataDir(t, "sluice-bundle-");
-  const files: Record<string, string> = {
-    "cli/main.ts": `import { here, version } from "../core/where.ts";\nexport async function main(): Promise<string> { return \`\${version} \${here}\`; }\n`,
-    "cli/bin.ts": `import { main } from "./main.ts";\nexport const ran: string = await main();\n`,
-    "core/where.ts": `export const here: string = import.meta.dirname;\nexport const version = "v1";\n`,
-    "core/errors.ts": `export class EngineError extends Error {}\n`,
-    "index.ts": `export { EngineError } from "./core/errors.ts";\nexport { here } from "./core/where.ts";\n`,
-  };
-  for (const [file, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(root, "src", file)), { recursive: true });
-    await writeFile(path.join(root, "src", file), text);
-  }
-  return root;
-}
+import { engineSourceTree as sourceTree } from "./support/engine-tree.ts";
 
 async function mainOf(url: string): Promise<string> {
   const module = (await import(url)) as { main(): Promise<string> };

@@ -1,6 +1,7 @@
-/** What a command line loads when it starts: every command pays it, so the engine runs prebuilt, the queue's client loads only for the queue, and the demo API's server only when it is used. */
+/** What a command line loads when it starts: every command pays it, so the engine and the job files run prebuilt, the queue's client loads only for the queue, and the demo API's server only when it is used. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import path from "node:path";
 import { ROOT, runSluice } from "./support/sluice.ts";
@@ -42,22 +43,38 @@ test("a command line loads the demo API's server only when it serves it: not for
   assert.match(sources.stderr, /loaded .*src\/demo-api\/server\.ts/);
 });
 
-test("a command line runs the engine prebuilt: the job files it loads import that engine, and no engine source loads", async () => {
-  const trace = { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "/\\/(src|jobs|transforms)\\/.*\\.ts$/,/node_modules\\/(apache-arrow|prom-client)\\//" };
+test("a command line runs the engine and the job files prebuilt: no TypeScript file loads and tsx is never registered", async () => {
+  const trace = { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "tsx/esm/api,/\\.ts$/,/node_modules\\/(apache-arrow|prom-client)\\//,/\\/jobs-\\w+-\\w+\\/events\\.js$/" };
   const jobs = await runSluice(["jobs"], trace);
   assert.equal(jobs.code, 0, jobs.stderr);
   assert.match(jobs.stdout, /events/);
-  // the job files, and the transform they import, load through tsx; their imports of src/index.ts
-  // and src/core/errors.ts resolve to the modules the CLI already runs (one engine: one ConfigError)
-  assert.match(jobs.stderr, /loaded .*\/jobs\/events\.ts/);
-  assert.match(jobs.stderr, /loaded .*\/transforms\/sessions\.ts/);
-  assert.doesNotMatch(jobs.stderr, /loaded .*\/src\//);
-  // and the packages compiled into it (BUNDLED_PACKAGES) are not loaded file by file from node_modules
+  // the job files come from their bundle (bin/job-bundle.mjs), whose imports of src/index.ts are
+  // the engine bundle the CLI already runs (one engine: one ConfigError)
+  assert.match(jobs.stderr, /loaded .*\/jobs-\w+-\w+\/events\.js/);
+  assert.doesNotMatch(jobs.stderr, /loaded .*\.ts$/m);
+  assert.doesNotMatch(jobs.stderr, /imported tsx/);
+  // and the packages compiled into the engine (BUNDLED_PACKAGES) are not loaded file by file from node_modules
   assert.doesNotMatch(jobs.stderr, /loaded .*node_modules\/(apache-arrow|prom-client)\//);
   // SLUICE_ENGINE_BUNDLE=0 runs the TypeScript sources instead, with the same result
   const sources = await runSluice(["jobs"], { ...trace, SLUICE_ENGINE_BUNDLE: "0" });
   assert.equal(sources.code, 0, sources.stderr);
   assert.equal(sources.stdout, jobs.stdout);
+  assert.match(sources.stderr, /imported tsx\/esm\/api/);
   assert.match(sources.stderr, /loaded .*\/src\/index\.ts/);
+  assert.match(sources.stderr, /loaded .*\/jobs\/events\.ts/);
   assert.match(sources.stderr, /loaded .*node_modules\/apache-arrow\//);
+});
+
+test("job files a bundle would run differently (CommonJS here) load through tsx, next to the engine bundle", async (t) => {
+  const dir = await tempDataDir(t, "sluice-jobs-");
+  const job = (name: string, description: string) => `export default { name: "${name}", description: ${description}, tables: [], async run() {} };\n`;
+  await writeFile(path.join(dir, "plain.ts"), job("plain", `"plain"`));
+  await writeFile(path.join(dir, "common.ts"), `const path = require("node:path");\n${job("common", "path.basename(__filename)")}`);
+  const listing = await runSluice(["jobs", "--jobs-dir", dir], { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "tsx/esm/api,/\\.ts$/" });
+  assert.equal(listing.code, 0, listing.stderr);
+  assert.match(listing.stdout, /^common\s+common\.ts/m, "__filename and require work as tsx runs them");
+  assert.match(listing.stdout, /^plain\s+plain/m);
+  assert.match(listing.stderr, /imported tsx\/esm\/api/);
+  assert.match(listing.stderr, /loaded .*\/common\.ts$/m);
+  assert.doesNotMatch(listing.stderr, /loaded .*\/src\//, "the engine still runs prebuilt");
 });

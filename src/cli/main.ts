@@ -19,6 +19,8 @@ import { registerWarehouse } from "./commands/warehouse.ts";
 import { registerWorker } from "./commands/worker.ts";
 import type { CliContext, Io } from "./context.ts";
 
+export { useJobImporter } from "./catalog.ts";
+
 /** Every command, in the order of `sluice --help`. */
 const COMMANDS: ReadonlyArray<(program: Command, ctx: CliContext) => void> = [
   registerRun,

@@ -28,6 +28,15 @@ export interface CatalogFailure {
   error: string;
 }
 
+/**
+ * How the catalog turns a jobs directory's module files (absolute paths) into modules: Node's
+ * import() of each by default; the CLI may hand in one that loads them prebuilt.
+ */
+export type JobImporter = (dir: string, files: readonly string[]) => Promise<(file: string) => Promise<Record<string, unknown>>>;
+
+/** Each file as Node imports it. */
+export const importEachFile: JobImporter = async () => async (file) => (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+
 /** Module files a jobs directory may hold; declaration files are not modules. */
 const MODULE_FILE = /^(?!.*\.d\.m?ts$).+\.(?:ts|mts|js|mjs)$/;
 
@@ -54,13 +63,14 @@ export class JobCatalog implements JobLookup {
   }
 
   /** Imports every top-level module file of `dir` (subfolders are not scanned). Throws UsageError when two files declare one name. */
-  static async load(dir: string): Promise<JobCatalog> {
+  static async load(dir: string, importer: JobImporter = importEachFile): Promise<JobCatalog> {
     const absolute = path.resolve(dir);
     const listing = await readdir(absolute, { withFileTypes: true }).catch((error: unknown) => {
       throw new UsageError(`cannot read the jobs directory ${displayPath(absolute)}: ${oneLine(error)}`, { cause: error });
     });
-    const names = listing.filter((d) => d.isFile() && MODULE_FILE.test(d.name)).map((d) => d.name);
-    const loaded = await Promise.all(names.sort().map((name) => loadJobFile(path.join(absolute, name))));
+    const files = listing.filter((d) => d.isFile() && MODULE_FILE.test(d.name)).map((d) => path.join(absolute, d.name)).sort();
+    const importFile = await importer(absolute, files);
+    const loaded = await Promise.all(files.map((file) => loadJobFile(file, importFile)));
     const entries: CatalogEntry[] = [];
     const failures: CatalogFailure[] = [];
     for (const result of loaded) {
@@ -95,11 +105,11 @@ export class JobCatalog implements JobLookup {
 type LoadResult = { kind: "job"; job: JobDefinition; file: string } | { kind: "skipped" } | { kind: "failed"; file: string; error: string };
 
 /** Imports one file and classifies its default export. */
-async function loadJobFile(absolute: string): Promise<LoadResult> {
+async function loadJobFile(absolute: string, importFile: (file: string) => Promise<Record<string, unknown>>): Promise<LoadResult> {
   const file = displayPath(absolute);
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+    module = await importFile(absolute);
   } catch (error) {
     return { kind: "failed", file, error: oneLine(error) };
   }
