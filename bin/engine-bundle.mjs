@@ -5,6 +5,7 @@
 // edited engine is rebuilt before it runs. Anything unexpected (a read-only node_modules, a source
 // that does not parse) gives null, and the caller runs the TypeScript sources as before.
 import { createHash, randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -19,11 +20,15 @@ export const ENTRIES = ["cli/bin.ts", "cli/main.ts", "index.ts", "core/errors.ts
 
 /**
  * Packages compiled into the bundle: plain JavaScript that only the engine imports (never job
- * code, which would get another copy), and slow to load file by file (~0.1 s together). The
- * others stay imports of node_modules: native addons, what jobs import too (zod), pino (its
- * transports load by package name), and undici (measured slower to run when bundled).
+ * code, which would get another copy), and slow to load file by file (~0.1 s for the first four,
+ * ~0.1 s for DuckDB's API alone). The others stay imports of node_modules: native addons, what
+ * jobs import too (nodejs-polars, zod), pino (its transports load by package name), and undici
+ * (measured slower to run when bundled).
  */
-export const BUNDLED_PACKAGES = ["apache-arrow", "prom-client", "commander", "cli-progress"];
+export const BUNDLED_PACKAGES = ["apache-arrow", "prom-client", "commander", "cli-progress", "@duckdb/node-api"];
+
+/** What the bundled packages import that stays in node_modules: the native addon behind DuckDB's API. */
+const NATIVE_DEPENDENCIES = ["@duckdb/node-bindings"];
 
 /** Bumped when the way the bundle is built changes, so that older builds are not reused. */
 const BUILD_FORMAT = 2;
@@ -71,7 +76,7 @@ async function build(src, cache, dir) {
   mkdirSync(cache, { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
-    await esbuild({
+    const { metafile } = await esbuild({
       entryPoints: ENTRIES.map((entry) => path.join(src, entry)),
       outdir: tmp,
       outbase: src,
@@ -86,9 +91,13 @@ async function build(src, cache, dir) {
       chunkNames: "chunks/[dir]/[name]-[hash]",
       sourcemap: "linked",
       sourcesContent: false,
+      metafile: true,
       logLevel: "silent",
       plugins: [sourceLocation(/\.ts$/)],
     });
+    // the bundle imports them by name from where it lives: a layout where that fails gets no bundle
+    const resolveHere = createRequire(path.join(tmp, "cli", "main.js")).resolve;
+    for (const name of importedNativeDependencies(metafile)) resolveHere(name);
     renameSync(tmp, dir);
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
@@ -137,13 +146,17 @@ export function prune(cache, keep, prefix) {
   }
 }
 
+/** The NATIVE_DEPENDENCIES the built modules import. */
+function importedNativeDependencies(metafile) {
+  const imported = Object.values(metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path));
+  return NATIVE_DEPENDENCIES.filter((name) => imported.some((p) => p === name || p.startsWith(`${name}/`)));
+}
+
 /** The package's dependencies that stay imports of node_modules (with their subpaths). */
 function externalPackages() {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const { dependencies = {} } = JSON.parse(readFileSync(path.join(here, "..", "package.json"), "utf8"));
-  return Object.keys(dependencies)
-    .filter((name) => !BUNDLED_PACKAGES.includes(name))
-    .flatMap((name) => [name, `${name}/*`]);
+  return [...Object.keys(dependencies).filter((name) => !BUNDLED_PACKAGES.includes(name)), ...NATIVE_DEPENDENCIES].flatMap((name) => [name, `${name}/*`]);
 }
 
 /** Marks a build as used now (what prune() reads). */

@@ -51,12 +51,23 @@ function cacheDir(dir, engineDir) {
 /** The index of the last build when its build is there and every input is as it read them. */
 function reusable(indexFile, cache) {
   if (!existsSync(indexFile)) return null;
-  const index = JSON.parse(readFileSync(indexFile, "utf8"));
-  if (!isDirectory(path.join(cache, index.build))) return null;
+  const index = readIndex(indexFile);
+  if (index === null || !isDirectory(path.join(cache, index.build))) return null;
   for (const [file, stamp] of Object.entries(index.inputs)) if (stampOf(file) !== stamp) return null;
   touch(path.join(cache, index.build));
   touch(indexFile);
   return index;
+}
+
+/** An index as written by build(); null for anything else (a damaged one is rebuilt, not trusted). */
+function readIndex(indexFile) {
+  try {
+    const index = JSON.parse(readFileSync(indexFile, "utf8"));
+    const valid = typeof index?.build === "string" && index.build.startsWith("jobs-") && typeof index.outputs === "object" && typeof index.inputs === "object";
+    return valid ? index : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Builds into a private directory, renames it into place, then points the index at it. */

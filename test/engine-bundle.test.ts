@@ -84,3 +84,17 @@ test("a new build removes the builds no command started from for a week, and kee
   assert.ok(left.includes(usedDir), "the build in use stays");
   assert.equal(left.length, 2);
 });
+
+test("an engine whose native addon the bundle could not import from where it lives gets no bundle; one that can gets one", async (t) => {
+  const root = await sourceTree(t);
+  // DuckDB's API is compiled in; the addon package behind it stays an import by name
+  await writeFile(path.join(root, "src", "core", "where.ts"), `import "@duckdb/node-bindings";\nexport const here: string = import.meta.dirname;\nexport const version = "v1";\n`);
+  assert.equal(await engineBundle(root), null, "nothing named @duckdb/node-bindings above the cache");
+  assert.deepEqual(await builds(root), []);
+  await mkdir(path.join(root, "node_modules", "@duckdb", "node-bindings"), { recursive: true });
+  await writeFile(path.join(root, "node_modules", "@duckdb", "node-bindings", "package.json"), `{ "name": "@duckdb/node-bindings", "main": "index.js" }\n`);
+  await writeFile(path.join(root, "node_modules", "@duckdb", "node-bindings", "index.js"), `module.exports = {};\n`);
+  const bundle = await engineBundle(root);
+  assert.ok(bundle, "the addon resolves from the bundle's directory");
+  assert.match(await mainOf(bundle.main), /^v1 /);
+});

@@ -68,6 +68,13 @@ test("job files are built once against the engine bundle: one engine, one copy o
   assert.ok([...(urls?.values() ?? [])].every((u) => u.startsWith(pathToFileURL(path.join(root, "node_modules", ".cache", "sluice")).href)));
   assert.deepEqual(await jobBundle(engine, jobs, files), urls);
   assert.equal((await jobBuilds(root)).length, 1);
+  // a damaged index is not trusted, nor a reason to give up the bundle: the jobs are built again
+  const cache = path.join(root, "node_modules", ".cache", "sluice");
+  const [indexFile] = (await readdir(cache)).filter((n) => n.startsWith("jobs-") && n.endsWith(".json"));
+  await writeFile(path.join(cache, indexFile ?? ""), "{ not json");
+  const rebuilt = await jobBundle(engine, jobs, files);
+  assert.ok(rebuilt, "a bundle despite the damaged index");
+  assert.equal(((await import(rebuilt.get(files[0] ?? "") ?? "")) as JobModule).default.rule, "r1");
 });
 
 test("an edit of a file a job imports (not only of the job file) gives a new build that runs the new code", async (t) => {

@@ -44,7 +44,7 @@ test("a command line loads the demo API's server only when it serves it: not for
 });
 
 test("a command line runs the engine and the job files prebuilt: no TypeScript file loads and tsx is never registered", async () => {
-  const trace = { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "tsx/esm/api,/\\.ts$/,/node_modules\\/(apache-arrow|prom-client)\\//,/\\/jobs-\\w+-\\w+\\/events\\.js$/" };
+  const trace = { NODE_OPTIONS: `--import ${TRACE}`, SLUICE_TRACE_IMPORTS: "tsx/esm/api,/\\.ts$/,/node_modules\\/(apache-arrow|prom-client|@duckdb\\/node-api)\\//,/\\/jobs-\\w+-\\w+\\/events\\.js$/" };
   const jobs = await runSluice(["jobs"], trace);
   assert.equal(jobs.code, 0, jobs.stderr);
   assert.match(jobs.stdout, /events/);
@@ -54,7 +54,7 @@ test("a command line runs the engine and the job files prebuilt: no TypeScript f
   assert.doesNotMatch(jobs.stderr, /loaded .*\.ts$/m);
   assert.doesNotMatch(jobs.stderr, /imported tsx/);
   // and the packages compiled into the engine (BUNDLED_PACKAGES) are not loaded file by file from node_modules
-  assert.doesNotMatch(jobs.stderr, /loaded .*node_modules\/(apache-arrow|prom-client)\//);
+  assert.doesNotMatch(jobs.stderr, /loaded .*node_modules\/(apache-arrow|prom-client|@duckdb\/node-api)\//);
   // SLUICE_ENGINE_BUNDLE=0 runs the TypeScript sources instead, with the same result
   const sources = await runSluice(["jobs"], { ...trace, SLUICE_ENGINE_BUNDLE: "0" });
   assert.equal(sources.code, 0, sources.stderr);
@@ -63,6 +63,7 @@ test("a command line runs the engine and the job files prebuilt: no TypeScript f
   assert.match(sources.stderr, /loaded .*\/src\/index\.ts/);
   assert.match(sources.stderr, /loaded .*\/jobs\/events\.ts/);
   assert.match(sources.stderr, /loaded .*node_modules\/apache-arrow\//);
+  assert.match(sources.stderr, /loaded .*node_modules\/@duckdb\/node-api\//);
 });
 
 test("job files a bundle would run differently (CommonJS here) load through tsx, next to the engine bundle", async (t) => {
