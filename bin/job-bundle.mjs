@@ -33,7 +33,7 @@ export async function jobBundle(engine, dir, files) {
     const key = createHash("sha256").update(`${BUILD_FORMAT}\0${engine.dir}\0${dir}\0${[...files].sort().join("\0")}`).digest("hex").slice(0, 16);
     const indexFile = path.join(cache, `jobs-${key}.json`);
     const index = reusable(indexFile, cache) ?? (await build(engine, dir, files, cache, key, indexFile));
-    if (index === null) return null;
+    if (index.build === null) return null;
     return new Map(files.map((file) => [file, pathToFileURL(path.join(cache, index.build, index.outputs[file])).href]));
   } catch {
     return null;
@@ -48,13 +48,16 @@ function cacheDir(dir, engineDir) {
   }
 }
 
-/** The index of the last build when its build is there and every input is as it read them. */
+/**
+ * The index of the last build when every input is as it read them and its build is there (or it
+ * found the files unbundlable: they go to tsx without another attempt until one changes).
+ */
 function reusable(indexFile, cache) {
   if (!existsSync(indexFile)) return null;
   const index = readIndex(indexFile);
-  if (index === null || !isDirectory(path.join(cache, index.build))) return null;
+  if (index === null || (index.build !== null && !isDirectory(path.join(cache, index.build)))) return null;
   for (const [file, stamp] of Object.entries(index.inputs)) if (stampOf(file) !== stamp) return null;
-  touch(path.join(cache, index.build));
+  if (index.build !== null) touch(path.join(cache, index.build));
   touch(indexFile);
   return index;
 }
@@ -63,19 +66,23 @@ function reusable(indexFile, cache) {
 function readIndex(indexFile) {
   try {
     const index = JSON.parse(readFileSync(indexFile, "utf8"));
-    const valid = typeof index?.build === "string" && index.build.startsWith("jobs-") && typeof index.outputs === "object" && typeof index.inputs === "object";
+    const build = index?.build === null || (typeof index?.build === "string" && index.build.startsWith("jobs-"));
+    const valid = build && typeof index.outputs === "object" && typeof index.inputs === "object";
     return valid ? index : null;
   } catch {
     return null;
   }
 }
 
-/** Builds into a private directory, renames it into place, then points the index at it. */
+/**
+ * Builds into a private directory, renames it into place, then points the index at it; an index
+ * whose build is null when the files are unbundlable. Throws when they do not build.
+ */
 async function build(engine, dir, files, cache, key, indexFile) {
   const { build: esbuild } = await import("esbuild");
   mkdirSync(cache, { recursive: true });
   const tmp = path.join(cache, `jobs-${key}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const seen = { unbundlable: false };
+  const seen = { unbundlable: false, packages: new Set() };
   try {
     const { metafile } = await esbuild({
       entryPoints: [...files],
@@ -93,8 +100,11 @@ async function build(engine, dir, files, cache, key, indexFile) {
       logLevel: "silent",
       plugins: [imports(engine.redirects, seen), sourceLocation(/\.[mc]?[jt]sx?$/, (_file, text) => (seen.unbundlable ||= UNBUNDLABLE.test(text)))],
     });
-    if (seen.unbundlable || Object.values(metafile.inputs).some((input) => input.format === "cjs")) return null;
-    const index = indexOf(metafile, files, tmp);
+    const index = indexOf(metafile, files, tmp, seen.packages);
+    if (seen.unbundlable || Object.values(metafile.inputs).some((input) => input.format === "cjs")) {
+      writeAtomically(indexFile, JSON.stringify({ ...index, build: null, outputs: {} }));
+      return { ...index, build: null };
+    }
     index.build = `jobs-${key}-${createHash("sha256").update(JSON.stringify(index.inputs)).digest("hex").slice(0, 8)}`;
     moveIntoPlace(tmp, path.join(cache, index.build));
     writeAtomically(indexFile, JSON.stringify(index));
@@ -105,8 +115,11 @@ async function build(engine, dir, files, cache, key, indexFile) {
   }
 }
 
-/** Each entry's output file (relative to the build) and the size and mtime of every file the build read. */
-function indexOf(metafile, files, outdir) {
+/**
+ * Each entry's output file (relative to the build) and the size and mtime of every file the build
+ * read, and of the entry file of every package the jobs import (an upgrade may change the verdict).
+ */
+function indexOf(metafile, files, outdir, packages) {
   const cwd = process.cwd();
   const outputs = {};
   for (const [out, info] of Object.entries(metafile.outputs)) {
@@ -114,10 +127,7 @@ function indexOf(metafile, files, outdir) {
   }
   if (files.some((file) => outputs[file] === undefined)) throw new Error("an entry without an output");
   const inputs = {};
-  for (const input of Object.keys(metafile.inputs)) {
-    const file = path.resolve(cwd, input);
-    inputs[file] = stampOf(file);
-  }
+  for (const file of [...Object.keys(metafile.inputs).map((input) => path.resolve(cwd, input)), ...packages]) inputs[file] = stampOf(file);
   return { build: "", outputs, inputs };
 }
 
@@ -140,6 +150,7 @@ function imports(redirects, seen) {
         const to = redirects[pathToFileURL(resolved.path).href];
         if (to !== undefined) return { path: to, external: true };
         if (!resolved.path.split(path.sep).includes("node_modules")) return undefined;
+        seen.packages.add(resolved.path);
         seen.unbundlable ||= TYPESCRIPT.test(resolved.path);
         return { path: args.path, external: true };
       });

@@ -1,7 +1,7 @@
 /** Job files prebuilt against the engine's bundle (bin/job-bundle.mjs), on a small source tree of their own. */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, utimes, writeFile } from "node:fs/promises";
+import { readFile, readdir, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { engineBundle, type EngineBundle } from "../bin/engine-bundle.mjs";
@@ -105,6 +105,18 @@ test("job files a bundle would run differently get none, and leave no partial bu
     assert.equal(await jobBundle(engine, jobs, files), null, what);
   }
   assert.deepEqual(await jobBuilds(root), []);
+  // the verdict is kept with the inputs it read: the next start goes to tsx without building again
+  const cache = path.join(root, "node_modules", ".cache", "sluice");
+  const [indexFile] = (await readdir(cache)).filter((n) => n.startsWith("jobs-") && n.endsWith(".json"));
+  const index = JSON.parse(await readFile(path.join(cache, indexFile ?? ""), "utf8")) as { build: unknown; inputs: Record<string, string> };
+  assert.equal(index.build, null);
+  assert.ok(Object.keys(index.inputs).includes(path.join(root, "node_modules", "typed", "index.ts")), "the package it read is among the inputs");
+  const before = await stat(path.join(cache, indexFile ?? ""));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(await jobBundle(engine, jobs, files), null);
+  const after = await stat(path.join(cache, indexFile ?? ""));
+  assert.equal(after.ino, before.ino, "not built again: a build replaces the index by a rename");
+  assert.ok(after.mtimeMs > before.mtimeMs, "touched, so it is not pruned while in use");
   // an import() of a literal name is bundled
   await writeFile(files[0] ?? "", `export default { name: "a", load: () => import("./helper.ts") };\n`);
   const urls = await jobBundle(engine, jobs, files);
