@@ -3,7 +3,7 @@ import { resolveJobsDir, type Env } from "../core/config.ts";
 import type { JobDefinition } from "../pipeline/job.ts";
 import { JobCatalog, importEachFile, type JobImporter } from "../pipeline/job-catalog.ts";
 
-/** How job files load: bin/sluice.mjs hands in its prebuilt loader; tests and library use import() them. */
+/** How job files load: bin/sluice.mjs hands in its prebuilt loader; tests and other callers of the CLI import() each file. */
 let importer: JobImporter = importEachFile;
 
 /** Sets how every catalog after this call loads its job files. */
