@@ -98,13 +98,20 @@ async function build(src, cache, dir) {
     // the bundle imports them by name from where it lives: a layout where that fails gets no bundle
     const resolveHere = createRequire(path.join(tmp, "cli", "main.js")).resolve;
     for (const name of importedNativeDependencies(metafile)) resolveHere(name);
-    renameSync(tmp, dir);
-  } catch (error) {
+    moveIntoPlace(tmp, dir);
+  } finally {
     rmSync(tmp, { recursive: true, force: true });
-    // another command built the same sources first
-    if (!isDirectory(dir)) throw error;
   }
   prune(cache, dir, "engine-");
+}
+
+/** Renames a finished build into place; when another command put the same build there first, that one stays. */
+export function moveIntoPlace(tmp, to) {
+  try {
+    renameSync(tmp, to);
+  } catch (error) {
+    if (!isDirectory(to)) throw error;
+  }
 }
 
 /**

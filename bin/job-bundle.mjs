@@ -6,12 +6,13 @@
 // the jobs directory; their imports of the engine's entries become imports of the engine bundle.
 // A build is reused while every file it read keeps its size and mtime. Null, and the caller loads
 // the files through tsx as before, for anything a bundle would run differently: a file that does
-// not build, CommonJS (require, __dirname, module.exports), or an import() of a computed name.
+// not build, CommonJS (require, __dirname, module.exports), an import() of a computed name,
+// import.meta.resolve, or a package that ships TypeScript (see UNBUNDLABLE and TYPESCRIPT).
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { isDirectory, prune, sourceLocation, touch } from "./engine-bundle.mjs";
+import { isDirectory, moveIntoPlace, prune, sourceLocation, touch } from "./engine-bundle.mjs";
 
 /** Bumped when the way job bundles are built changes, so that older builds are not reused. */
 const BUILD_FORMAT = 1;
@@ -156,15 +157,6 @@ function imports(redirects, seen) {
       });
     },
   };
-}
-
-function moveIntoPlace(tmp, to) {
-  try {
-    renameSync(tmp, to);
-  } catch (error) {
-    // another command built the same inputs first
-    if (!isDirectory(to)) throw error;
-  }
 }
 
 function writeAtomically(file, text) {

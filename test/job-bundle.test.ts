@@ -29,7 +29,9 @@ async function project(t: TestContext): Promise<{ root: string; engine: EngineBu
     ].join("\n");
   await writeTree(root, {
     "jobs/a.ts": job("a"),
-    "jobs/b.ts": job("b"),
+    // b reaches the transform through a tsconfig path, as tsx would resolve it
+    "jobs/b.ts": job("b").replace(`"../transforms/rule.ts"`, `"@rules/rule.ts"`),
+    "tsconfig.json": `{ "compilerOptions": { "baseUrl": ".", "paths": { "@rules/*": ["transforms/*"] } } }\n`,
     "jobs/helper.ts": `export const shared = { created: Math.random() };\n`,
     "transforms/rule.ts": `export const rule = "r1";\n`,
     "node_modules/counter/package.json": `{ "name": "counter", "type": "module", "exports": "./index.js" }\n`,
@@ -61,6 +63,7 @@ test("job files are built once against the engine bundle: one engine, one copy o
   assert.equal(a.shared, b.shared, "a helper both import is one module");
   assert.equal(a.default.here, jobs, "import.meta.dirname is the job file's directory");
   assert.equal(a.default.rule, "r1");
+  assert.equal(b.default.rule, "r1", "a tsconfig path is job code, bundled like a relative import");
   // a package stays an import of node_modules: the module anyone else importing it gets
   const counter = (await import(pathToFileURL(path.join(root, "node_modules", "counter", "index.js")).href)) as { counter: unknown };
   assert.equal(a.default.counter, counter.counter);
