@@ -171,14 +171,17 @@ test("a streamed day of up to two group budgets stays one frame in memory, and a
   const days = makeEventDays(53, [DT], 300);
   const server = await startContractServer({ days });
   t.after(() => server.close());
-  const seen: Array<{ inMemory: boolean; groups: number; rows: number }> = [];
+  const seen: Array<{ inMemory: boolean; groups: number; rows: number; repeated: string[]; known: string[] | null }> = [];
   const job = defineJob({
     name: "events",
     description: "reports how a streamed day was kept",
     tables: getJob("events").tables,
     async run(ctx) {
       const valid = await ctx.validate(ctx.stream(eventsSource, { groupBy: "event_id" }), eventsSuite);
-      seen.push({ inMemory: valid.inMemory, groups: valid.groups.length, rows: valid.height });
+      const all = await valid.collect();
+      const repeated = all.filter(pl.col("event_id").isNotNull().and(pl.len().over("event_id").gt(1))).getColumn("event_id").unique().toArray() as string[];
+      const known = valid.repeatsOf("event_id")?.toArray() as string[] | undefined;
+      seen.push({ inMemory: valid.inMemory, groups: valid.groups.length, rows: valid.height, repeated, known: known ?? null });
       await ctx.materialize([]);
     },
   });
@@ -192,6 +195,11 @@ test("a streamed day of up to two group budgets stays one frame in memory, and a
   assert.equal(spills.inMemory, false, "above 2 x 100 rows: on disk");
   assert.ok(spills.groups > 1, `several groups (${spills.groups})`);
   assert.equal(spills.rows, fits.rows, "the same rows either way");
+  // the unique check on event_id found the ids that repeat, on disk too: a dedupe compares only their rows
+  assert.ok(spills.repeated.length > 0, "the day has event_ids that repeat among its valid rows");
+  assert.ok(spills.known !== null, "a day kept on disk knows which event_ids repeat");
+  const known = new Set(spills.known);
+  assert.deepEqual(spills.repeated.filter((id) => !known.has(id)), [], "every event_id that repeats among the valid rows is known to");
 });
 
 test("a day held in memory tells the CLI its lake is written before the warehouse commits (the report's charts start then); a day kept on disk does not", async (t) => {

@@ -12,7 +12,7 @@ import pl from "nodejs-polars";
 import { dayWindow } from "../src/core/dates.ts";
 import { ConfigError } from "../src/core/errors.ts";
 import { ChunkedFrame, type ChunkContext } from "../src/pipeline/chunked-frame.ts";
-import { runPartition } from "../src/pipeline/index.ts";
+import { defineJob, runPartition, type TableOutput } from "../src/pipeline/index.ts";
 import { JobCatalog } from "../src/pipeline/job-catalog.ts";
 import { RepeatedKeys } from "../src/pipeline/repeated-keys.ts";
 import { SpillStore } from "../src/pipeline/spill-store.ts";
@@ -99,6 +99,25 @@ test("validation in chunks reports exactly what validate() reports for the whole
 test("a unique check that quarantines cannot run in chunks, and says what to do instead", () => {
   const suite = defineSuite({ table: { name: "events", key: ["event_id"] }, checks: [{ name: "event_id: unique", kind: "unique", columns: ["event_id"] }] });
   assert.throws(() => new ChunkedValidation(suite, { window: dayWindow("2026-11-20") }), (error: unknown) => error instanceof ConfigError && /cannot run on a partition validated in chunks/.test(error.message) && /onFail/.test(error.hint ?? ""));
+});
+
+test("the head of a spilled frame is its first rows, read from as few pieces as hold them, lake parts' filtered rows included", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const chunks: ChunkContext = { store: SpillStore.forRun(dataDir, "events", "2026-11-20", "r-head"), groupRows: 300, signal: new AbortController().signal };
+  const rows = pl.DataFrame({ user_id: Array.from({ length: 1000 }, (_, i) => i % 7), n: Array.from({ length: 1000 }, (_, i) => i) }).withColumns(pl.col("user_id").cast(pl.Int64));
+  const collector = new StreamCollector(chunks, "rows", "n");
+  for (let offset = 0; offset < rows.height; offset += 20) await collector.add(rows.slice(offset, 20));
+  const spilled = collector.finish(true);
+  assert.equal(spilled.inMemory, false);
+  assert.ok((spilled.groups[0]?.parts.length ?? 0) > 3, "the first group has several pieces");
+  for (const n of [1, 5, 45]) assertFramesEqual(await spilled.head(n), (await spilled.collect()).head(n));
+  // a lake part that its filter empties counts for no rows: the head goes on to the group's pieces
+  const lakeFile = path.join(dataDir, "neighbour.parquet");
+  pl.DataFrame({ user_id: Array.from({ length: 10 }, (_, i) => 100 + i), n: Array.from({ length: 10 }, (_, i) => -i) }).withColumns(pl.col("user_id").cast(pl.Int64)).writeParquet(lakeFile);
+  const first = spilled.groups[0] as (typeof spilled.groups)[number];
+  const windowed = new ChunkedFrame(chunks, [{ parts: [{ kind: "lake", file: lakeFile, rows: 10, columns: ["user_id", "n"], filter: pl.col("user_id").lt(50) }, ...first.parts], rows: first.rows + 10 }], { kind: "none" }, spilled.schema);
+  assertFramesEqual(await windowed.head(5), (await windowed.collect()).head(5));
+  assert.equal((await windowed.head(5)).height, 5);
 });
 
 test("a chunked frame regrouped by ranges of a column holds each value in one group, in ascending order, with the lake window's rows of its range", async (t) => {
@@ -197,6 +216,56 @@ test("a run's spilled files are gone when it ends, and a killed run's leftovers 
   const outcome = await runPartition(getJob("events"), DAYS[0] as string, { ...testRunSettings(dataDir, server.url), groupRows: 100 });
   assert.equal(outcome.status, "succeeded", outcome.error ?? "");
   assert.equal(existsSync(path.join(dataDir, "spill")), false, "the spill tree is removed");
+});
+
+test("a spilled frame's rows are removed once ctx.materialize() has written the lake: reading the frame afterwards is a ConfigError that says what to do", async (t) => {
+  const days = makeEventDays(47, [DAYS[0] as string], 300);
+  const server = await startContractServer({ days });
+  t.after(() => server.close());
+  const dataDir = await tempDataDir(t);
+  const events = getJob("events");
+  let handed: TableOutput[] = [];
+  let afterwards: unknown = null;
+  const job = defineJob({
+    name: events.name,
+    description: "the events job, then a read of what it materialized",
+    tables: events.tables,
+    ...(events.reads ? { reads: events.reads } : {}),
+    async run(ctx) {
+      // the events job as it is, with ctx.materialize watched
+      const watched = new Proxy(ctx, {
+        get(target, prop) {
+          if (prop === "materialize") return async (outputs: TableOutput[]) => ctx.materialize((handed = outputs));
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      await events.run(watched);
+      const spilled = handed.map((o) => o.frame).find((f): f is ChunkedFrame => f instanceof ChunkedFrame && !f.inMemory);
+      assert.ok(spilled, "the job materialized a frame kept on disk");
+      afterwards = await spilled.head().then(() => null, (e: unknown) => e);
+    },
+  });
+  const outcome = await runPartition(job, DAYS[0] as string, { ...testRunSettings(dataDir, server.url), groupRows: 100 });
+  assert.equal(outcome.status, "succeeded", outcome.error ?? "");
+  assert.ok(afterwards instanceof ConfigError, `a ConfigError (${String(afterwards)})`);
+  assert.match(afterwards.message, /kept on disk, and ctx\.materialize\(\) removed them once the lake was written/);
+  assert.match(afterwards.hint ?? "", /before ctx\.materialize\(\)/);
+  assert.equal(existsSync(path.join(dataDir, "spill")), false, "the spill tree is removed");
+});
+
+test("a released spill store removes its files in the background, remove() waits for that, and no output can be spilled into it any more", async (t) => {
+  const dataDir = await tempDataDir(t);
+  const store = SpillStore.forRun(dataDir, "events", DAYS[0] as string, "run-1");
+  const dir = await store.dir("valid");
+  await writeFile(path.join(dir, "g00000-p0000000.ipc"), "rows");
+  assert.equal(store.released, false);
+  store.release();
+  store.release();
+  assert.equal(store.released, true);
+  await assert.rejects(store.dir("later"), (e: unknown) => e instanceof ConfigError);
+  await store.remove();
+  assert.equal(existsSync(path.join(dataDir, "spill")), false, "the run's directory and the empty ones above it are gone");
 });
 
 test("keys matched chunk by chunk as they land name exactly the rows whose key repeats in the whole stream, first copies included, null keys and hash collisions never", async () => {

@@ -1,10 +1,10 @@
-/** Raw records out of landed pages: the scanner that slices records without parsing the page. */
+/** Raw records out of landed pages: the scanner that slices records without parsing the page; the landing state file. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { readLandedRecords, recordSpans } from "../src/extract/landed-records.ts";
-import { pageFileName } from "../src/extract/landing.ts";
+import { STATE_FILE, pageFileName, readState, runsOf, writeState, type LandingState } from "../src/extract/landing.ts";
 import { tempDataDir } from "./support/dirs.ts";
 import { seededRandom } from "../src/core/random.ts";
 
@@ -76,4 +76,27 @@ test("raw records read back from landed pages are the exact text the source sent
   await writeFile(path.join(dir, pageFileName(2)), `{"data": [${second}]}`);
   assert.deepEqual(await readLandedRecords(dir, "data", [{ page: 1, row: 1 }, { page: 2, row: 0 }, { page: 1, row: 0 }]), [second, second, first]);
   await assert.rejects(readLandedRecords(dir, "data", [{ page: 2, row: 1 }]), /landed page 2 has no row 1 \(it has 1\)/);
+});
+
+test("the landing state keeps its landed pages as runs, so it stays small however many pages land, and reads back the same pages", async (t) => {
+  const dir = await tempDataDir(t);
+  const landed = [...Array.from({ length: 10_000 }, (_, i) => i + 1).filter((p) => p !== 5_000), 10_002];
+  const state: LandingState = { version: 2, fingerprint: "f", request: { baseUrl: "http://x", path: "/v1/events", params: {}, paginator: null, recordsPath: ["data"] }, landed, next: null, plan: null, complete: false, updatedAt: "" };
+  await writeState(dir, state);
+  const text = await readFile(path.join(dir, STATE_FILE), "utf8");
+  assert.ok(text.length < 600, `the file holds runs, not 10,000 numbers (${text.length} characters)`);
+  assert.deepEqual((JSON.parse(text) as { landed: unknown }).landed, [[1, 4_999], [5_001, 10_000], [10_002, 10_002]]);
+  assert.deepEqual((await readState(dir))?.landed, landed);
+  assert.deepEqual(runsOf([]), []);
+});
+
+test("a landing state written as every page number (version 1) is still read; one whose pages are not ascending runs is not reused", async (t) => {
+  const dir = await tempDataDir(t);
+  const base = { fingerprint: "f", request: { baseUrl: "http://x", path: "/", params: {}, paginator: null, recordsPath: ["data"] }, next: null, plan: null, complete: true, updatedAt: "" };
+  await writeFile(path.join(dir, STATE_FILE), JSON.stringify({ ...base, version: 1, landed: [1, 2, 3] }));
+  assert.deepEqual((await readState(dir))?.landed, [1, 2, 3]);
+  for (const landed of [[[3, 1]], [[1, 4], [2, 6]], [[1, "2"]], [1, 2]]) {
+    await writeFile(path.join(dir, STATE_FILE), JSON.stringify({ ...base, version: 2, landed }));
+    assert.equal(await readState(dir), null, `runs ${JSON.stringify(landed)}`);
+  }
 });

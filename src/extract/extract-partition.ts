@@ -198,7 +198,7 @@ async function runPipeline(x: Extraction): Promise<ExtractResult> {
   const columns = (spec.unknownFields ?? "keep") === "keep" ? withExtraColumn(derived.columns) : derived.columns;
   registerLooseObjects(columns, derived.looseObjects);
   const recordsAt: RecordsLocation = { path: spec.records, single: spec.single === true };
-  const lander = new Lander(x.landingDir, prior ?? { version: 1, fingerprint: x.request.fingerprint, request: x.request.identity, landed: [], next: null, plan: null, complete: false, updatedAt: "" });
+  const lander = new Lander(x.landingDir, prior ?? { version: 2, fingerprint: x.request.fingerprint, request: x.request.identity, landed: [], next: null, plan: null, complete: false, updatedAt: "" });
   const queue = new BoundedQueue<QueuedPage>(queueCapacity(policy), x.run.signal);
   const paginator = paginatorFor(spec.paginator, x.request.template);
   const fetcher = new ListingFetcher({ source: spec.name, paginator, client, lander, queue, prior, landingDir: x.landingDir, records: recordsAt, policy, signal: x.run.signal, log: options.log, context: x.context });

@@ -70,7 +70,8 @@ export function requestFingerprint(identity: RequestIdentity): string {
 
 /** The landing state file: where the listing stands after the last landed page. */
 export interface LandingState {
-  version: 1;
+  /** 2: `landed` is kept on disk as runs of pages (1: as every page number; still read). */
+  version: 2;
   fingerprint: string;
   request: RequestIdentity;
   /** Page numbers landed, ascending. */
@@ -93,9 +94,10 @@ export async function readState(dir: string): Promise<LandingState | null> {
     return null;
   }
   try {
-    const s = JSON.parse(text) as LandingState;
-    if (s.version !== 1 || typeof s.fingerprint !== "string" || !Array.isArray(s.landed)) return null;
-    return s;
+    const s = JSON.parse(text) as Omit<LandingState, "version" | "landed"> & { version: unknown; landed: unknown };
+    if (typeof s.fingerprint !== "string" || !Array.isArray(s.landed)) return null;
+    const landed = s.version === 2 ? pagesOf(s.landed) : s.version === 1 && s.landed.every(Number.isInteger) ? (s.landed as number[]) : null;
+    return landed ? { ...s, version: 2, landed } : null;
   } catch {
     return null;
   }
@@ -106,8 +108,36 @@ export async function writeState(dir: string, state: LandingState): Promise<void
   await writeLandingFile(path.join(dir, STATE_FILE), stateText(state));
 }
 
+/**
+ * The state as written: landed pages as runs [first, last], so that the file stays small however
+ * many pages land (it is rewritten as pages land: as every page number, a 10,000-page day wrote
+ * ~300 MB of state in all).
+ */
 function stateText(state: LandingState): string {
-  return `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() })}\n`;
+  return `${JSON.stringify({ ...state, landed: runsOf(state.landed), updatedAt: new Date().toISOString() })}\n`;
+}
+
+/** Ascending page numbers as runs of consecutive pages: [1, 2, 3, 7] -> [[1, 3], [7, 7]]. */
+export function runsOf(pages: readonly number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (const page of pages) {
+    const last = runs.at(-1);
+    if (last && page === last[1] + 1) last[1] = page;
+    else runs.push([page, page]);
+  }
+  return runs;
+}
+
+/** The page numbers of runs written by runsOf; null when they are not runs of ascending pages. */
+function pagesOf(runs: unknown[]): number[] | null {
+  const pages: number[] = [];
+  for (const run of runs) {
+    if (!Array.isArray(run) || run.length !== 2 || !Number.isInteger(run[0]) || !Number.isInteger(run[1])) return null;
+    const [first, last] = run as [number, number];
+    if (first > last || first <= (pages.at(-1) ?? 0)) return null;
+    for (let page = first; page <= last; page++) pages.push(page);
+  }
+  return pages;
 }
 
 /** Where the records are in a body: the path, and whether the value there is one record object. */

@@ -119,7 +119,11 @@ export class ChunkedStages {
           // every value of the key that repeats, among all rows: the valid rows' repeats are among them
           const column = k.check.columns[0];
           if (column !== undefined) repeats.set(column, failing.getColumn(column).unique());
-        } else await this.validateKeys(run.validation, k.check, k.collector.finish(run.inOrder));
+        } else {
+          const found = await this.validateKeys(run.validation, k.check, k.collector.finish(run.inOrder));
+          const column = k.check.columns.length === 1 ? k.check.columns[0] : undefined;
+          if (column !== undefined && found) repeats.set(column, found);
+        }
       }
     }
     const out = [...repeats].reduce((frame, [column, values]) => frame.withRepeats(column, values), run.valid.finish(run.inOrder));
@@ -157,14 +161,24 @@ export class ChunkedStages {
     return valid;
   }
 
-  private async validateKeys(validation: ChunkedValidation, check: ChunkedValidation["uniqueChecks"][number], keys: ChunkedFrame): Promise<void> {
+  /**
+   * Runs a unique check group by group of its keys. For a one-column key, returns the values that
+   * repeat (every group filtered its failing rows; else null): a later dedupe on that column then
+   * compares only their rows (see ChunkedFrame.repeatsOf).
+   */
+  private async validateKeys(validation: ChunkedValidation, check: ChunkedValidation["uniqueChecks"][number], keys: ChunkedFrame): Promise<pl.Series | null> {
+    const column = check.columns.length === 1 ? check.columns[0] : undefined;
+    let repeats: pl.Series[] | null = column === undefined ? null : [];
     for (let g = 0; g < keys.groups.length; g++) {
       // a group of several buckets is in bucket order: samples are the first failures in partition order
       if (g > 0) await releaseMemory();
       const frame = await keys.readGroup(g);
       const order = keyOrder(frame);
-      validation.keyGroup(check, frame, g, order.length > 0 && (!keys.inMemory || !keys.inOrder) ? order : []);
+      const failing = validation.keyGroup(check, frame, g, order.length > 0 && (!keys.inMemory || !keys.inOrder) ? order : []);
+      if (failing && column !== undefined) repeats?.push(failing.getColumn(column).unique());
+      else repeats = null;
     }
+    return repeats && repeats.length > 0 ? pl.concat(repeats) : null;
   }
 
   /** The lake partitions of `table` among `days` that exist, read group by group alongside a chunked frame; unreadable ones go to `onCorrupt`. */

@@ -231,6 +231,8 @@ export class Context implements JobContext {
       return;
     }
     failpoint("lake.written");
+    // the lake has every row now: the spilled ones go while DuckDB loads
+    this.spill.release();
     await this.commitLoads(t0, loads, revision);
   }
 

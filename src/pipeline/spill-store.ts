@@ -1,15 +1,19 @@
 /**
  * Where a run keeps the rows that do not fit in memory: `<dataDir>/spill/<job>/<dt>/<runId>/`,
  * one directory per output, Arrow IPC files inside. Spilled files are scratch: never read by
- * another run, removed when the run ends, and a killed run's leftovers are removed by the next run
- * of the partition (which holds the partition's lock, so no live run owns them).
+ * another run, removed once the lake is written (or when the run ends), and a killed run's
+ * leftovers are removed by the next run of the partition (which holds the partition's lock, so no
+ * live run owns them).
  */
 import { mkdir, readdir, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
+import { ConfigError } from "../core/errors.ts";
 
 export class SpillStore {
   private prepared: Promise<void> | null = null;
   private outputs = 0;
+  /** The removal started by release(); null while the store is in use. */
+  private removal: Promise<void> | null = null;
 
   private constructor(
     private readonly partitionDir: string,
@@ -25,6 +29,7 @@ export class SpillStore {
 
   /** A fresh, empty directory for one output; `name` only helps a human reading the spill tree. */
   async dir(name: string): Promise<string> {
+    this.assertHeld();
     this.prepared ??= this.prepare();
     await this.prepared;
     const dir = path.join(this.root, `${String(++this.outputs).padStart(4, "0")}-${name.replace(/[^A-Za-z0-9_-]+/g, "_")}`);
@@ -32,8 +37,33 @@ export class SpillStore {
     return dir;
   }
 
+  /**
+   * Starts removing everything spilled, without waiting (remove() waits for it): the lake is
+   * written, so nothing will read these files again. Removing them while DuckDB loads overlaps the
+   * disk's wait with its work (a 10M-event day spills ~4 GB: ~2.6 s to remove after the load).
+   */
+  release(): void {
+    this.removal ??= this.removeAll();
+    this.removal.catch(() => undefined); // awaited by remove()
+  }
+
+  /** True once release() was called: a spilled frame can no longer be read. */
+  get released(): boolean {
+    return this.removal !== null;
+  }
+
+  /** Throws when the store was released: a frame kept on disk read after ctx.materialize() (which releases them). */
+  assertHeld(): void {
+    if (this.removal === null) return;
+    throw new ConfigError("this frame's rows were kept on disk, and ctx.materialize() removed them once the lake was written", { context: { stage: "transform" }, hint: "read a frame kept on disk (collect, head, groupMap) before ctx.materialize()" });
+  }
+
   /** Removes everything this run spilled (idempotent). */
   async remove(): Promise<void> {
+    await (this.removal ??= this.removeAll());
+  }
+
+  private async removeAll(): Promise<void> {
     if (this.prepared === null) return;
     await this.prepared.catch(() => undefined);
     await rm(this.root, { recursive: true, force: true });

@@ -142,14 +142,17 @@ export class ChunkedValidation {
    * there. With `order` (the group is not in partition order), only the failing rows are sorted by
    * it, so that the samples are the group's first failures: every row of a duplicated key is in
    * the group, so they fail alike, and sorting a few rows instead of the group saves most of the pass.
-   * `rows`: the rows the group stands for, when `frame` holds only its failing ones.
+   * `rows`: the rows the group stands for, when `frame` holds only its failing ones. Returns the
+   * failing rows when it filtered them (with `order`), else null.
    */
-  keyGroup(check: UniqueSpec, frame: pl.DataFrame, group: number, order: readonly string[] = [], rows = frame.height): void {
+  keyGroup(check: UniqueSpec, frame: pl.DataFrame, group: number, order: readonly string[] = [], rows = frame.height): pl.DataFrame | null {
     const key = frame.columns.includes(SEQ_COLUMN) ? [...this.suite.key, SEQ_COLUMN] : this.suite.key;
-    const failing = order.length === 0 ? frame : frame.lazy().filter(compileRowCheck(check, schemaOf(frame), this.context, this.suite.table)).sort([...order]).collectSync();
-    const outcome = validate(failing, { ...this.suite, key, checks: [check] }, this.context);
+    const failing = order.length === 0 ? null : frame.lazy().filter(compileRowCheck(check, schemaOf(frame), this.context, this.suite.table)).sort([...order]).collectSync();
+    const outcome = validate(failing ?? frame, { ...this.suite, key, checks: [check] }, this.context);
     // graded on every row of the group, as a pass over the whole group would be
     for (const report of outcome.results) this.add({ ...report, rows }, group);
+    // the rows whose key repeats, when filtered here (a group in order is judged whole)
+    return failing;
   }
 
   /** The partition's results in validate()'s order ("decodes" first when the rows came from a source), and the blocking ones. */
