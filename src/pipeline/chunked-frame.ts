@@ -236,7 +236,7 @@ export class ChunkedFrame {
     let held = 0;
     // a lake part's rows are an upper bound once filtered: it counts for none
     const parts = group.parts.filter((p) => (held < n ? ((held += p.kind === "lake" ? 0 : p.rows), true) : false));
-    return this.userFrame(await new ChunkedFrame(this.ctx, [{ parts, rows: held }], this.grouping, this.schema).readGroup(0));
+    return this.userFrame(this.readParts(parts));
   }
 
   /** Every row as one frame: for small partitions, previews and tests (a large day does not fit, by definition). */
@@ -250,10 +250,15 @@ export class ChunkedFrame {
   async readGroup(index: number): Promise<pl.DataFrame> {
     const group = this.groups[index];
     if (!group) throw new RangeError(`no group ${index} (of ${this.groups.length})`);
-    if (group.parts.some((p) => p.kind === "file")) this.ctx.store.assertHeld();
-    const frames = group.parts.map(readPart).filter((f) => f.width > 0);
+    return this.readParts(group.parts);
+  }
+
+  /** Parts read and concatenated in order (helper columns kept). */
+  private readParts(parts: readonly Part[]): pl.DataFrame {
+    if (parts.some((p) => p.kind === "file")) this.ctx.store.assertHeld();
+    const frames = parts.map(readPart).filter((f) => f.width > 0);
     if (frames.length === 0) return emptyFrame(this.schema, Object.keys(this.schema));
-    const lake = group.parts.some((p) => p.kind === "lake");
+    const lake = parts.some((p) => p.kind === "lake");
     return frames.length === 1 ? (frames[0] as pl.DataFrame) : pl.concat(frames, { how: lake ? "diagonalRelaxed" : "vertical", rechunk: false });
   }
 

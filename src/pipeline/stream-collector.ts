@@ -93,10 +93,10 @@ export class StreamCollector {
     }
     const column = this.column;
     const bucket = exprOnce(`bucket|${column}`, () => pl.col(column).hash(11, 23, 37, 41).cast(pl.UInt64).rem(pl.lit(HASH_BUCKETS).cast(pl.UInt64)).cast(pl.Int32));
-    const slices = splitByIndex(frame, bucket);
+    const pieces = splitByIndex(frame, bucket).map(([b, slice]) => ({ b, slice, file: `${dir}/${pieceName(b, chunk)}` }));
     // written on Polars' threads: the extraction that feeds this is bound by the main thread (JSON
     // parsing), and writing a 10M-event day's buckets there took ~4.7 s of it
-    await Promise.all(slices.map(([b, slice]) => slice.lazy().sinkIpc(`${dir}/${pieceName(b, chunk)}`).collect()));
-    for (const [b, slice] of slices) this.buckets?.[b]?.push({ file: `${dir}/${pieceName(b, chunk)}`, rows: slice.height });
+    await Promise.all(pieces.map(({ slice, file }) => slice.lazy().sinkIpc(file).collect()));
+    for (const { b, slice, file } of pieces) this.buckets?.[b]?.push({ file, rows: slice.height });
   }
 }
