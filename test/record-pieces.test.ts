@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { seededRandom } from "../src/core/random.ts";
 import { recordsOf } from "../src/extract/landing.ts";
+import { scanText } from "../src/extract/page-inspection.ts";
 import { deriveColumns } from "../src/extract/record-columns.ts";
 import { decodeRecords } from "../src/extract/record-decoder.ts";
 import { parseInPieces } from "../src/extract/record-pieces.ts";
@@ -132,4 +133,30 @@ test("on bodies broken at random places, pieces are either refused or exactly wh
     assert.deepEqual(parsed.json, whole, `case ${n}`);
   }
   assert.ok(pieced > 10 && refused > 10, `both outcomes occur (${pieced} pieced, ${refused} refused)`);
+});
+
+test("the pass that cuts a page into pieces finds the repeated keys and long integers a pass over its text finds", () => {
+  const rand = seededRandom(31);
+  const digits = (n: number) => Array.from({ length: n }, (_, i) => String((i * 7 + n) % 10)).join("").replace(/^0/, "1");
+  const numbers = () => [digits(16), `-${digits(18)}`, `${digits(17)}.5`, `${digits(16)}e3`, digits(15), `-${digits(3)}`][Math.floor(rand() * 6)] as string;
+  let repeated = 0;
+  let long = 0;
+  for (let n = 0; n < 40; n++) {
+    const records = awkwardRecords(700, 100 + n).map((r, i) => {
+      const text = JSON.stringify(r);
+      // a repeated key at the record's level, or in an object nested in it, in some pages only
+      if (n % 3 === 0 && i === 350) return text.replace('"id":', '"s":1,"id":');
+      if (n % 3 === 1 && i === 500) return text.replace('"k,]":[]', '"k,]":[],"k,]":{}');
+      return i % 50 === 0 ? text.replace(/}$/, `,"big":${numbers()},"big2":[${numbers()}]}`) : text;
+    });
+    const body = Buffer.from(`{"next_cursor":"c${n}","data":[${records.join(",")}],"total":${digits(16)}}`);
+    const pieced = parseInPieces(body, ["data"]);
+    assert.ok(pieced, `page ${n} is parsed in pieces`);
+    const expected = scanText(body.toString("utf8"));
+    assert.deepEqual(pieced.scan, expected, `page ${n}`);
+    if (expected.duplicate) repeated++;
+    long += expected.longIntegers.length;
+  }
+  assert.ok(repeated >= 20 && repeated < 40, `pages with and without repeated keys (${repeated} of 40 with)`);
+  assert.ok(long > 100, `long integers found (${long})`);
 });

@@ -8,7 +8,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
 import { getPath, pathKeys, type JsonPath } from "./json-path.ts";
-import { inspectPage } from "./page-inspection.ts";
+import { inspectPage, scanText } from "./page-inspection.ts";
 import { parseInPieces } from "./record-pieces.ts";
 import type { ParallelPlan, Position } from "./paginators/index.ts";
 
@@ -152,7 +152,7 @@ export function recordsOf(body: Buffer | string, at: RecordsLocation | JsonPath)
   if (typeof body !== "string" && !where.single) {
     const pieces = parseInPieces(body, pathKeys(where.path));
     if (pieces) {
-      inspectPage(body, pieces.texts, () => body.toString("utf8"), pieces.records, where);
+      inspectPage(body, pieces.scan, () => body.toString("utf8"), pieces.records, where);
       return { json: pieces.json, records: pieces.records };
     }
   }
@@ -169,7 +169,7 @@ export function recordsOf(body: Buffer | string, at: RecordsLocation | JsonPath)
   if (where.single) records = value !== null && typeof value === "object" && !Array.isArray(value) ? [value] : null;
   else records = Array.isArray(value) ? value : null;
   // What JSON.parse hides (bytes that are not UTF-8, repeated keys, huge integers), for the decoder.
-  if (records && typeof body !== "string") inspectPage(body, [text], () => text, records, where);
+  if (records && typeof body !== "string") inspectPage(body, scanText(text), () => text, records, where);
   return records ? { json, records } : null;
 }
 

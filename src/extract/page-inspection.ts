@@ -4,13 +4,14 @@
  * twice in one object (JSON.parse keeps the last), and integers beyond ±2^53 (parsed rounded).
  *
  * Cost: a page that is valid UTF-8 costs one native check (Buffer isUtf8). Duplicate keys and long
- * integers need one pass over the text (about half of JSON.parse's time); only a page where that
- * pass finds something is walked again, exactly, to name the records and fields.
+ * integers need one pass over the text (about half of JSON.parse's time), which a page parsed in
+ * pieces gets from the pass that cuts it (record-pieces.ts); only a page where that pass finds
+ * something is walked again, exactly, to name the records and fields.
  */
 import { isUtf8 } from "node:buffer";
 import { typeIssue, type DecodeIssue } from "./decode-issue.ts";
 import { pathKeys, type JsonPath } from "./json-path.ts";
-import { closingQuote } from "./json-text.ts";
+import { FNV_BASIS, FNV_PRIME, KeyHashes, LONG_INTEGER_DIGITS, closingQuote, isDigit, isNumberChar, type TextScan } from "./json-text.ts";
 
 /** Findings of one page, by record row. */
 export interface PageFindings {
@@ -34,21 +35,14 @@ export interface RecordsAt {
 }
 
 /**
- * Inspects a parsed page: `body` as received, `texts` as parsed (the whole body, or its pieces:
- * record-pieces.ts), `whole` the body's text for the rare exact pass, `records` as found at `at`.
+ * Inspects a parsed page: `body` as received, `scan` the pass over its text (scanText, or the
+ * piece cutter's), `whole` the body's text for the rare exact pass, `records` as found at `at`.
  */
-export function inspectPage(body: Buffer, texts: readonly string[], whole: () => string, records: readonly unknown[], at: RecordsAt): void {
+export function inspectPage(body: Buffer, scan: TextScan, whole: () => string, records: readonly unknown[], at: RecordsAt): void {
   const found: PageFindings = { issues: new Map(), bigIntegers: new Map() };
   if (!isUtf8(body)) markInvalidUtf8(records, found);
-  let duplicate = false;
-  const longIntegers: string[] = [];
-  for (const text of texts) {
-    const quick = quickScan(text);
-    duplicate ||= quick.duplicate;
-    longIntegers.push(...quick.longIntegers);
-  }
-  if (duplicate) markDuplicateKeys(whole(), pathKeys(at.path), at.single, found);
-  for (const digits of longIntegers) {
+  if (scan.duplicate) markDuplicateKeys(whole(), pathKeys(at.path), at.single, found);
+  for (const digits of scan.longIntegers) {
     const rounded = Number(digits);
     if (Number.isSafeInteger(rounded)) continue;
     const known = found.bigIntegers.get(rounded);
@@ -101,18 +95,15 @@ function quote(s: string): string {
   return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
 }
 
-const hashes: number[][] = [];
-const counts: number[] = [];
-const inObject: boolean[] = [];
-
 /**
  * One pass over the text: whether some object may repeat a key (compared by a 32-bit hash of the
  * raw key, so a collision only costs the exact pass) and every integer literal of 16+ digits.
  */
-function quickScan(s: string): { duplicate: boolean; longIntegers: string[] } {
+export function scanText(s: string): TextScan {
   const n = s.length;
   const longIntegers: string[] = [];
-  let duplicate = false;
+  const keys = new KeyHashes();
+  const inObject: boolean[] = [];
   let depth = -1;
   let expectKey = false;
   for (let i = 0; i < n; i++) {
@@ -120,13 +111,9 @@ function quickScan(s: string): { duplicate: boolean; longIntegers: string[] } {
     if (c === 0x22 /* " */) {
       const end = stringEnd(s, i);
       if (expectKey) {
-        let h = 0x811c9dc5 | 0;
-        for (let q = i + 1; q < end; q++) h = Math.imul(h ^ s.charCodeAt(q), 16777619);
-        const seen = hashes[depth]!;
-        const count = counts[depth]!;
-        for (let q = 0; q < count; q++) if (seen[q] === h) duplicate = true;
-        seen[count] = h;
-        counts[depth] = count + 1;
+        let h = FNV_BASIS;
+        for (let q = i + 1; q < end; q++) h = Math.imul(h ^ s.charCodeAt(q), FNV_PRIME);
+        keys.add(depth, h);
         expectKey = false;
       }
       i = end;
@@ -134,10 +121,7 @@ function quickScan(s: string): { duplicate: boolean; longIntegers: string[] } {
       depth++;
       inObject[depth] = c === 0x7b;
       expectKey = c === 0x7b;
-      if (expectKey) {
-        hashes[depth] ??= [];
-        counts[depth] = 0;
-      }
+      if (expectKey) keys.open(depth);
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
     } else if (c === 0x2c /* , */) {
@@ -145,26 +129,17 @@ function quickScan(s: string): { duplicate: boolean; longIntegers: string[] } {
     } else if (c === 0x2d /* - */ || isDigit(c)) {
       let end = i + 1;
       while (end < n && isNumberChar(s.charCodeAt(end))) end++;
-      if (end - i >= 16 && isIntegerLiteral(s, i, end)) longIntegers.push(s.slice(i, end));
+      if (end - i >= LONG_INTEGER_DIGITS && isIntegerLiteral(s, i, end)) longIntegers.push(s.slice(i, end));
       i = end - 1;
     }
   }
-  return { duplicate, longIntegers };
+  return { duplicate: keys.duplicate, longIntegers };
 }
 
 /** The index of the quote closing the string opened at `i` (or the text's length). */
 function stringEnd(s: string, i: number): number {
   const j = closingQuote(s, i);
   return j < 0 ? s.length : j;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-/** A character of a JSON number: digits, sign, fraction point, exponent. */
-function isNumberChar(c: number): boolean {
-  return isDigit(c) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
 }
 
 /** `s[start, end)` is an integer literal: an optional minus, then digits only. */

@@ -5,14 +5,15 @@
  * it (0.45 ms), where pieces of 48 KiB take 0.02 ms. So a body whose records are an array (the body
  * itself, or the value of one top-level key) is cut between array elements, found by one scan of
  * the bytes, and each piece is decoded and parsed alone; the rest of the body is parsed with an
- * empty array in the records' place.
+ * empty array in the records' place. The same scan does the page inspection's pass (keys an object
+ * may repeat, integers too long to be exact), so the text is walked once, not twice.
  *
  * The result is exactly JSON.parse of the whole body, or null when that cannot be promised cheaply
  * (a byte order mark, a top-level key with escapes or given twice, no array there, anything that is
  * not valid JSON): the caller then parses the whole body as before.
  */
 import { Buffer } from "node:buffer";
-import { closingQuoteByte, skipSpaceByte } from "./json-text.ts";
+import { FNV_BASIS, FNV_PRIME, KeyHashes, LONG_INTEGER_DIGITS, closingQuoteByte, isDigit, isNumberChar, skipSpaceByte, type TextScan } from "./json-text.ts";
 
 /** Bytes per piece: well under V8's 128 KiB limit even when every character takes two bytes. */
 const PIECE_BYTES = 48 * 1024;
@@ -21,8 +22,10 @@ const PIECE_BYTES = 48 * 1024;
 export interface PiecewiseParse {
   json: unknown;
   records: unknown[];
-  /** The texts parsed (the body around the records, then each piece), for the page inspection. */
+  /** The texts parsed (the body around the records, then each piece). */
   texts: string[];
+  /** The page inspection's pass over the whole body (see scanText). */
+  scan: TextScan;
 }
 
 /** Where a body's records array lies, and the commas it is cut at. */
@@ -30,6 +33,7 @@ interface ArraySpan {
   open: number;
   close: number;
   cuts: number[];
+  scan: TextScan;
 }
 
 /**
@@ -71,9 +75,9 @@ function parseSpan(body: Buffer, span: ArraySpan, key: string | undefined): Piec
     for (const record of part) records.push(record);
     from = end + 1;
   }
-  if (key === undefined) return { json: records, records, texts };
+  if (key === undefined) return { json: records, records, texts, scan: span.scan };
   (json as Record<string, unknown>)[key] = records;
-  return { json, records, texts };
+  return { json, records, texts, scan: span.scan };
 }
 
 /**
@@ -92,7 +96,7 @@ function arraySpan(body: Buffer, key: Buffer | undefined): ArraySpan | null {
  * One pass over the bytes of a JSON value starting at `start`: brackets matched by kind, strings
  * skipped (UTF-8 continuation bytes never equal an ASCII delimiter), the array at `arrayDepth` (the
  * root, or the value of `key` in the root object) located, and cut at element commas every
- * PIECE_BYTES or so.
+ * PIECE_BYTES or so; every object's keys hashed and long integer literals kept (TextScan).
  */
 class StructureScan {
   /** Index just past the value once run() succeeded. */
@@ -105,6 +109,8 @@ class StructureScan {
   private keyRead = false;
   private expectKey = false;
   private readonly cuts: number[] = [];
+  private readonly keys = new KeyHashes();
+  private readonly longIntegers: string[] = [];
 
   constructor(
     private readonly b: Buffer,
@@ -130,6 +136,7 @@ class StructureScan {
         }
         this.isObject[++depth] = c === 0x7b;
         this.expectKey = c === 0x7b;
+        if (this.expectKey) this.keys.open(depth);
         if (depth === this.arrayDepth && this.open < 0 && (this.arrayDepth === 1 || this.matches === 1)) {
           this.open = i;
           last = i;
@@ -149,6 +156,8 @@ class StructureScan {
         }
       } else if (depth === 1 && this.keyRead && c !== 0x3a && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
         return null; // the key holds a number, literal or garbage: not an array
+      } else if (c === 0x2d || isDigit(c)) {
+        i = this.onNumber(i) - 1;
       }
     }
     return null;
@@ -157,9 +166,14 @@ class StructureScan {
   /** Notes a string; false when the body is not one this scan can promise (escaped or repeated top-level key). */
   private onString(depth: number, i: number, end: number): boolean {
     if (depth === 1 && this.keyRead) return false; // the key holds a string
-    if (!(depth === 1 && this.expectKey && this.key)) return true;
+    if (!this.expectKey) return true;
     this.expectKey = false;
-    if (this.b.subarray(i + 1, end).includes(0x5c)) return false;
+    const b = this.b;
+    let h = FNV_BASIS;
+    for (let q = i + 1; q < end; q++) h = Math.imul(h ^ (b[q] as number), FNV_PRIME);
+    this.keys.add(depth, h);
+    if (!(depth === 1 && this.key)) return true;
+    if (b.subarray(i + 1, end).includes(0x5c)) return false;
     const key = this.key;
     if (end - i - 1 === key.length && this.b.compare(key, 0, key.length, i + 1, end) === 0) {
       if (++this.matches > 1) return false;
@@ -168,7 +182,22 @@ class StructureScan {
     return true;
   }
 
+  /** Skips the number starting at `i`, keeping it when it is a long integer literal; returns the index past it. */
+  private onNumber(i: number): number {
+    const b = this.b;
+    let end = i + 1;
+    // an optional minus (at i), then digits only
+    let integer = true;
+    while (end < b.length && isNumberChar(b[end] as number)) {
+      if (!isDigit(b[end] as number)) integer = false;
+      end++;
+    }
+    if (integer && end - i >= LONG_INTEGER_DIGITS) this.longIntegers.push(b.toString("latin1", i, end));
+    return end;
+  }
+
   private span(): ArraySpan | null {
-    return this.open >= 0 && this.close > this.open && !this.keyRead ? { open: this.open, close: this.close, cuts: this.cuts } : null;
+    if (!(this.open >= 0 && this.close > this.open && !this.keyRead)) return null;
+    return { open: this.open, close: this.close, cuts: this.cuts, scan: { duplicate: this.keys.duplicate, longIntegers: this.longIntegers } };
   }
 }
